@@ -1,0 +1,197 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, polardb.polarsearch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every module shares: the run context, the module wrapper, normalisation and waiting."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.polardb.polarsearch.plugins.module_utils.client import (
+    HAS_REQUESTS,
+    REQUESTS_IMPORT_ERROR,
+    PolarSearchError,
+    redact,
+)
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connection import (
+    ConnectionOptions,
+    ConnectionOptionsError,
+)
+
+ML = "_plugins/_ml"
+
+
+class ModuleFailure(Exception):
+    """A failure the user must act on; ``message`` names the option and the fix."""
+
+    def __init__(self, message, **details):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class Context:
+    """One module run: the client, check mode and the record of what changed.
+
+    Every write goes through :meth:`act`, so check mode and a real run walk the
+    same code path; in check mode the write is replaced by its predicted answer.
+    """
+
+    def __init__(self, client, check_mode, sleep=time.sleep, clock=time.monotonic):
+        self.client = client
+        self.check_mode = check_mode
+        self.changed = False
+        self.plan = []
+        self.sleep = sleep
+        self.clock = clock
+
+    def act(self, step, func, predicted=None):
+        self.changed = True
+        self.plan.append(step)
+        if self.check_mode:
+            return predicted
+        return func()
+
+    def note(self, step):
+        """Record a step that changes nothing on the server (for the plan only)."""
+        self.plan.append(step)
+
+    def wait_for(self, what, probe, timeout, initial=0.25, factor=1.5, max_interval=3.0):
+        """Poll ``probe`` until it returns a non-``None`` value; the interval grows."""
+        deadline = self.clock() + timeout
+        interval = initial
+        while True:
+            value = probe()
+            if value is not None:
+                return value
+            if self.clock() >= deadline:
+                raise ModuleFailure("timed out after %ss waiting for %s; raise wait_timeout if the "
+                                    "cluster is slow" % (timeout, what))
+            self.sleep(interval)
+            interval = min(max_interval, interval * factor)
+
+
+class PolarSearchModule:
+    """An AnsibleModule with the connection options, a client and one error path."""
+
+    def __init__(self, argument_spec, secret_options=(), **kwargs):
+        spec = ConnectionOptions.argument_spec()
+        spec.update(argument_spec)
+        mutually_exclusive = list(kwargs.pop("mutually_exclusive", []))
+        mutually_exclusive += [("username", "user_password"), ("password", "user_password")]
+        self.module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
+                                    mutually_exclusive=mutually_exclusive, **kwargs)
+        if not HAS_REQUESTS:
+            self.module.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
+        self.params = self.module.params
+        options = ConnectionOptions(self.params)
+        self.secrets = list(options.secrets)
+        for name in secret_options:
+            self.secrets.extend(secret_values(self.params.get(name)))
+        try:
+            self.client = options.client(extra_secrets=self.secrets)
+        except ConnectionOptionsError as exc:
+            self.fail(str(exc))
+        self.context = Context(self.client, self.module.check_mode)
+
+    def fail(self, msg, **kwargs):
+        self.module.fail_json(msg=redact(msg, self.secrets), **kwargs)
+
+    def run(self, handler):
+        """Run ``handler(params, context)`` and exit with its result."""
+        try:
+            result = handler(self.params, self.context)
+        except ModuleFailure as exc:
+            self.fail(exc.message, changed=self.context.changed, plan=self.context.plan, **exc.details)
+        except PolarSearchError as exc:
+            details = {"status": exc.status} if exc.status else {}
+            self.fail(str(exc), changed=self.context.changed, plan=self.context.plan, **details)
+        result.setdefault("changed", self.context.changed)
+        result.setdefault("plan", self.context.plan)
+        self.module.exit_json(**result)
+
+
+def secret_values(value):
+    """All the leaf strings of an option value, for redaction."""
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in secret_values(v)]
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in secret_values(v)]
+    text = str(value)
+    return [text] if len(text) >= 4 else []
+
+
+def to_server_string(value):
+    """A value as ML Commons stores connector parameters and cluster settings: a string."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    return json.dumps(value, separators=(",", ":"), sort_keys=False)
+
+
+def parse_json_text(value):
+    """Parse a JSON text; return the value unchanged when it is not JSON."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def same_string_value(desired, current):
+    """Compare two server-style strings; JSON texts compare by meaning, not spelling."""
+    if desired == current:
+        return True
+    if desired is None or current is None:
+        return False
+    return parse_json_text(desired) == parse_json_text(current) and (
+        isinstance(parse_json_text(desired), (dict, list)))
+
+
+def subset_differs(desired, current):
+    """True when a key the user set differs from the server's value (scalars as strings)."""
+    if isinstance(desired, dict):
+        if not isinstance(current, dict):
+            return True
+        return any(subset_differs(v, current.get(k)) for k, v in desired.items() if v is not None)
+    if isinstance(desired, list):
+        if not isinstance(current, list) or len(desired) != len(current):
+            return True
+        return any(subset_differs(d, c) for d, c in zip(desired, current))
+    if isinstance(desired, (bool, int, float)) or isinstance(current, (bool, int, float)):
+        return to_server_string(desired) != to_server_string(current)
+    return desired != current
+
+
+def drop_none(value):
+    """A copy of ``value`` without ``None`` entries in dicts (recursively)."""
+    if isinstance(value, dict):
+        return {k: drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [drop_none(v) for v in value]
+    return value
+
+
+def diff_of(before, after):
+    return {"before": before or {}, "after": after or {}}
+
+
+def first_or_fail(hits, kind, name, option):
+    """Zero or one hit; two or more fail with their IDs so the user can pick one."""
+    if len(hits) > 1:
+        ids = sorted(hit["_id"] for hit in hits)
+        raise ModuleFailure(
+            "%d %ss are named %r (IDs: %s); names are not unique in ML Commons: set %s to the one "
+            "to manage" % (len(hits), kind, name, ", ".join(ids), option), ids=ids)
+    return hits[0] if hits else None

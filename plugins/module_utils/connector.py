@@ -1,0 +1,390 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, polardb.polarsearch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Connectors: lookup, drift, credential fingerprints, update, replace, redeploy and delete."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+
+from ansible_collections.polardb.polarsearch.plugins.module_utils.common import (
+    ML,
+    ModuleFailure,
+    diff_of,
+    drop_none,
+    first_or_fail,
+    same_string_value,
+    subset_differs,
+    to_server_string,
+)
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model import (
+    deploy,
+    is_deployed,
+    label,
+    models_using_connector,
+    point_models_at,
+    undeploy,
+)
+
+FINGERPRINT = "polarsearch_credential_fingerprint"
+REPLACES = "polarsearch_replaces"
+INTERNAL_PARAMETERS = (FINGERPRINT, REPLACES)
+ACTION_FIELDS = ("action_type", "method", "url", "headers", "request_body",
+                 "pre_process_function", "post_process_function", "name")
+ACTION_TYPES = ("PREDICT", "EXECUTE", "BATCH_PREDICT", "CANCEL_BATCH_PREDICT", "BATCH_PREDICT_STATUS")
+PROTOCOLS = ("http", "aws_sigv4", "mcp_sse", "mcp_streamable_http")
+SAFE_TEXT = re.compile(r"^[\w\s.,!?():@\-/'\"]*$")
+
+
+# -- views ------------------------------------------------------------------------------
+def normalize_action(action):
+    out = {}
+    for field in ACTION_FIELDS:
+        value = action.get(field)
+        if value is None:
+            continue
+        if field == "action_type":
+            value = str(value).upper()
+        elif field == "headers":
+            value = {str(k): to_server_string(v) for k, v in value.items()}
+        elif field == "request_body" and not isinstance(value, str):
+            value = json.dumps(value)
+        out[field] = value
+    if action.get("supports_structured_output"):
+        out["supports_structured_output"] = True
+    return out
+
+
+def connector_view(connector_id, source):
+    """The connector with option names; internal parameters move to ``_``-keys."""
+    if source is None:
+        return None
+    parameters = dict(source.get("parameters") or {})
+    view = {
+        "connector_id": connector_id,
+        "name": source.get("name"),
+        "description": source.get("description"),
+        "version": to_server_string(source.get("version")),
+        "protocol": source.get("protocol"),
+        "parameters": {k: v for k, v in parameters.items() if k not in INTERNAL_PARAMETERS},
+        "actions": [normalize_action(a) for a in source.get("actions") or []],
+        "client_config": source.get("client_config"),
+        "access": source.get("access"),
+        "backend_roles": source.get("backend_roles"),
+        "_fingerprint": parameters.get(FINGERPRINT),
+        "_replaces": parameters.get(REPLACES),
+    }
+    return drop_none(view)
+
+
+def public(view):
+    """A view without internal keys: safe to return and to show in a diff."""
+    if view is None:
+        return None
+    return {k: v for k, v in view.items() if not k.startswith("_")}
+
+
+# -- credential fingerprints ------------------------------------------------------------
+def fingerprint(credential, key, salt=None):
+    """A keyed, salted HMAC-SHA256 of the canonical credential; never reversible to the value."""
+    salt = salt or os.urandom(8).hex()
+    canonical = json.dumps({str(k): str(v) for k, v in credential.items()}, sort_keys=True, separators=(",", ":"))
+    mac = hmac.new(("%s:%s" % (key or "", salt)).encode("utf-8"), canonical.encode("utf-8"), hashlib.sha256)
+    return "hmac-sha256:v1:%s:%s" % (salt, mac.hexdigest())
+
+
+def fingerprint_matches(stored, credential, key):
+    parts = (stored or "").split(":")
+    if len(parts) != 4 or parts[:2] != ["hmac-sha256", "v1"]:
+        return False
+    return hmac.compare_digest(fingerprint(credential, key, parts[2]), stored)
+
+
+# -- reading ----------------------------------------------------------------------------
+def get_connector(client, connector_id):
+    source = client.get("%s/connectors/%s" % (ML, connector_id), missing_ok=True)
+    return connector_view(connector_id, source) if source else None
+
+
+def search_connectors(client, name):
+    hits = client.search("%s/connectors/_search" % ML, {"term": {"name.keyword": name}})
+    return [connector_view(hit["_id"], hit["_source"]) for hit in hits]
+
+
+def split_twins(found):
+    """For two same-named connectors where one replaces the other: (old, new); else None."""
+    if len(found) != 2:
+        return None
+    first, second = found
+    if second.get("_replaces") == first["connector_id"]:
+        return first, second
+    if first.get("_replaces") == second["connector_id"]:
+        return second, first
+    return None
+
+
+def resolve_connector_id(client, name):
+    """The ID of the connector named ``name`` (read only; an unfinished replace resolves to the new one)."""
+    found = search_connectors(client, name)
+    twins = split_twins(found)
+    if twins:
+        return twins[1]["connector_id"]
+    hit = first_or_fail([{"_id": c["connector_id"]} for c in found], "connector", name, "connector_id")
+    return hit["_id"] if hit else None
+
+
+def find_connector(context, params):
+    if params.get("connector_id"):
+        connector = get_connector(context.client, params["connector_id"])
+        if connector is None and params["state"] != "absent":
+            raise ModuleFailure("connector_id %s does not exist: remove connector_id to create the connector "
+                                "by name" % params["connector_id"])
+        return connector
+    found = search_connectors(context.client, params["name"])
+    twins = split_twins(found)
+    if twins:
+        return finish_replace(context, twins[0], twins[1], params["wait_timeout"])
+    hit = first_or_fail([{"_id": c["connector_id"]} for c in found], "connector", params["name"], "connector_id")
+    return next(c for c in found if c["connector_id"] == hit["_id"]) if hit else None
+
+
+# -- input ------------------------------------------------------------------------------
+def validate(params):
+    for option in ("name", "description"):
+        value = params.get(option)
+        if value and not SAFE_TEXT.match(value):
+            raise ModuleFailure("%s may only contain letters, numbers, spaces and .,!?():@-_'/\" (the server "
+                                "rejects other characters): change %s" % (option, option))
+    for key in (params.get("parameters") or {}):
+        if key in INTERNAL_PARAMETERS:
+            raise ModuleFailure("parameters.%s is reserved for the collection's own bookkeeping: rename the "
+                                "parameter" % key)
+    for index, action in enumerate(params.get("actions") or []):
+        if str(action["action_type"]).upper() not in ACTION_TYPES:
+            raise ModuleFailure("actions[%d].action_type %r is not one of %s" % (
+                index, action["action_type"], ", ".join(a.lower() for a in ACTION_TYPES)))
+    for key, value in (params.get("credential") or {}).items():
+        if isinstance(value, (dict, list)):
+            raise ModuleFailure("credential.%s must be a string, not a %s" % (key, type(value).__name__))
+
+
+def desired_spec(params):
+    spec = {
+        "name": params.get("name"),
+        "description": params.get("description"),
+        "version": to_server_string(params.get("version")),
+        "protocol": params.get("protocol"),
+        "client_config": drop_none(params.get("client_config")) if params.get("client_config") else None,
+        "access_mode": params.get("access_mode"),
+        "backend_roles": params.get("backend_roles"),
+    }
+    if params.get("parameters") is not None:
+        spec["parameters"] = {str(k): to_server_string(v) for k, v in params["parameters"].items()}
+    if params.get("actions") is not None:
+        spec["actions"] = [normalize_action(a) for a in params["actions"]]
+    return drop_none(spec)
+
+
+def compute_drift(desired, current, rename):
+    """The fields to PUT, and the parameter keys that would have to be removed."""
+    changes = {}
+    for field in ("description", "version", "protocol"):
+        if field in desired and desired[field] != current.get(field):
+            changes[field] = desired[field]
+    if rename and desired.get("name") and desired["name"] != current.get("name"):
+        changes["name"] = desired["name"]
+    removals = []
+    if "parameters" in desired:
+        now = current.get("parameters") or {}
+        changed = {k: v for k, v in desired["parameters"].items() if not same_string_value(v, now.get(k))}
+        if changed:
+            changes["parameters"] = changed
+        removals = sorted(k for k in now if k not in desired["parameters"])
+    if "actions" in desired and desired["actions"] != current.get("actions"):
+        changes["actions"] = desired["actions"]
+    if "client_config" in desired and subset_differs(desired["client_config"], current.get("client_config")):
+        changes["client_config"] = dict(current.get("client_config") or {}, **desired["client_config"])
+    if "access_mode" in desired and desired["access_mode"] != current.get("access"):
+        changes["access_mode"] = desired["access_mode"]
+    if "backend_roles" in desired and sorted(desired["backend_roles"]) != sorted(current.get("backend_roles") or []):
+        changes["backend_roles"] = desired["backend_roles"]
+    return changes, removals
+
+
+def credential_needs_write(params, current):
+    credential = params.get("credential")
+    if credential is None or current is None:
+        return False
+    mode = params["credential_update"]
+    if mode == "always":
+        return True
+    if mode == "on_create":
+        return False
+    return not fingerprint_matches(current.get("_fingerprint"), credential, params.get("fingerprint_key"))
+
+
+# -- writes (each returns the predicted connector, so check mode shares the path) ------------
+def create_connector(context, spec, params, replaces=None, known_ids=()):
+    credential = params.get("credential")
+    if not credential and spec.get("protocol", "http") in ("http", "aws_sigv4"):
+        raise ModuleFailure("credential is required to create connector %r (the server stores it "
+                            "encrypted and never returns it): set credential" % spec.get("name"))
+    body = dict(spec)
+    body.setdefault("version", "1")
+    body.setdefault("protocol", "http")
+    parameters = dict(body.get("parameters") or {})
+    if credential:
+        body["credential"] = {str(k): str(v) for k, v in credential.items()}
+        parameters[FINGERPRINT] = fingerprint(credential, params.get("fingerprint_key"))
+    if replaces:
+        parameters[REPLACES] = replaces
+    body["parameters"] = parameters
+    predicted = connector_view(None, body)
+    name = body["name"]
+
+    def lookup():
+        for connector in search_connectors(context.client, name):
+            if connector["connector_id"] not in known_ids:
+                return {"connector_id": connector["connector_id"]}
+        return None
+
+    def run():
+        answer = context.client.post("%s/connectors/_create" % ML, body=body, lookup=lookup)
+        return get_connector(context.client, answer["connector_id"]) or dict(predicted, connector_id=answer["connector_id"])
+
+    return context.act("create connector %s" % name, run, predicted)
+
+
+def update_connector(context, current, changes, params, rotate):
+    body = {k: v for k, v in changes.items()}
+    if rotate:
+        body["credential"] = {str(k): str(v) for k, v in params["credential"].items()}
+        body["parameters"] = dict(body.get("parameters") or {}, **{
+            FINGERPRINT: fingerprint(params["credential"], params.get("fingerprint_key"))})
+    predicted = dict(current, **{k: v for k, v in changes.items() if k != "parameters"})
+    if "parameters" in changes:
+        predicted["parameters"] = dict(current.get("parameters") or {}, **changes["parameters"])
+    fields = sorted(set(changes) | ({"credential"} if rotate else set()))
+    cid = current["connector_id"]
+    return context.act("update connector %s (%s): %s" % (current.get("name"), cid, ", ".join(fields)),
+                       lambda: (context.client.put("%s/connectors/%s" % (ML, cid), body=body),
+                                get_connector(context.client, cid))[1],
+                       predicted)
+
+
+def delete_connector(context, connector):
+    cid = connector["connector_id"]
+    context.act("delete connector %s (%s)" % (connector.get("name"), cid),
+                lambda: context.client.delete("%s/connectors/%s" % (ML, cid)))
+
+
+def full_spec(current, desired):
+    """The whole connector a replacement needs: the desired fields over the current ones."""
+    spec = {k: v for k, v in current.items() if k in ("name", "description", "version", "protocol",
+                                                      "parameters", "actions", "client_config")}
+    spec.update({k: v for k, v in desired.items() if k not in ("client_config",)})
+    if "client_config" in desired:
+        spec["client_config"] = dict(current.get("client_config") or {}, **desired["client_config"])
+    return spec
+
+
+def replace_connector(context, current, desired, params, users):
+    """Create the desired connector, move every model to it, then delete the old one."""
+    if not params.get("credential"):
+        raise ModuleFailure("connector %s (%s) must be replaced, and its credential cannot be read back from "
+                            "the server: set credential" % (current.get("name"), current["connector_id"]))
+    known = [current["connector_id"]]
+    new = create_connector(context, full_spec(current, desired), params, replaces=current["connector_id"],
+                           known_ids=known)
+    point_models_at(context, users, new.get("connector_id"), params["wait_timeout"])
+    delete_connector(context, current)
+    return new
+
+
+def finish_replace(context, old, new, timeout):
+    """Converge a replace that stopped halfway: models move to the new connector, the old one goes."""
+    context.note("finish replacing connector %s (%s) by %s" % (old.get("name"), old["connector_id"], new["connector_id"]))
+    users = models_using_connector(context.client, old["connector_id"])
+    point_models_at(context, users, new["connector_id"], timeout)
+    delete_connector(context, old)
+    return new
+
+
+def redeploy_update(context, current, changes, params, deployed, rotate):
+    timeout = params["wait_timeout"]
+    for model in deployed:
+        undeploy(context, model, True, timeout)
+    updated = update_connector(context, current, changes, params, rotate)
+    for model in deployed:
+        deploy(context, dict(model, model_state="UNDEPLOYED"), True, timeout)
+    return updated
+
+
+# -- the ensure function ----------------------------------------------------------------
+def ensure_connector(params, context):
+    validate(params)
+    client = context.client
+    current = find_connector(context, params)
+    before = public(current)
+
+    if params["state"] == "absent":
+        if current is None:
+            return {"connector": {}, "diff": diff_of(before, None)}
+        users = models_using_connector(client, current["connector_id"])
+        if users:
+            raise ModuleFailure("connector %s (%s) is used by model(s) %s: delete or re-point those models first" % (
+                current.get("name"), current["connector_id"], ", ".join(label(m) for m in users)),
+                models=[m["model_id"] for m in users])
+        delete_connector(context, current)
+        return {"connector": {}, "connector_id": current["connector_id"], "diff": diff_of(before, None)}
+
+    desired = desired_spec(params)
+    if current is None:
+        if not desired.get("actions"):
+            raise ModuleFailure("actions is required to create connector %r: give at least one predict action"
+                                % params.get("name"))
+        created = create_connector(context, desired, params)
+        after = dict(public(created), credential="set") if params.get("credential") else public(created)
+        return result(created, before, after, [])
+
+    changes, removals = compute_drift(desired, current, rename=bool(params.get("connector_id")))
+    rotate = credential_needs_write(params, current)
+    if not changes and not removals and not rotate:
+        return result(current, before, public(current), None, client)
+
+    users = models_using_connector(client, current["connector_id"])
+    deployed = [m for m in users if is_deployed(m)]
+    policy = params["on_deployed_models"]
+    fields = sorted(set(changes) | set("parameters.%s (remove)" % k for k in removals) | (
+        {"credential"} if rotate else set()))
+    if deployed and policy == "fail":
+        raise ModuleFailure("connector %s (%s) needs changes (%s) but deployed model(s) %s use it: undeploy them, "
+                            "or set on_deployed_models to replace or redeploy" % (
+                                current.get("name"), current["connector_id"], ", ".join(fields),
+                                ", ".join(label(m) for m in deployed)),
+                            models=[m["model_id"] for m in deployed])
+    if removals or (deployed and policy == "replace"):
+        updated = replace_connector(context, current, desired, params, users)
+    elif deployed:
+        updated = redeploy_update(context, current, changes, params, deployed, rotate)
+    else:
+        updated = update_connector(context, current, changes, params, rotate)
+    after = public(updated)
+    before_shown = dict(before)
+    if rotate or removals or (deployed and policy == "replace"):
+        if params.get("credential"):
+            after = dict(after, credential="changed" if rotate else "set")
+            before_shown["credential"] = "set"
+    return result(updated, before_shown, after, [m["model_id"] for m in users])
+
+
+def result(connector, before, after, model_ids, client=None):
+    if model_ids is None:
+        model_ids = [m["model_id"] for m in models_using_connector(client, connector["connector_id"])]
+    shown = public(connector)
+    return {"connector": shown, "connector_id": shown.get("connector_id"), "models": model_ids,
+            "diff": diff_of(before, after)}

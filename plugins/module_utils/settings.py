@@ -1,0 +1,122 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, polardb.polarsearch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Cluster settings: one read, at most one write, only the keys the user names."""
+
+from __future__ import annotations
+
+from ansible_collections.polardb.polarsearch.plugins.module_utils.common import (
+    ModuleFailure,
+    diff_of,
+    to_server_string,
+)
+
+SCOPES = ("persistent", "transient")
+SETTINGS_PATH = "_cluster/settings"
+
+
+def flatten(settings, prefix=""):
+    """Nested or flat settings as one flat dict of dotted names."""
+    flat = {}
+    for key, value in (settings or {}).items():
+        name = "%s.%s" % (prefix, key) if prefix else str(key)
+        if isinstance(value, dict):
+            if not value:
+                raise ModuleFailure("setting %r has an empty dict as value: give a value, or null to "
+                                    "reset it" % name)
+            flat.update(flatten(value, name))
+        else:
+            if name in flat:
+                raise ModuleFailure("setting %r is given twice (nested and flat): give it once" % name)
+            flat[name] = value
+    return flat
+
+
+def normalize(value):
+    """A value the way the server returns it: strings, and lists of strings."""
+    if isinstance(value, (list, tuple)):
+        return [to_server_string(v) for v in value]
+    return to_server_string(value)
+
+
+def read_settings(client):
+    current = client.get(SETTINGS_PATH, params={"flat_settings": "true", "include_defaults": "true"}) or {}
+    return {scope: current.get(scope) or {} for scope in SCOPES + ("defaults",)}
+
+
+def effective(current, scope, key):
+    """The value a key has for a scope: its own, else the persistent one (for transient), else the default."""
+    order = ("transient", "persistent", "defaults") if scope == "transient" else ("persistent", "defaults")
+    for layer in order:
+        if key in current[layer]:
+            return current[layer][key]
+    return None
+
+
+def is_known(current, key):
+    return any(key in current[layer] for layer in ("persistent", "transient", "defaults"))
+
+
+def desired_value(current, scope, key, value, list_mode):
+    """The value the key must have after the run, or ``None`` for a reset."""
+    if value is None:
+        return None
+    value = normalize(value)
+    now = effective(current, scope, key)
+    if isinstance(value, list):
+        base = list(now) if isinstance(now, list) else ([] if now is None else [now])
+        if list_mode == "append":
+            return base + [v for v in value if v not in base]
+        if list_mode == "remove":
+            remaining = [v for v in base if v not in value]
+            default = current["defaults"].get(key)
+            if isinstance(default, list) and remaining == default:
+                return None
+            return remaining
+    elif list_mode == "remove":
+        raise ModuleFailure("list_mode=remove needs list values, but %s is a single value: give a "
+                            "list of entries to remove" % key)
+    return value
+
+
+def ensure_settings(params, context):
+    """Compute the changes for the named keys and write them in one PUT."""
+    list_mode = params["list_mode"]
+    current = read_settings(context.client)
+    wanted = {scope: flatten(params.get(scope)) for scope in SCOPES}
+    if not any(wanted.values()):
+        raise ModuleFailure("nothing to manage: set persistent and/or transient")
+
+    unknown = sorted({key for scope in SCOPES for key in wanted[scope] if not is_known(current, key)})
+    if unknown:
+        raise ModuleFailure(
+            "setting(s) not recognized by the server: %s; check the spelling and that the plugin "
+            "that owns them is installed" % ", ".join(unknown), unknown=unknown)
+
+    body = {scope: {} for scope in SCOPES}
+    before = {scope: {} for scope in SCOPES}
+    after = {scope: {} for scope in SCOPES}
+    for scope in SCOPES:
+        for key, value in wanted[scope].items():
+            new = desired_value(current, scope, key, value, list_mode)
+            before[scope][key] = effective(current, scope, key)
+            if new is None:
+                if key in current[scope]:
+                    body[scope][key] = None
+                    reset_to = dict(current, **{scope: {k: v for k, v in current[scope].items() if k != key}})
+                    after[scope][key] = effective(reset_to, scope, key)
+                else:
+                    after[scope][key] = before[scope][key]
+                continue
+            if new != before[scope][key]:
+                body[scope][key] = new
+            after[scope][key] = new
+
+    body = {scope: values for scope, values in body.items() if values}
+    if body:
+        keys = sorted("%s.%s" % (scope, key) for scope, values in body.items() for key in values)
+        context.act("update cluster settings: %s" % ", ".join(keys),
+                    lambda: context.client.put(SETTINGS_PATH, body=body))
+    result_before = {scope: values for scope, values in before.items() if values}
+    result_after = {scope: values for scope, values in after.items() if values}
+    return {"settings": result_after, "diff": diff_of(result_before, result_after)}

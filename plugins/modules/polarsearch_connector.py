@@ -1,0 +1,335 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, polardb.polarsearch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: polarsearch_connector
+short_description: Manage ML Commons connectors to external model services on PolarSearch
+version_added: 0.1.0
+description:
+  - Creates, updates, replaces and deletes an ML Commons connector, the object through which
+    PolarSearch calls an external model service (text embedding, rerank, LLM).
+  - A connector is identified by O(name) (exact match); names are not unique in ML Commons, so when
+    two or more connectors carry the name the module fails and lists their IDs; then set
+    O(connector_id).
+  - Drift is computed on normalized values (parameters as the strings the server stores,
+    C(action_type) case-insensitive, O(client_config) only on the keys you set). An option that is
+    not set is left alone.
+  - The server never returns a credential. To notice a changed credential without reading it, the
+    module stores a salted, keyed HMAC-SHA256 fingerprint of the credential in the connector
+    parameter C(polarsearch_credential_fingerprint), which no request template uses, and compares
+    fingerprints.
+  - The server refuses to update a connector that a deployed model uses. O(on_deployed_models)
+    chooses what to do instead; the default replaces the connector without downtime.
+  - The server cannot remove a parameter from a connector; when the desired O(parameters) drop a key,
+    the connector is replaced.
+  - A replace that was interrupted (two connectors with the name, the newer one marked with the ID of
+    the one it replaces) is finished on the next run.
+extends_documentation_fragment:
+  - polardb.polarsearch.connection
+attributes:
+  check_mode:
+    support: full
+    description: Check mode reads the connector and its models and reports the plan a real run would carry out.
+  diff_mode:
+    support: full
+    description: Shows the connector before and after; a credential shows only as C(changed), never its value.
+  action_group:
+    support: full
+    membership:
+      - polardb.polarsearch.polarsearch
+    description: Use C(group/polardb.polarsearch.polarsearch) in C(module_defaults) to set the connection once.
+options:
+  name:
+    description:
+      - The connector name. Required unless O(connector_id) is set; with O(connector_id) it renames the connector.
+      - Letters, numbers, spaces and C(.,!?():@-_'/") only (the server rejects other characters).
+    type: str
+  connector_id:
+    description:
+      - The ID of the connector to manage, when the name is ambiguous or should change.
+    type: str
+  description:
+    description: A description of the connector.
+    type: str
+  version:
+    description: The connector version; the server stores it as a string. V(1) when a connector is created without it.
+    type: str
+  protocol:
+    description: The connector protocol.
+    type: str
+    choices: [http, aws_sigv4, mcp_sse, mcp_streamable_http]
+    default: http
+  parameters:
+    description:
+      - Connector parameters, referenced from the actions as C(${parameters.<key>}).
+      - Values are stored as strings (numbers, booleans, lists and dicts as their JSON text).
+      - This is the complete set; keys present on the server and missing here are removed by replacing
+        the connector.
+    type: dict
+  credential:
+    description:
+      - "The credential, for example C(api_key: ...), referenced from action headers as
+        C(${credential.api_key}). Required when a connector is created or replaced."
+      - Write-only on the server; never returned, shown in a diff, or logged.
+    type: dict
+  credential_update:
+    description:
+      - When to send O(credential) to an existing connector.
+      - V(on_change) sends it when its fingerprint differs from the stored one (or none is stored).
+      - V(always) sends it on every run (every run then reports a change).
+      - V(on_create) only sends it when the connector is created or replaced.
+    type: str
+    choices: [on_change, always, on_create]
+    default: on_change
+  fingerprint_key:
+    description:
+      - A secret mixed into the credential fingerprint, so that the stored fingerprint cannot be used to
+        test guesses of the credential. When not set, the environment variable E(POLARSEARCH_FINGERPRINT_KEY) is used.
+      - Changing it makes every stored fingerprint look changed once.
+    type: str
+  actions:
+    description: The connector actions. Replaced as a whole when they differ.
+    type: list
+    elements: dict
+    suboptions:
+      action_type:
+        description: The action type, such as V(predict); compared case-insensitively.
+        type: str
+        required: true
+      method:
+        description: The HTTP method, such as V(POST).
+        type: str
+        required: true
+      url:
+        description: The URL; may use C(${parameters.*}).
+        type: str
+        required: true
+      headers:
+        description: Request headers; may use C(${credential.*}).
+        type: dict
+      request_body:
+        description:
+          - The request body template, a JSON text with C(${parameters.*}) placeholders. A dict is JSON-encoded.
+        type: raw
+      pre_process_function:
+        description: A built-in pre-process function (such as C(connector.pre_process.openai.embedding)) or a script.
+        type: str
+      post_process_function:
+        description: A built-in post-process function (such as C(connector.post_process.openai.embedding)) or a script.
+        type: str
+      name:
+        description: An optional action name (ML Commons 3.5 and later).
+        type: str
+  client_config:
+    description:
+      - HTTP client settings of the connector (C(max_connection), C(connection_timeout), C(read_timeout),
+        C(max_retry_times), C(retry_backoff_policy), ...). Only the keys you set are compared; the server
+        fills the others with defaults.
+    type: dict
+  access_mode:
+    description: C(public), C(private) or C(restricted); only with the Security plugin and connector access control.
+    type: str
+    choices: [public, private, restricted]
+  backend_roles:
+    description: Backend roles that may use the connector; only with connector access control.
+    type: list
+    elements: str
+  on_deployed_models:
+    description:
+      - What to do when a change is needed and a deployed model uses the connector.
+      - V(replace) creates a new connector with the desired spec, points each model at it (allowed while
+        deployed), waits until each model is deployed on it again, then deletes the old connector. No downtime.
+      - V(redeploy) undeploys the models, updates the connector, deploys them again and waits.
+      - V(fail) fails and names the models.
+    type: str
+    choices: [replace, redeploy, fail]
+    default: replace
+  wait_timeout:
+    description: Seconds to wait for each model to become usable again during a replace or redeploy.
+    type: int
+    default: 300
+  state:
+    description:
+      - V(present) creates or updates the connector; V(absent) deletes it.
+      - V(absent) fails, naming them, while models still use the connector. A connector that is already gone is success.
+    type: str
+    choices: [present, absent]
+    default: present
+author:
+  - polardb.polarsearch contributors
+"""
+
+EXAMPLES = r"""
+- name: Text embedding connector for DashScope text-embedding-v4
+  polardb.polarsearch.polarsearch_connector:
+    name: dashscope-text-embedding-v4
+    description: DashScope text-embedding-v4 (OpenAI compatible mode)
+    version: "1"
+    protocol: http
+    parameters:
+      endpoint: dashscope.aliyuncs.com
+      model: text-embedding-v4
+    credential:
+      api_key: "{{ dashscope_api_key }}"
+    actions:
+      - action_type: predict
+        method: POST
+        url: https://${parameters.endpoint}/compatible-mode/v1/embeddings
+        headers:
+          Authorization: Bearer ${credential.api_key}
+          Content-Type: application/json
+        request_body: '{ "model": "${parameters.model}", "input": ${parameters.input} }'
+        pre_process_function: connector.pre_process.openai.embedding
+        post_process_function: connector.post_process.openai.embedding
+
+- name: Rerank connector for qwen3-rerank
+  polardb.polarsearch.polarsearch_connector:
+    name: dashscope-qwen3-rerank
+    description: DashScope qwen3-rerank
+    version: "1"
+    parameters:
+      endpoint: dashscope.aliyuncs.com
+      model: qwen3-rerank
+    credential:
+      api_key: "{{ dashscope_api_key }}"
+    actions:
+      - action_type: predict
+        method: POST
+        url: https://${parameters.endpoint}/api/v1/services/rerank/text-rerank/text-rerank
+        headers:
+          Authorization: Bearer ${credential.api_key}
+          Content-Type: application/json
+        request_body: >-
+          { "model": "${parameters.model}", "input": { "query": "${parameters.query}",
+          "documents": ${parameters.documents} }, "parameters": { "return_documents": true } }
+
+- name: LLM connector for qwen-max
+  polardb.polarsearch.polarsearch_connector:
+    name: dashscope-qwen-max
+    description: DashScope qwen-max (OpenAI compatible mode)
+    version: "1"
+    parameters:
+      endpoint: dashscope.aliyuncs.com
+      model: qwen-max
+    credential:
+      api_key: "{{ dashscope_api_key }}"
+    actions:
+      - action_type: predict
+        method: POST
+        url: https://${parameters.endpoint}/compatible-mode/v1/chat/completions
+        headers:
+          Authorization: Bearer ${credential.api_key}
+          Content-Type: application/json
+        request_body: '{ "model": "${parameters.model}", "messages": ${parameters.messages} }'
+
+- name: Rotate the API key; deployed models move to a new connector without downtime
+  polardb.polarsearch.polarsearch_connector:
+    name: dashscope-qwen-max
+    credential:
+      api_key: "{{ new_dashscope_api_key }}"
+
+- name: Delete the connector (after its models are deleted)
+  polardb.polarsearch.polarsearch_connector:
+    name: dashscope-qwen-max
+    state: absent
+"""
+
+RETURN = r"""
+connector:
+  description: The connector after the run (predicted in check mode), with option names; never a credential.
+  returned: success, when the connector exists
+  type: dict
+  sample:
+    connector_id: 3ZxYvJIBq2x1oHuOlq6Y
+    name: dashscope-qwen-max
+    description: DashScope qwen-max (OpenAI compatible mode)
+    version: "1"
+    protocol: http
+    parameters: {endpoint: dashscope.aliyuncs.com, model: qwen-max}
+    actions:
+      - action_type: PREDICT
+        method: POST
+        url: https://${parameters.endpoint}/compatible-mode/v1/chat/completions
+        headers: {Authorization: "Bearer ${credential.api_key}", Content-Type: application/json}
+        request_body: '{ "model": "${parameters.model}", "messages": ${parameters.messages} }'
+connector_id:
+  description: The ID of the connector (of the new one after a replace). Absent in check mode for a connector still to be created.
+  returned: success, when the connector exists
+  type: str
+  sample: 3ZxYvJIBq2x1oHuOlq6Y
+models:
+  description: IDs of the models that use the connector.
+  returned: when state is present
+  type: list
+  elements: str
+diff:
+  description: The connector before and after; C(credential) shows only as C(set) or C(changed).
+  returned: success
+  type: dict
+  contains:
+    before:
+      description: The connector before the run.
+      type: dict
+      returned: success
+    after:
+      description: The connector after the run.
+      type: dict
+      returned: success
+plan:
+  description: The writes the run made (in check mode, would make), in order.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - create connector dashscope-qwen-max
+    - update model qwen-max (aBcD): connector_id
+    - delete connector dashscope-qwen-max (3ZxY)
+"""
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.polardb.polarsearch.plugins.module_utils.common import PolarSearchModule
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector import ensure_connector
+
+
+def main():
+    module = PolarSearchModule(
+        argument_spec=dict(
+            name=dict(type="str"),
+            connector_id=dict(type="str"),
+            description=dict(type="str"),
+            version=dict(type="str"),
+            protocol=dict(type="str", default="http", choices=["http", "aws_sigv4", "mcp_sse", "mcp_streamable_http"]),
+            parameters=dict(type="dict"),
+            credential=dict(type="dict", no_log=True),
+            credential_update=dict(type="str", default="on_change", choices=["on_change", "always", "on_create"]),
+            fingerprint_key=dict(type="str", no_log=True, fallback=(env_fallback, ["POLARSEARCH_FINGERPRINT_KEY"])),
+            actions=dict(type="list", elements="dict", options=dict(
+                action_type=dict(type="str", required=True),
+                method=dict(type="str", required=True),
+                url=dict(type="str", required=True),
+                headers=dict(type="dict"),
+                request_body=dict(type="raw"),
+                pre_process_function=dict(type="str"),
+                post_process_function=dict(type="str"),
+                name=dict(type="str"),
+            )),
+            client_config=dict(type="dict"),
+            access_mode=dict(type="str", choices=["public", "private", "restricted"]),
+            backend_roles=dict(type="list", elements="str"),
+            on_deployed_models=dict(type="str", default="replace", choices=["replace", "redeploy", "fail"]),
+            wait_timeout=dict(type="int", default=300),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+        ),
+        secret_options=("credential", "fingerprint_key"),
+        required_one_of=[("name", "connector_id")],
+    )
+    module.run(ensure_connector)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, polardb.polarsearch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: polarsearch_model
+short_description: Register, deploy, undeploy and delete ML Commons remote models on PolarSearch
+version_added: 0.1.0
+description:
+  - Manages a remote model (C(function_name=remote)) that uses an ML Commons connector.
+  - A model is identified by O(name) (exact match) or O(model_id). Names are not unique in ML Commons;
+    when two or more remote models carry the name the module fails and lists their IDs.
+  - A C(_deploy) answer of C(COMPLETED) only means the nodes received the request. The module polls the
+    deploy task and the model, with a short interval that grows, until the model is C(DEPLOYED), and
+    reports the task's error text when the deploy fails.
+  - C(PARTIALLY_DEPLOYED) and C(DEPLOY_FAILED) count as not deployed; with O(state=deployed) the model is
+    deployed again.
+  - Pointing a model at another connector is a model update, which the server allows while the model is deployed.
+extends_documentation_fragment:
+  - polardb.polarsearch.connection
+attributes:
+  check_mode:
+    support: full
+    description: Check mode reads the model and reports the plan a real run would carry out.
+  diff_mode:
+    support: full
+    description: Shows the model before and after.
+  action_group:
+    support: full
+    membership:
+      - polardb.polarsearch.polarsearch
+    description: Use C(group/polardb.polarsearch.polarsearch) in C(module_defaults) to set the connection once.
+options:
+  name:
+    description:
+      - The model name. Required unless O(model_id) is set; with O(model_id) it renames the model.
+    type: str
+  model_id:
+    description: The ID of the model to manage.
+    type: str
+  connector:
+    description:
+      - The name of the connector the model uses. Mutually exclusive with O(connector_id).
+      - Required (one of the two) to register a model.
+    type: str
+  connector_id:
+    description: The ID of the connector the model uses.
+    type: str
+  description:
+    description: A description of the model.
+    type: str
+  model_group:
+    description:
+      - The name of the model group; the group is created when missing.
+      - When not set, the server puts a new model in a group named after the model, creating it when needed.
+    type: str
+  interface:
+    description:
+      - The input and output JSON schemas of the model (C(input), C(output)); compared only when set.
+    type: dict
+  is_enabled:
+    description: Whether the model accepts predictions; compared only when set.
+    type: bool
+  rate_limiter:
+    description: The model's rate limiter, for example C(limit) V(10) and C(unit) V(MINUTES); compared only when set.
+    type: dict
+  guardrails:
+    description: The model's guardrails; compared only when set.
+    type: dict
+  state:
+    description:
+      - V(present) registers the model and leaves its deploy state alone.
+      - V(deployed) registers and deploys it.
+      - V(undeployed) registers it and makes sure it is not deployed.
+      - V(absent) undeploys it when needed, deletes it, and deletes the model group that was created for it
+        (named after the model, or created by this module) when no other model remains in it.
+        A model that is already gone is success.
+    type: str
+    choices: [present, deployed, undeployed, absent]
+    default: present
+  wait:
+    description: Wait until a deploy or undeploy has finished.
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait for a deploy or undeploy.
+    type: int
+    default: 300
+author:
+  - polardb.polarsearch contributors
+"""
+
+EXAMPLES = r"""
+- name: Register and deploy the text-embedding-v4 model
+  polardb.polarsearch.polarsearch_model:
+    name: text-embedding-v4
+    connector: dashscope-text-embedding-v4
+    description: DashScope text-embedding-v4
+    state: deployed
+
+- name: Register and deploy qwen3-rerank and qwen-max
+  polardb.polarsearch.polarsearch_model:
+    name: "{{ item.name }}"
+    connector: "{{ item.connector }}"
+    state: deployed
+  loop:
+    - {name: qwen3-rerank, connector: dashscope-qwen3-rerank}
+    - {name: qwen-max, connector: dashscope-qwen-max}
+
+- name: Set the connection once for every module of the collection
+  module_defaults:
+    group/polardb.polarsearch.polarsearch:
+      host: pc-xxx.polardbsearch.rds.aliyuncs.com:3001
+      user_password: "{{ polarsearch_user_password }}"
+  block:
+    - name: Clean up; undeploys, deletes the model and its auto-created model group
+      polardb.polarsearch.polarsearch_model:
+        name: qwen-max
+        state: absent
+"""
+
+RETURN = r"""
+model:
+  description: The model after the run (predicted in check mode); empty when it is absent.
+  returned: success
+  type: dict
+  sample:
+    model_id: x8nrvJIBq2x1oHuO3a0b
+    name: qwen-max
+    description: DashScope qwen-max
+    model_state: DEPLOYED
+    connector_id: 3ZxYvJIBq2x1oHuOlq6Y
+    model_group_id: wcnrvJIBq2x1oHuO2a1Z
+    model_version: "1"
+    algorithm: REMOTE
+model_id:
+  description: The ID of the model. Absent in check mode for a model still to be registered.
+  returned: success, when the model exists
+  type: str
+  sample: x8nrvJIBq2x1oHuO3a0b
+diff:
+  description: The model before and after.
+  returned: success
+  type: dict
+  contains:
+    before:
+      description: The model before the run.
+      type: dict
+      returned: success
+    after:
+      description: The model after the run.
+      type: dict
+      returned: success
+plan:
+  description: The writes the run made (in check mode, would make), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["register model qwen-max", "deploy model qwen-max"]
+"""
+
+from ansible_collections.polardb.polarsearch.plugins.module_utils.common import PolarSearchModule
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector import resolve_connector_id
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model import ensure_model
+
+
+def main():
+    module = PolarSearchModule(
+        argument_spec=dict(
+            name=dict(type="str"),
+            model_id=dict(type="str"),
+            connector=dict(type="str"),
+            connector_id=dict(type="str"),
+            description=dict(type="str"),
+            model_group=dict(type="str"),
+            interface=dict(type="dict"),
+            is_enabled=dict(type="bool"),
+            rate_limiter=dict(type="dict"),
+            guardrails=dict(type="dict"),
+            state=dict(type="str", default="present", choices=["present", "deployed", "undeployed", "absent"]),
+            wait=dict(type="bool", default=True),
+            wait_timeout=dict(type="int", default=300),
+        ),
+        required_one_of=[("name", "model_id")],
+        mutually_exclusive=[("connector", "connector_id")],
+    )
+    module.run(lambda params, context: ensure_model(
+        params, context, lambda name: resolve_connector_id(context.client, name)))
+
+
+if __name__ == "__main__":
+    main()
