@@ -68,9 +68,8 @@ def models_using_connector(client, connector_id):
 
 
 def label(model):
-    if model.get("model_id"):
-        return "%s (%s)" % (model.get("name"), model["model_id"])
-    return str(model.get("name"))
+    """How plans and messages name a model: by name, the same in check mode and in a real run."""
+    return str(model.get("name") or model.get("model_id"))
 
 
 def is_deployed(model):

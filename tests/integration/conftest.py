@@ -1,0 +1,185 @@
+"""Fixtures for the integration tests: a real OpenSearch + ML Commons and the local model service.
+
+The cluster is started by ``scripts/polarsearch-local up`` (``scripts/test`` does that and exports
+``POLARSEARCH_URL``, ``MODEL_SERVICE_ENDPOINT`` and ``MODEL_SERVICE_API_KEY``). Modules run through the
+real ``ansible`` command line, so what is tested is what a user runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+ML = "/_plugins/_ml"
+TRUSTED = "plugins.ml_commons.trusted_connector_endpoints_regex"
+PRIVATE_IP = "plugins.ml_commons.connector.private_ip_enabled"
+
+
+@pytest.fixture(scope="session")
+def env():
+    url = os.environ.get("POLARSEARCH_URL")
+    if not url:
+        pytest.skip("POLARSEARCH_URL is not set: start the cluster with scripts/polarsearch-local up "
+                    "(scripts/test does it)")
+    return {
+        "url": url.rstrip("/"),
+        "endpoint": os.environ.get("MODEL_SERVICE_ENDPOINT", "127.0.0.1:18080"),
+        "api_key": os.environ.get("MODEL_SERVICE_API_KEY", "local-dev-key-0001"),
+    }
+
+
+@pytest.fixture(scope="session")
+def collections_path():
+    root = Path(tempfile.mkdtemp(prefix="polarsearch-it-"))
+    target = root / "ansible_collections" / "polardb"
+    target.mkdir(parents=True)
+    (target / "polarsearch").symlink_to(REPO)
+    return root
+
+
+class Rest:
+    """Direct REST access, to set up out-of-band changes and to assert server state."""
+
+    def __init__(self, url):
+        self.url = url
+        self.session = requests.Session()
+
+    def call(self, method, path, body=None, ok=(200, 201)):
+        response = self.session.request(method, self.url + path, json=body, timeout=60)
+        if ok and response.status_code not in ok:
+            raise AssertionError("%s %s -> %s %s" % (method, path, response.status_code, response.text[:500]))
+        return response.json() if response.text else {}
+
+    def connectors(self, name):
+        hits = self.call("POST", ML + "/connectors/_search",
+                         {"query": {"term": {"name.keyword": name}}, "size": 100})["hits"]["hits"]
+        return [dict(h["_source"], connector_id=h["_id"]) for h in hits]
+
+    def models(self, name=None, connector_id=None):
+        filters = [{"term": {"algorithm": "REMOTE"}}]
+        if name:
+            filters.append({"term": {"name.keyword": name}})
+        if connector_id:
+            filters.append({"term": {"connector_id.keyword": connector_id}})
+        hits = self.call("POST", ML + "/models/_search",
+                         {"query": {"bool": {"filter": filters}}, "size": 100})["hits"]["hits"]
+        return [dict(h["_source"], model_id=h["_id"]) for h in hits]
+
+    def groups(self, name):
+        hits = self.call("POST", ML + "/model_groups/_search",
+                         {"query": {"term": {"name.keyword": name}}, "size": 100})["hits"]["hits"]
+        return [dict(h["_source"], model_group_id=h["_id"]) for h in hits]
+
+    def model(self, model_id):
+        return self.call("GET", ML + "/models/%s" % model_id)
+
+    def settings(self):
+        return self.call("GET", "/_cluster/settings?flat_settings=true&include_defaults=true")
+
+    def predict(self, model_id, parameters):
+        return self.session.post(self.url + ML + "/models/%s/_predict" % model_id,
+                                 json={"parameters": parameters}, timeout=60)
+
+    def wait_state(self, model_id, state, timeout=120):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.model(model_id).get("model_state") == state:
+                return
+            time.sleep(0.5)
+        raise AssertionError("model %s did not reach %s" % (model_id, state))
+
+
+@pytest.fixture(scope="session")
+def rest(env):
+    return Rest(env["url"])
+
+
+class Ansible:
+    """Runs a module as one task of a playbook, through ``ansible-playbook``, and returns its registered result.
+
+    The registered result is what a user's playbook sees, ``diff`` included.
+    """
+
+    def __init__(self, env, collections_path):
+        self.workdir = Path(tempfile.mkdtemp(prefix="polarsearch-it-run-"))
+        self.env = dict(os.environ)
+        self.env.update({
+            "ANSIBLE_COLLECTIONS_PATH": str(collections_path),
+            "ANSIBLE_LOCALHOST_WARNING": "0",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+            "ANSIBLE_NOCOLOR": "1",
+            "POLARSEARCH_URL": env["url"],
+        })
+        self.env.pop("POLARSEARCH_HOST_PORT", None)
+        self.last_output = ""
+
+    def run(self, module, args, check=False, diff=True, verbosity=0, extra_env=None):
+        result_file = self.workdir / ("result-%s.json" % uuid.uuid4().hex)
+        play = [{
+            "hosts": "localhost",
+            "connection": "local",
+            "gather_facts": False,
+            "tasks": [
+                {"name": "Run the module", "polardb.polarsearch." + module: args, "register": "result",
+                 "ignore_errors": True},
+                {"name": "Keep the registered result", "ansible.builtin.copy": {
+                    "content": "{{ result | to_json }}", "dest": str(result_file)},
+                 "check_mode": False, "diff": False},
+            ],
+        }]
+        playbook = self.workdir / "play.yml"
+        playbook.write_text(json.dumps(play))
+        command = [str(BIN / "ansible-playbook"), "-i", "localhost,", str(playbook)]
+        if check:
+            command.append("--check")
+        if diff:
+            command.append("--diff")
+        if verbosity:
+            command.append("-" + "v" * verbosity)
+        environment = dict(self.env, **(extra_env or {}))
+        completed = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=900,
+                                   check=False)
+        self.last_output = completed.stdout + completed.stderr
+        assert result_file.exists(), "ansible-playbook failed (rc %s): %s" % (
+            completed.returncode, self.last_output[-3000:])
+        return json.loads(result_file.read_text())
+
+
+@pytest.fixture(scope="session")
+def ansible(env, collections_path):
+    return Ansible(env, collections_path)
+
+
+@pytest.fixture()
+def prefix():
+    return "it-%s" % uuid.uuid4().hex[:8]
+
+
+def four_steps(ansible, module, args, expect_change=True):
+    """CHECK, real, CHECK again, real again; returns the two real results."""
+    check = ansible.run(module, args, check=True)
+    assert not check.get("failed"), check
+    assert check["changed"] is expect_change, check
+    real = ansible.run(module, args)
+    assert not real.get("failed"), real
+    assert real["changed"] is expect_change, real
+    assert real["plan"] == check["plan"], (check["plan"], real["plan"])
+    again_check = ansible.run(module, args, check=True)
+    assert not again_check.get("failed"), again_check
+    assert again_check["changed"] is False, again_check
+    again = ansible.run(module, args)
+    assert not again.get("failed"), again
+    assert again["changed"] is False, again
+    return real, again

@@ -1,0 +1,367 @@
+"""The core modules against a real OpenSearch + ML Commons and the local model service."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import pytest
+
+from conftest import ML, PRIVATE_IP, TRUSTED, four_steps
+
+
+def endpoint_regex(endpoint):
+    return "^http://%s/.*$" % re.escape(endpoint)
+
+
+def embedding_connector(name, env, api_key=None, **overrides):
+    spec = {
+        "name": name,
+        "description": "Local text-embedding-v4",
+        "version": "1",
+        "protocol": "http",
+        "parameters": {"endpoint": env["endpoint"], "model": "text-embedding-v4"},
+        "credential": {"api_key": api_key or env["api_key"]},
+        "actions": [{
+            "action_type": "predict",
+            "method": "POST",
+            "url": "http://${parameters.endpoint}/compatible-mode/v1/embeddings",
+            "headers": {"Authorization": "Bearer ${credential.api_key}", "Content-Type": "application/json"},
+            "request_body": '{ "model": "${parameters.model}", "input": ${parameters.input} }',
+            "pre_process_function": "connector.pre_process.openai.embedding",
+            "post_process_function": "connector.post_process.openai.embedding",
+        }],
+    }
+    spec.update(overrides)
+    return spec
+
+
+def rerank_connector(name, env):
+    return {
+        "name": name,
+        "description": "Local qwen3-rerank",
+        "version": "1",
+        "parameters": {"endpoint": env["endpoint"], "model": "qwen3-rerank"},
+        "credential": {"api_key": env["api_key"]},
+        "actions": [{
+            "action_type": "predict",
+            "method": "POST",
+            "url": "http://${parameters.endpoint}/api/v1/services/rerank/text-rerank/text-rerank",
+            "headers": {"Authorization": "Bearer ${credential.api_key}", "Content-Type": "application/json"},
+            "request_body": '{ "model": "${parameters.model}", "input": { "query": "${parameters.query}", '
+                            '"documents": ${parameters.documents} }, "parameters": { "return_documents": true } }',
+        }],
+    }
+
+
+def llm_connector(name, env):
+    return {
+        "name": name,
+        "description": "Local qwen-max",
+        "version": "1",
+        "parameters": {"endpoint": env["endpoint"], "model": "qwen-max"},
+        "credential": {"api_key": env["api_key"]},
+        "actions": [{
+            "action_type": "predict",
+            "method": "POST",
+            "url": "http://${parameters.endpoint}/compatible-mode/v1/chat/completions",
+            "headers": {"Authorization": "Bearer ${credential.api_key}", "Content-Type": "application/json"},
+            "request_body": '{ "model": "${parameters.model}", "messages": ${parameters.messages} }',
+        }],
+    }
+
+
+EMBED_INPUT = {"input": ["PolarSearch runs OpenSearch", "vector search with ML Commons"]}
+
+
+@pytest.fixture(scope="module")
+def trusted(env, ansible):
+    """The local model service is a trusted, private-IP endpoint (what the collection is for)."""
+    result = ansible.run("polarsearch_cluster_settings", {"persistent": {
+        TRUSTED: [endpoint_regex(env["endpoint"])], PRIVATE_IP: True}})
+    assert not result.get("failed"), result
+    return result
+
+
+@pytest.fixture()
+def cleanup(ansible):
+    """Delete, in order, what a test created: models first, then connectors."""
+    models, connectors = [], []
+    yield models, connectors
+    for name in models:
+        ansible.run("polarsearch_model", {"name": name, "state": "absent"})
+    for name in connectors:
+        ansible.run("polarsearch_connector", {"name": name, "state": "absent"})
+
+
+# -- cluster settings -----------------------------------------------------------------
+def test_cluster_settings_states_and_drift(env, rest, ansible):
+    entry = "^http://127\\.0\\.0\\.1:1/it-%d/.*$" % int(time.time())
+    args = {"persistent": {TRUSTED: [entry]}}
+    real, _ = four_steps(ansible, "polarsearch_cluster_settings", args)
+    current = rest.settings()["persistent"][TRUSTED]
+    assert entry in current
+    assert "^https://api\\.openai\\.com/.*$" in current, "append keeps the default entries"
+    assert real["diff"]["after"]["persistent"][TRUSTED] == current
+
+    # Out of band: somebody drops the entry again.
+    rest.call("PUT", "/_cluster/settings", {"persistent": {TRUSTED: [e for e in current if e != entry]}})
+    drift = ansible.run("polarsearch_cluster_settings", args, check=True)
+    assert drift["changed"] is True
+    assert entry not in drift["diff"]["before"]["persistent"][TRUSTED]
+    assert entry not in rest.settings()["persistent"][TRUSTED], "check mode wrote nothing"
+    fixed = ansible.run("polarsearch_cluster_settings", args)
+    assert fixed["changed"] is True and entry in rest.settings()["persistent"][TRUSTED]
+
+    # remove: the entry goes, and the list returns to its earlier value.
+    four_steps(ansible, "polarsearch_cluster_settings", dict(args, list_mode="remove"))
+    assert entry not in rest.settings()["persistent"].get(TRUSTED, [])
+
+    # A scalar set out of band, and reset with null.
+    rest.call("PUT", "/_cluster/settings", {"persistent": {"plugins.ml_commons.max_model_on_node": 11}})
+    reset = {"persistent": {"plugins": {"ml_commons": {"max_model_on_node": None}}}}
+    four_steps(ansible, "polarsearch_cluster_settings", reset)
+    assert "plugins.ml_commons.max_model_on_node" not in rest.settings()["persistent"]
+
+    unknown = ansible.run("polarsearch_cluster_settings", {"persistent": {"plugins.ml_commons.no_such_key": 1}},
+                          check=True)
+    assert unknown["failed"] and "plugins.ml_commons.no_such_key" in unknown["msg"]
+
+
+# -- connector ------------------------------------------------------------------------
+def test_connector_lifecycle_drift_and_secrets(env, rest, ansible, trusted, prefix, cleanup):
+    name = prefix + "-embed"
+    cleanup[1].append(name)
+    spec = embedding_connector(name, env)
+    created, _ = four_steps(ansible, "polarsearch_connector", spec)
+    stored = rest.connectors(name)
+    assert len(stored) == 1
+    assert stored[0]["parameters"]["model"] == "text-embedding-v4"
+    assert stored[0]["parameters"]["polarsearch_credential_fingerprint"].startswith("hmac-sha256:v1:")
+    assert "credential" not in stored[0]
+    assert created["connector_id"] == stored[0]["connector_id"]
+    assert "polarsearch_credential_fingerprint" not in created["connector"]["parameters"]
+
+    # Out-of-band change through REST: the module sees it in check mode and fixes it.
+    cid = stored[0]["connector_id"]
+    rest.call("PUT", ML + "/connectors/%s" % cid, {"description": "changed by hand",
+                                                   "parameters": {"model": "other-model"}})
+    drift = ansible.run("polarsearch_connector", spec, check=True)
+    assert drift["changed"] is True
+    assert drift["diff"]["before"]["description"] == "changed by hand"
+    assert drift["diff"]["after"]["parameters"]["model"] == "text-embedding-v4"
+    assert rest.connectors(name)[0]["description"] == "changed by hand", "check mode wrote nothing"
+    four_steps_after = ansible.run("polarsearch_connector", spec)
+    assert four_steps_after["changed"] is True
+    fixed = rest.connectors(name)[0]
+    assert fixed["description"] == "Local text-embedding-v4" and fixed["parameters"]["model"] == "text-embedding-v4"
+    assert fixed["connector_id"] == cid, "no model uses it: updated in place"
+
+    # A removed parameter key needs a replace (the server cannot drop keys).
+    rest.call("PUT", ML + "/connectors/%s" % cid, {"parameters": {"extra": "x"}})
+    replaced, _ = four_steps(ansible, "polarsearch_connector", spec)
+    assert [s.split(" ")[0] for s in replaced["plan"]] == ["create", "delete"]
+    after = rest.connectors(name)
+    assert len(after) == 1 and "extra" not in after[0]["parameters"] and after[0]["connector_id"] != cid
+
+    # A rotated credential is noticed through the fingerprint; the diff shows no value.
+    rotated_key = "rotated-" + prefix
+    rotated = embedding_connector(name, env, api_key=rotated_key)
+    check = ansible.run("polarsearch_connector", rotated, check=True)
+    assert check["changed"] is True and check["diff"]["after"]["credential"] == "changed"
+    verbose = ansible.run("polarsearch_connector", rotated, verbosity=3)
+    assert verbose["changed"] is True
+    assert rotated_key not in ansible.last_output
+    assert env["api_key"] not in ansible.last_output
+    assert ansible.run("polarsearch_connector", rotated, check=True)["changed"] is False
+    # credential_update=on_create never sends it to an existing connector.
+    assert ansible.run("polarsearch_connector", dict(spec, credential_update="on_create"))["changed"] is False
+    # always sends it on every run.
+    assert ansible.run("polarsearch_connector", dict(spec, credential_update="always"))["changed"] is True
+
+    # Bad input: a clear error naming the option, and nothing written.
+    bad = ansible.run("polarsearch_connector", dict(spec, actions=[dict(spec["actions"][0], action_type="guess")]))
+    assert bad["failed"] and "action_type" in bad["msg"]
+    assert len(rest.connectors(name)) == 1
+
+    # absent: CHECK, real, CHECK, real; a connector already gone is success.
+    four_steps(ansible, "polarsearch_connector", {"name": name, "state": "absent"})
+    assert rest.connectors(name) == []
+
+
+def test_duplicate_names_fail_with_ids(env, rest, ansible, trusted, prefix):
+    name = prefix + "-dup"
+    body = embedding_connector(name, env)
+    ids = [rest.call("POST", ML + "/connectors/_create", body)["connector_id"] for _ in range(2)]
+    try:
+        result = ansible.run("polarsearch_connector", body, check=True)
+        assert result["failed"] and all(i in result["msg"] for i in ids)
+        by_id = ansible.run("polarsearch_connector", {"connector_id": ids[0], "state": "absent"})
+        assert by_id["changed"] is True
+    finally:
+        for cid in ids:
+            rest.call("DELETE", ML + "/connectors/%s" % cid, ok=None)
+
+
+# -- model ----------------------------------------------------------------------------
+def test_model_states_drift_and_predictions(env, rest, ansible, trusted, prefix, cleanup):
+    models, connectors = cleanup
+    kinds = {
+        "embed": (embedding_connector, EMBED_INPUT),
+        "rerank": (rerank_connector, {"query": "what is polarsearch",
+                                      "documents": ["PolarSearch is a search engine", "bananas are yellow"]}),
+        "llm": (llm_connector, {"messages": [{"role": "user", "content": "Say hello to PolarSearch"}]}),
+    }
+    for kind, (make, _) in kinds.items():
+        connectors.append("%s-%s-c" % (prefix, kind))
+        models.append("%s-%s" % (prefix, kind))
+        assert not ansible.run("polarsearch_connector", make(connectors[-1], env)).get("failed")
+
+    name = models[0]
+    base = {"name": name, "connector": connectors[0], "description": "embedding"}
+    registered, _ = four_steps(ansible, "polarsearch_model", dict(base, state="present"))
+    model_id = registered["model_id"]
+    assert rest.model(model_id)["model_state"] == "REGISTERED"
+    deployed, _ = four_steps(ansible, "polarsearch_model", dict(base, state="deployed"))
+    assert deployed["model"]["model_state"] == "DEPLOYED" == rest.model(model_id)["model_state"]
+    undeployed, _ = four_steps(ansible, "polarsearch_model", dict(base, state="undeployed"))
+    assert rest.model(model_id)["model_state"] == "UNDEPLOYED"
+    four_steps(ansible, "polarsearch_model", dict(base, state="deployed"))
+
+    # Out of band: undeployed through REST; check mode reports it, a real run fixes it.
+    rest.call("POST", ML + "/models/%s/_undeploy" % model_id)
+    drift = ansible.run("polarsearch_model", dict(base, state="deployed"), check=True)
+    assert drift["changed"] is True and drift["plan"] == ["deploy model %s" % name]
+    assert rest.model(model_id)["model_state"] == "UNDEPLOYED"
+    assert ansible.run("polarsearch_model", dict(base, state="deployed"))["changed"] is True
+    assert rest.model(model_id)["model_state"] == "DEPLOYED"
+
+    # Description drift is a model update, allowed while deployed.
+    rest.call("PUT", ML + "/models/%s" % model_id, {"description": "by hand"})
+    fix = ansible.run("polarsearch_model", dict(base, state="deployed"))
+    assert fix["changed"] and fix["diff"]["before"]["description"] == "by hand"
+    assert rest.model(model_id)["description"] == "embedding"
+
+    # The doc's step 4 through ML Commons to the local model service, for the three kinds.
+    for (kind, (_, parameters)), model_name, connector in zip(kinds.items(), models, connectors):
+        if kind != "embed":
+            result = ansible.run("polarsearch_model", {"name": model_name, "connector": connector,
+                                                       "state": "deployed"})
+            assert result["changed"] and rest.model(result["model_id"])["model_state"] == "DEPLOYED"
+        mid = rest.models(model_name)[0]["model_id"]
+        response = rest.predict(mid, parameters)
+        assert response.status_code == 200, response.text
+        output = response.json()["inference_results"][0]["output"]
+        if kind == "embed":
+            assert len(output) == 2 and output[0]["name"] == "sentence_embedding" and len(output[0]["data"]) > 10
+        elif kind == "rerank":
+            results = output[0]["dataAsMap"]["output"]["results"]
+            assert sorted(r["index"] for r in results) == [0, 1]
+            assert all(0.0 <= r["relevance_score"] <= 1.0 for r in results)
+            assert results[0]["index"] == 0, "the related document ranks first"
+        else:
+            text = output[0]["dataAsMap"]["choices"][0]["message"]["content"]
+            assert text.strip()
+
+    # absent: undeploy, delete, and the auto-created model group goes too.
+    group_id = rest.model(model_id)["model_group_id"]
+    four_steps(ansible, "polarsearch_model", {"name": name, "state": "absent"})
+    assert rest.models(name) == []
+    assert rest.groups(name) == []
+    assert rest.session.get(rest.url + ML + "/model_groups/%s" % group_id).status_code == 404
+
+
+def test_connector_change_under_deployed_model(env, rest, ansible, trusted, prefix, cleanup):
+    models, connectors = cleanup
+    connector, name = prefix + "-c", prefix + "-m"
+    connectors.append(connector)
+    models.append(name)
+    spec = embedding_connector(connector, env)
+    assert not ansible.run("polarsearch_connector", spec).get("failed")
+    model = ansible.run("polarsearch_model", {"name": name, "connector": connector, "state": "deployed"})
+    model_id = model["model_id"]
+
+    # fail: a clear error naming the model, nothing changed.
+    changed_spec = dict(spec, description="new description")
+    failed = ansible.run("polarsearch_connector", dict(changed_spec, on_deployed_models="fail"))
+    assert failed["failed"] and name in failed["msg"]
+    assert rest.connectors(connector)[0]["description"] == "Local text-embedding-v4"
+
+    # redeploy: undeploy, update in place, deploy again.
+    cid = rest.connectors(connector)[0]["connector_id"]
+    check = ansible.run("polarsearch_connector", dict(changed_spec, on_deployed_models="redeploy"), check=True)
+    assert check["plan"] == ["undeploy model %s" % name, "update connector %s (%s): description" % (connector, cid),
+                             "deploy model %s" % name]
+    redeployed = ansible.run("polarsearch_connector", dict(changed_spec, on_deployed_models="redeploy"))
+    assert redeployed["plan"] == check["plan"]
+    assert rest.connectors(connector)[0]["connector_id"] == cid
+    assert rest.model(model_id)["model_state"] == "DEPLOYED"
+
+    # replace (the default): predictions keep answering the whole time.
+    stop = threading.Event()
+    outcomes = []
+
+    def hammer():
+        while not stop.is_set():
+            response = rest.predict(model_id, EMBED_INPUT)
+            outcomes.append(response.status_code)
+            time.sleep(0.05)
+
+    worker = threading.Thread(target=hammer)
+    worker.start()
+    try:
+        action = dict(spec["actions"][0], request_body='{ "model": "${parameters.model}", "input": '
+                      '${parameters.input}, "dimensions": ${parameters.dimensions} }')
+        replace_spec = dict(spec, description="replaced", parameters=dict(spec["parameters"], dimensions=64),
+                            actions=[action])
+        plan = ansible.run("polarsearch_connector", replace_spec, check=True)["plan"]
+        replaced = ansible.run("polarsearch_connector", replace_spec)
+        time.sleep(1)
+    finally:
+        stop.set()
+        worker.join()
+    assert replaced["plan"][0] == plan[0] == "create connector %s" % connector
+    assert replaced["plan"][1:] == ["update model %s: connector_id" % name, "delete connector %s (%s)" % (connector, cid)]
+    new_cid = replaced["connector_id"]
+    assert new_cid != cid and [c["connector_id"] for c in rest.connectors(connector)] == [new_cid]
+    assert rest.model(model_id)["connector_id"] == new_cid
+    assert rest.model(model_id)["model_state"] == "DEPLOYED"
+    assert outcomes and set(outcomes) == {200}, "predict failed during replace: %s" % outcomes
+    vector = rest.predict(model_id, EMBED_INPUT).json()["inference_results"][0]["output"][0]["data"]
+    assert len(vector) == 64, "the model now calls through the new connector"
+    assert ansible.run("polarsearch_connector", replace_spec, check=True)["changed"] is False
+
+
+def test_interrupted_replace_converges(env, rest, ansible, trusted, prefix, cleanup):
+    models, connectors = cleanup
+    connector, name = prefix + "-c", prefix + "-m"
+    connectors.append(connector)
+    models.append(name)
+    spec = embedding_connector(connector, env)
+    old = ansible.run("polarsearch_connector", spec)["connector_id"]
+    model_id = ansible.run("polarsearch_model", {"name": name, "connector": connector, "state": "deployed"})["model_id"]
+    # A replace that stopped right after creating the new connector.
+    body = dict(embedding_connector(connector, env, description="newer"))
+    body["parameters"] = dict(body["parameters"], polarsearch_replaces=old)
+    new = rest.call("POST", ML + "/connectors/_create", body)["connector_id"]
+    check = ansible.run("polarsearch_connector", dict(spec, description="newer"), check=True)
+    assert not check.get("failed"), check
+    assert check["plan"][:2] == ["update model %s: connector_id" % name, "delete connector %s (%s)" % (connector, old)]
+    result = ansible.run("polarsearch_connector", dict(spec, description="newer"))
+    assert result["connector_id"] == new
+    assert [c["connector_id"] for c in rest.connectors(connector)] == [new]
+    assert rest.model(model_id)["connector_id"] == new
+
+
+def test_teardown_in_order_leaves_nothing(env, rest, ansible, trusted, prefix):
+    connector, name = prefix + "-c", prefix + "-m"
+    assert not ansible.run("polarsearch_connector", embedding_connector(connector, env)).get("failed")
+    model_id = ansible.run("polarsearch_model", {"name": name, "connector": connector, "state": "deployed"})["model_id"]
+    group_id = rest.model(model_id)["model_group_id"]
+    blocked = ansible.run("polarsearch_connector", {"name": connector, "state": "absent"})
+    assert blocked["failed"] and name in blocked["msg"]
+    four_steps(ansible, "polarsearch_model", {"name": name, "state": "absent"})
+    four_steps(ansible, "polarsearch_connector", {"name": connector, "state": "absent"})
+    assert rest.models(name) == [] and rest.connectors(connector) == [] and rest.groups(name) == []
+    assert rest.session.get(rest.url + ML + "/model_groups/%s" % group_id).status_code == 404
