@@ -49,11 +49,18 @@ class Context:
         self.clock = clock
 
     def act(self, step, func, predicted=None):
-        self.changed = True
+        """Run one write, or in check mode return its predicted answer.
+
+        ``changed`` is set once the write has succeeded; a write that fails on its own call
+        changes nothing. A write with several calls sets ``changed`` itself after the first one.
+        """
         self.plan.append(step)
         if self.check_mode:
+            self.changed = True
             return predicted
-        return func()
+        answer = func()
+        self.changed = True
+        return answer
 
     def note(self, step):
         """Record a step that changes nothing on the server (for the plan only)."""
@@ -77,7 +84,7 @@ class Context:
 class PolarSearchModule:
     """An AnsibleModule with the connection options, a client and one error path."""
 
-    def __init__(self, argument_spec, secret_options=(), **kwargs):
+    def __init__(self, argument_spec, secret_options=(), writes=True, **kwargs):
         spec = ConnectionOptions.argument_spec()
         spec.update(argument_spec)
         mutually_exclusive = list(kwargs.pop("mutually_exclusive", []))
@@ -87,6 +94,7 @@ class PolarSearchModule:
         if not HAS_REQUESTS:
             self.module.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
         self.params = self.module.params
+        self.writes = writes
         options = ConnectionOptions(self.params)
         self.secrets = list(options.secrets)
         for name in secret_options:
@@ -110,7 +118,8 @@ class PolarSearchModule:
             details = {"status": exc.status} if exc.status else {}
             self.fail(str(exc), changed=self.context.changed, plan=self.context.plan, **details)
         result.setdefault("changed", self.context.changed)
-        result.setdefault("plan", self.context.plan)
+        if self.writes:
+            result.setdefault("plan", self.context.plan)
         self.module.exit_json(**result)
 
 

@@ -254,7 +254,9 @@ def create_connector(context, spec, params, replaces=None, known_ids=()):
 
     def run():
         answer = context.client.post("%s/connectors/_create" % ML, body=body, lookup=lookup)
-        return get_connector(context.client, answer["connector_id"]) or dict(predicted, connector_id=answer["connector_id"])
+        # The predicted view plus the new ID: the server also fills client_config defaults, which
+        # check mode cannot know, so both runs report the same connector.
+        return dict(predicted, connector_id=answer["connector_id"])
 
     return context.act("create connector %s" % name, run, predicted)
 
@@ -309,9 +311,16 @@ def finish_replace(context, old, new, timeout):
     """Converge a replace that stopped halfway: models move to the new connector, the old one goes."""
     context.note("finish replacing connector %s (%s) by %s" % (old.get("name"), old["connector_id"], new["connector_id"]))
     users = models_using_connector(context.client, old["connector_id"])
-    point_models_at(context, users, new["connector_id"], timeout)
+    moved = point_models_at(context, users, new["connector_id"], timeout)
     delete_connector(context, old)
-    return new
+    return dict(new, _moved=moved)
+
+
+def users_of(context, connector):
+    """Models that use the connector, including those a finished replace just moved to it (check mode)."""
+    users = {m["model_id"]: m for m in connector.get("_moved") or []}
+    users.update((m["model_id"], m) for m in models_using_connector(context.client, connector["connector_id"]))
+    return sorted(users.values(), key=lambda m: m["model_id"])
 
 
 def redeploy_update(context, current, changes, params, deployed, rotate):
@@ -334,7 +343,7 @@ def ensure_connector(params, context):
     if params["state"] == "absent":
         if current is None:
             return {"connector": {}, "diff": diff_of(before, None)}
-        users = models_using_connector(client, current["connector_id"])
+        users = users_of(context, current)
         if users:
             raise ModuleFailure("connector %s (%s) is used by model(s) %s: delete or re-point those models first" % (
                 current.get("name"), current["connector_id"], ", ".join(label(m) for m in users)),
@@ -354,9 +363,9 @@ def ensure_connector(params, context):
     changes, removals = compute_drift(desired, current, rename=bool(params.get("connector_id")))
     rotate = credential_needs_write(params, current)
     if not changes and not removals and not rotate:
-        return result(current, before, public(current), None, client)
+        return result(current, before, public(current), [m["model_id"] for m in users_of(context, current)])
 
-    users = models_using_connector(client, current["connector_id"])
+    users = users_of(context, current)
     deployed = [m for m in users if is_deployed(m)]
     policy = params["on_deployed_models"]
     fields = sorted(set(changes) | set("parameters.%s (remove)" % k for k in removals) | (
@@ -382,9 +391,7 @@ def ensure_connector(params, context):
     return result(updated, before_shown, after, [m["model_id"] for m in users])
 
 
-def result(connector, before, after, model_ids, client=None):
-    if model_ids is None:
-        model_ids = [m["model_id"] for m in models_using_connector(client, connector["connector_id"])]
+def result(connector, before, after, model_ids):
     shown = public(connector)
     return {"connector": shown, "connector_id": shown.get("connector_id"), "models": model_ids,
             "diff": diff_of(before, after)}

@@ -77,8 +77,12 @@ def is_deployed(model):
 
 
 # -- waiting ----------------------------------------------------------------------------
-def wait_deployed(context, model_id, task_id, timeout, connector_id=None):
-    """Poll the deploy task and the model until the model is DEPLOYED; fail with the task's error."""
+def wait_deployed(context, model_id, task_id, timeout, connector_id=None, states=("DEPLOYED",)):
+    """Poll the deploy task and the model until the model is in ``states``; fail with the task's error.
+
+    A model read as DEPLOY_FAILED while its deploy task has not failed may be a stale state from an
+    earlier attempt, so only a failed task (or, without a task, DEPLOY_FAILED itself) ends the wait.
+    """
     client = context.client
 
     def probe():
@@ -90,16 +94,13 @@ def wait_deployed(context, model_id, task_id, timeout, connector_id=None):
         model = get_model(client, model_id)
         if model is None:
             raise ModuleFailure("model %s disappeared while waiting for it to deploy" % model_id)
-        if model.get("model_state") == "DEPLOY_FAILED" and task_id:
-            task = client.get("%s/tasks/%s" % (ML, task_id), missing_ok=True) or {}
-            if task.get("state") not in ("CREATED", "RUNNING"):
-                raise ModuleFailure("deploying model %s failed: model_state DEPLOY_FAILED: %s" % (
-                    model_id, task.get("error") or "no error text"))
-        if model.get("model_state") == "DEPLOYED" and (connector_id is None or model.get("connector_id") == connector_id):
+        if model.get("model_state") == "DEPLOY_FAILED" and not task_id:
+            raise ModuleFailure("model %s is DEPLOY_FAILED: deploy it again (state=deployed)" % model_id)
+        if model.get("model_state") in states and (connector_id is None or model.get("connector_id") == connector_id):
             return model
         return None
 
-    return context.wait_for("model %s to be DEPLOYED" % model_id, probe, timeout)
+    return context.wait_for("model %s to be %s" % (model_id, " or ".join(states)), probe, timeout)
 
 
 def wait_not_deploying(context, model, timeout):
@@ -129,6 +130,7 @@ def deploy(context, model, wait=True, timeout=300):
 
     def run():
         answer = context.client.post("%s/models/%s/_deploy" % (ML, model["model_id"])) or {}
+        context.changed = True
         if not wait:
             return dict(get_model(context.client, model["model_id"]) or predicted)
         return wait_deployed(context, model["model_id"], answer.get("task_id"), timeout)
@@ -141,6 +143,7 @@ def undeploy(context, model, wait=True, timeout=300):
 
     def run():
         context.client.post("%s/models/%s/_undeploy" % (ML, model["model_id"]))
+        context.changed = True
         if not wait:
             return get_model(context.client, model["model_id"]) or predicted
         return wait_undeployed(context, model["model_id"], timeout) or predicted
@@ -157,9 +160,11 @@ def update_model(context, model, changes, timeout=300):
     def run():
         current = wait_not_deploying(context, model, timeout)
         context.client.put("%s/models/%s" % (ML, model["model_id"]), body=changes)
-        if is_deployed(current):
+        context.changed = True
+        if current.get("model_state") in ("DEPLOYED", "PARTIALLY_DEPLOYED"):
             return wait_deployed(context, model["model_id"], None, timeout,
-                                 connector_id=changes.get("connector_id"))
+                                 connector_id=changes.get("connector_id"),
+                                 states=("DEPLOYED", "PARTIALLY_DEPLOYED"))
         return get_model(context.client, model["model_id"]) or predicted
 
     return context.act("update model %s: %s" % (label(model), ", ".join(sorted(changes))),
@@ -305,9 +310,12 @@ def ensure_model(params, context, resolve_connector):
     connector_id = params.get("connector_id")
     if params.get("connector"):
         connector_id = resolve_connector(params["connector"])
-    if model is None and not connector_id and not context.check_mode:
+    missing_connector = bool(params.get("connector")) and not connector_id
+    if missing_connector and not context.check_mode:
         raise ModuleFailure("connector %r was not found: create it first (polarsearch_connector) or set "
                             "connector_id" % params.get("connector"))
+    if model is None and not params.get("connector") and not connector_id:
+        raise ModuleFailure("connector or connector_id is required to register model %r" % params.get("name"))
     group_id = ensure_group(context, params["model_group"]) if params.get("model_group") else None
 
     if model is None:
@@ -316,6 +324,9 @@ def ensure_model(params, context, resolve_connector):
         model = register(context, params, connector_id, group_id)
     else:
         changes = desired_changes(params, model, connector_id, group_id)
+        if missing_connector:
+            # Check mode, with the connector still to be created earlier in the play.
+            changes["connector_id"] = None
         if changes:
             model = update_model(context, model, changes, timeout)
 

@@ -24,7 +24,11 @@ def flatten(settings, prefix=""):
             if not value:
                 raise ModuleFailure("setting %r has an empty dict as value: give a value, or null to "
                                     "reset it" % name)
-            flat.update(flatten(value, name))
+            nested = flatten(value, name)
+            twice = sorted(set(nested) & set(flat))
+            if twice:
+                raise ModuleFailure("setting %r is given twice (nested and flat): give it once" % twice[0])
+            flat.update(nested)
         else:
             if name in flat:
                 raise ModuleFailure("setting %r is given twice (nested and flat): give it once" % name)
@@ -63,16 +67,17 @@ def desired_value(current, scope, key, value, list_mode):
         return None
     value = normalize(value)
     now = effective(current, scope, key)
+    if isinstance(now, list) and not isinstance(value, list):
+        value = [value]
     if isinstance(value, list):
         base = list(now) if isinstance(now, list) else ([] if now is None else [now])
         if list_mode == "append":
-            return base + [v for v in value if v not in base]
+            for entry in value:
+                if entry not in base:
+                    base.append(entry)
+            return base
         if list_mode == "remove":
-            remaining = [v for v in base if v not in value]
-            default = current["defaults"].get(key)
-            if isinstance(default, list) and remaining == default:
-                return None
-            return remaining
+            return [v for v in base if v not in value]
     elif list_mode == "remove":
         raise ModuleFailure("list_mode=remove needs list values, but %s is a single value: give a "
                             "list of entries to remove" % key)

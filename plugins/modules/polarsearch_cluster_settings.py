@@ -49,14 +49,15 @@ options:
       - V(append) makes sure the listed entries are present on top of the current effective value (the
         default list when the key is unset) and keeps every other entry.
       - V(replace) sets the exact list.
-      - V(remove) removes the listed entries and keeps every other one; when what remains equals the
-        default list, the key is reset instead.
+      - V(remove) removes the listed entries and keeps every other one (the rest of the list is written
+        explicitly; to go back to the server default use a V(null) value instead).
+      - A single value given for a list-valued key counts as a list of one entry.
       - A write always sends the whole resulting list, because the server replaces lists whole.
     type: str
     choices: [append, replace, remove]
     default: append
 author:
-  - polardb.polarsearch contributors
+  - PolarDB PolarSearch team (@polardb)
 """
 
 EXAMPLES = r"""
@@ -91,7 +92,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 settings:
-  description: The effective value of each managed key after the run, by scope, as the server returns it.
+  description:
+    - The effective value of each managed key after the run, by scope, as the server returns it.
+    - A key reset to its default shows V(null) when the server does not report that default (it reports
+      defaults only for keys that are not set).
   returned: success
   type: dict
   sample:

@@ -124,6 +124,9 @@ options:
       name:
         description: An optional action name (ML Commons 3.5 and later).
         type: str
+      supports_structured_output:
+        description: Whether the action supports structured output (ML Commons 3.7 and later); compared only when set.
+        type: bool
   client_config:
     description:
       - HTTP client settings of the connector (C(max_connection), C(connection_timeout), C(read_timeout),
@@ -160,7 +163,7 @@ options:
     choices: [present, absent]
     default: present
 author:
-  - polardb.polarsearch contributors
+  - PolarDB PolarSearch team (@polardb)
 """
 
 EXAMPLES = r"""
@@ -317,6 +320,7 @@ def main():
                 pre_process_function=dict(type="str"),
                 post_process_function=dict(type="str"),
                 name=dict(type="str"),
+                supports_structured_output=dict(type="bool"),
             )),
             client_config=dict(type="dict"),
             access_mode=dict(type="str", choices=["public", "private", "restricted"]),

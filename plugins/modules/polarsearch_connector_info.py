@@ -40,7 +40,7 @@ options:
       - The ID of the connector. When it does not exist, RV(connectors) is empty; this is not an error.
     type: str
 author:
-  - polardb.polarsearch contributors
+  - PolarDB PolarSearch team (@polardb)
 """
 
 EXAMPLES = r"""
@@ -151,6 +151,7 @@ def main():
             connector_id=dict(type="str"),
         ),
         mutually_exclusive=[("name", "connector_id")],
+        writes=False,
     )
     module.run(connector_info)
 

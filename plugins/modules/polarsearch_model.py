@@ -90,7 +90,7 @@ options:
     type: int
     default: 300
 author:
-  - polardb.polarsearch contributors
+  - PolarDB PolarSearch team (@polardb)
 """
 
 EXAMPLES = r"""

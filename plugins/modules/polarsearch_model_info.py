@@ -40,7 +40,7 @@ options:
       - The ID of the model. When it does not exist, RV(models) is empty; this is not an error.
     type: str
 author:
-  - polardb.polarsearch contributors
+  - PolarDB PolarSearch team (@polardb)
 """
 
 EXAMPLES = r"""
@@ -160,6 +160,7 @@ def main():
             model_id=dict(type="str"),
         ),
         mutually_exclusive=[("name", "model_id")],
+        writes=False,
     )
     module.run(model_info)
 

@@ -68,7 +68,7 @@ options:
     type: bool
     default: false
 author:
-  - polardb.polarsearch contributors
+  - PolarDB PolarSearch team (@polardb)
 """
 
 EXAMPLES = r"""
@@ -206,6 +206,7 @@ def main():
         ),
         required_one_of=[("name", "model_id")],
         mutually_exclusive=[("name", "model_id")],
+        writes=False,
     )
     module.run(run_predict)
 

@@ -343,11 +343,14 @@ def test_interrupted_replace_converges(env, rest, ansible, trusted, prefix, clea
     model_id = ansible.run("polarsearch_model", {"name": name, "connector": connector, "state": "deployed"})["model_id"]
     # A replace that stopped right after creating the new connector.
     body = dict(embedding_connector(connector, env, description="newer"))
-    body["parameters"] = dict(body["parameters"], polarsearch_replaces=old)
+    fingerprint = rest.connectors(connector)[0]["parameters"]["polarsearch_credential_fingerprint"]
+    body["parameters"] = dict(body["parameters"], polarsearch_replaces=old,
+                              polarsearch_credential_fingerprint=fingerprint)
     new = rest.call("POST", ML + "/connectors/_create", body)["connector_id"]
     check = ansible.run("polarsearch_connector", dict(spec, description="newer"), check=True)
     assert not check.get("failed"), check
-    assert check["plan"][:2] == ["update model %s: connector_id" % name, "delete connector %s (%s)" % (connector, old)]
+    assert check["plan"][:3] == ["finish replacing connector %s (%s) by %s" % (connector, old, new),
+                                 "update model %s: connector_id" % name, "delete connector %s (%s)" % (connector, old)]
     result = ansible.run("polarsearch_connector", dict(spec, description="newer"))
     assert result["connector_id"] == new
     assert [c["connector_id"] for c in rest.connectors(connector)] == [new]
