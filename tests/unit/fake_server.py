@@ -1,0 +1,858 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, polardb.polarsearch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""An in-memory ML Commons and cluster settings REST server for unit tests.
+
+It answers at the ``requests`` boundary: :meth:`FakeServer.install` replaces
+``requests.Session.request`` so that every request the collection sends is
+handled here, recorded (method, path, params, body) and answered with a real
+``requests.Response``.
+
+The behaviour follows the ML Commons REST reference (OpenSearch 2.16+ / 3.x):
+connector parameters are stored as strings, the credential is never returned,
+connector PUT merges parameters key by key and is refused while a deployed model
+uses the connector, deleting a referenced connector gives 409, a missing
+connector 404 with ``"result":"not_found"``, model register is synchronous and
+auto-creates a model group named after the model, ``_deploy`` answers
+``COMPLETED`` before the deploy has finished, and so on.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import re
+import string
+from collections import namedtuple
+from urllib.parse import urlsplit
+
+import requests
+
+ML = "_plugins/_ml"
+ADMIN_PASSWORD = "Adm1n-Pa55word-7391"
+CONNECTION = {"host": "search.example.com:9200", "user_password": "admin:" + ADMIN_PASSWORD}
+NODE_ID = "nd1Xq0TzS8aH3bLk9PqR2w"
+
+DEFAULT_TRUSTED = [
+    r"^https://runtime\.sagemaker\..*[a-z0-9-]\.amazonaws\.com/.*$",
+    r"^https://api\.sagemaker\..*[a-z0-9-]\.amazonaws\.com/.*$",
+    r"^https://api\.openai\.com/.*$",
+    r"^https://api\.cohere\.ai/.*$",
+    r"^https://api\.deepseek\.com/.*$",
+    r"^https://generativelanguage\.googleapis\.com/.*$",
+    r"^https://bedrock-runtime\..*[a-z0-9-]\.amazonaws\.com/.*$",
+    r"^https://bedrock-agent-runtime\..*[a-z0-9-]\.amazonaws\.com/.*$",
+    r"^https://bedrock\..*[a-z0-9-]\.amazonaws\.com/.*$",
+    r"^https://textract\..*[a-z0-9-]\.amazonaws\.com$",
+    r"^https://comprehend\..*[a-z0-9-]\.amazonaws\.com$",
+    r"^https://rekognition(-fips)?\..*[a-z0-9-]\.amazonaws\.com$",
+]
+TRUSTED_KEY = "plugins.ml_commons.trusted_connector_endpoints_regex"
+
+DEFAULT_SETTINGS = {
+    TRUSTED_KEY: list(DEFAULT_TRUSTED),
+    "plugins.ml_commons.trusted_connector_private_endpoints_regex": [],
+    "plugins.ml_commons.connector.private_ip_enabled": "false",
+    "plugins.ml_commons.only_run_on_ml_node": "true",
+    "plugins.ml_commons.remote_inference.enabled": "true",
+    "plugins.ml_commons.model_auto_deploy.enable": "true",
+    "plugins.ml_commons.max_model_on_node": "10",
+    "plugins.ml_commons.sync_up_job_interval_in_seconds": "10",
+    "plugins.ml_commons.native_memory_threshold": "90",
+    "plugins.ml_commons.task_dispatcher.eligible_node_role.remote_model": ["data", "ml"],
+    "cluster.routing.allocation.enable": "all",
+}
+BOOLEAN_SETTINGS = frozenset(k for k, v in DEFAULT_SETTINGS.items() if v in ("true", "false"))
+INTEGER_SETTINGS = frozenset(("plugins.ml_commons.max_model_on_node",
+                              "plugins.ml_commons.sync_up_job_interval_in_seconds",
+                              "plugins.ml_commons.native_memory_threshold"))
+STATIC_SETTINGS = frozenset(("plugins.ml_commons.multi_tenancy_enabled",))
+
+PROTOCOLS = ("http", "aws_sigv4", "mcp_sse", "mcp_streamable_http")
+ACTION_TYPES = ("PREDICT", "EXECUTE", "BATCH_PREDICT", "CANCEL_BATCH_PREDICT", "BATCH_PREDICT_STATUS")
+CACHED_STATES = ("DEPLOYED", "PARTIALLY_DEPLOYED")
+UNDELETABLE_STATES = ("DEPLOYED", "DEPLOYING", "PARTIALLY_DEPLOYED", "LOADED", "LOADING", "PARTIALLY_LOADED")
+TEXT_FIELDS = frozenset(("name", "description", "connector_id"))
+
+Request = namedtuple("Request", "method path params body url auth verify cert")
+
+
+class HttpError(Exception):
+    def __init__(self, status, body):
+        super().__init__(status)
+        self.status = status
+        self.body = body
+
+
+def error(status, reason, etype="status_exception"):
+    return HttpError(status, {
+        "error": {"root_cause": [{"type": etype, "reason": reason}], "type": etype, "reason": reason},
+        "status": status,
+    })
+
+
+def gson_string(value):
+    """A parameter value the way ML Commons stores it (``StringUtils.getParameterMap``)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, separators=(",", ":"))
+
+
+def setting_string(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return [setting_string(v) for v in value]
+    return str(value)
+
+
+def tokens(value):
+    """What the standard analyzer makes of a text field: lower-case alphanumeric tokens."""
+    return [t for t in re.split(r"[^0-9a-z]+", str(value).lower()) if t]
+
+
+def flatten_settings(values, prefix=""):
+    flat = {}
+    for key, value in (values or {}).items():
+        name = "%s.%s" % (prefix, key) if prefix else key
+        if isinstance(value, dict):
+            flat.update(flatten_settings(value, name))
+        else:
+            flat[name] = value
+    return flat
+
+
+def nest_settings(flat):
+    nested = {}
+    for key, value in flat.items():
+        node = nested
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return nested
+
+
+class FakeServer:
+    """In-memory ML Commons. Attributes are plain dicts so tests can arrange and inspect state.
+
+    ``connectors``, ``models``, ``groups`` and ``tasks`` map IDs to stored documents (the
+    connector documents include the ``credential``, which the API never returns).
+    """
+
+    def __init__(self, seed=7, deploy_polls=1, deploy_outcome="DEPLOYED",
+                 deploy_error="Connection refused: remote endpoint is unreachable",
+                 check_trusted=True, master_key_missing=0):
+        self._random = random.Random(seed)
+        self._clock = 1760000000000
+        self.connectors = {}
+        self.models = {}
+        self.groups = {}
+        self.tasks = {}
+        self.settings = {"persistent": {}, "transient": {}}
+        self.defaults = copy.deepcopy(DEFAULT_SETTINGS)
+        self.requests = []
+        self.deploy_polls = deploy_polls
+        self.deploy_outcome = deploy_outcome
+        self.deploy_outcomes = {}          # model_id -> outcome, overrides deploy_outcome
+        self.deploy_error = deploy_error
+        self.check_trusted = check_trusted
+        self.master_key_missing = master_key_missing
+        self._pending = {}                 # model_id -> [task_id, ticks]
+        self._faults = []
+
+    # -- plumbing ------------------------------------------------------------------------
+    def install(self, monkeypatch):
+        server = self
+
+        def fake_request(session, method, url, params=None, json=None, **kwargs):
+            return server.handle(session, method, url, params=params, body=json)
+
+        monkeypatch.setattr(requests.Session, "request", fake_request)
+        return self
+
+    def fail_next(self, method, path, status=503, reason="Service Unavailable", body=None, times=1,
+                  process=False, exc=None, headers=None):
+        """Answer the next ``times`` requests matching ``method`` and the ``path`` regex with an error.
+
+        ``process=True`` handles the request first (its effect happens) and then answers the
+        error, like a gateway that loses the answer. ``exc`` raises that exception instead.
+        """
+        if body is None and exc is None:
+            body = {"error": {"root_cause": [{"type": "status_exception", "reason": reason}],
+                              "type": "status_exception", "reason": reason}, "status": status}
+        self._faults.append({"method": method, "path": re.compile(path), "status": status, "body": body,
+                             "times": times, "process": process, "exc": exc, "headers": headers or {}})
+
+    def _fault_for(self, method, path):
+        for fault in self._faults:
+            if fault["times"] > 0 and fault["method"] == method and fault["path"].search(path):
+                fault["times"] -= 1
+                return fault
+        return None
+
+    def handle(self, session, method, url, params=None, body=None):
+        method = method.upper()
+        parts = urlsplit(url)
+        path = parts.path.lstrip("/")
+        self.requests.append(Request(method, path, dict(params or {}), copy.deepcopy(body), url,
+                                     getattr(session, "auth", None), getattr(session, "verify", None),
+                                     getattr(session, "cert", None)))
+        fault = self._fault_for(method, path)
+        if fault and fault["exc"] is not None:
+            if fault["process"]:
+                self._dispatch(method, path, params or {}, body)
+            raise fault["exc"]
+        if fault and fault["process"]:
+            self._dispatch(method, path, params or {}, body)
+        if fault:
+            return self._response(url, fault["status"], fault["body"], fault["headers"])
+        status, answer = self._dispatch(method, path, params or {}, body)
+        return self._response(url, status, answer)
+
+    def _dispatch(self, method, path, params, body):
+        try:
+            return self.route(method, path, params, copy.deepcopy(body))
+        except HttpError as exc:
+            return exc.status, exc.body
+
+    @staticmethod
+    def _response(url, status, body, headers=None):
+        response = requests.Response()
+        response.status_code = status
+        response.url = url
+        response.reason = "fake"
+        response.encoding = "utf-8"
+        response.headers["Content-Type"] = "application/json; charset=UTF-8"
+        response.headers.update(headers or {})
+        if isinstance(body, str):  # a non-JSON answer, such as a gateway's error page
+            response.headers["Content-Type"] = "text/html"
+            response._content = body.encode("utf-8")
+        else:
+            response._content = b"" if body is None else json.dumps(body).encode("utf-8")
+        return response
+
+    # -- request log helpers ----------------------------------------------------------------
+    @property
+    def writes(self):
+        """Every request that may change something (all but GET and ``_search``)."""
+        return [r for r in self.requests
+                if r.method != "GET" and not (r.method == "POST" and r.path.endswith("/_search"))]
+
+    def calls(self, method=None, path=None):
+        return [r for r in self.requests if (method is None or r.method == method)
+                and (path is None or re.search(path, r.path))]
+
+    def write_summary(self):
+        return [(r.method, r.path) for r in self.writes]
+
+    # -- ids and time ----------------------------------------------------------------------
+    def new_id(self):
+        alphabet = string.ascii_letters + string.digits
+        return "".join(self._random.choice(alphabet) for dummy in range(20))
+
+    def now(self):
+        self._clock += 1000
+        return self._clock
+
+    # -- seeding helpers (arrange state without going through the API) ------------------------
+    def add_connector(self, name, parameters=None, credential=None, actions=None, connector_id=None, **fields):
+        cid = connector_id or self.new_id()
+        doc = {
+            "name": name,
+            "version": "1",
+            "protocol": "http",
+            "parameters": {k: gson_string(v) for k, v in (parameters or {}).items()},
+            "credential": dict(credential or {"api_key": "seeded-key"}),
+            "actions": actions if actions is not None else [default_action()],
+            "created_time": self.now(),
+            "last_updated_time": self._clock,
+        }
+        doc.update(fields)
+        self.connectors[cid] = doc
+        return cid
+
+    def add_group(self, name, description=None, group_id=None):
+        gid = group_id or self.new_id()
+        self.groups[gid] = {"name": name, "latest_version": 0, "access": "public",
+                            "created_time": self.now(), "last_updated_time": self._clock}
+        if description is not None:
+            self.groups[gid]["description"] = description
+        return gid
+
+    def add_model(self, name, connector_id, state="REGISTERED", model_group_id=None, model_id=None, **fields):
+        mid = model_id or self.new_id()
+        gid = model_group_id or self._group_for_model(name, fields.get("description"))
+        group = self.groups[gid]
+        group["latest_version"] += 1
+        doc = {
+            "name": name,
+            "model_group_id": gid,
+            "algorithm": "REMOTE",
+            "model_version": str(group["latest_version"]),
+            "model_state": state,
+            "connector_id": connector_id,
+            "is_hidden": False,
+            "created_time": self.now(),
+            "last_updated_time": self._clock,
+            "last_registered_time": self._clock,
+        }
+        doc.update(fields)
+        self.models[mid] = doc
+        return mid
+
+    def _group_for_model(self, name, description):
+        for gid, group in self.groups.items():
+            if group["name"] == name:
+                return gid
+        gid = self.new_id()
+        self.groups[gid] = {"name": name, "latest_version": 0, "access": "public",
+                            "created_time": self.now(), "last_updated_time": self._clock}
+        if description is not None:
+            self.groups[gid]["description"] = description
+        return gid
+
+    def set_setting(self, key, value, scope="persistent"):
+        self.settings[scope][key] = setting_string(value)
+
+    # -- routing --------------------------------------------------------------------------
+    def route(self, method, path, params, body):
+        if path == "_cluster/settings":
+            if method == "GET":
+                return 200, self.get_settings(params)
+            if method == "PUT":
+                return 200, self.put_settings(body)
+        if not path.startswith(ML + "/"):
+            raise error(404, "no handler found for uri [/%s] and method [%s]" % (path, method))
+        rest = path[len(ML) + 1:].split("/")
+        kind, tail = rest[0], rest[1:]
+        handler = {"connectors": self.route_connectors, "models": self.route_models,
+                   "model_groups": self.route_groups, "tasks": self.route_tasks}.get(kind)
+        if handler is None:
+            raise error(404, "no handler found for uri [/%s] and method [%s]" % (path, method))
+        return handler(method, tail, body)
+
+    @staticmethod
+    def _unsupported(method, tail):
+        raise error(405, "Incorrect HTTP method for uri [%s] and method [%s]" % ("/".join(tail), method))
+
+    # -- cluster settings -------------------------------------------------------------------
+    def get_settings(self, params):
+        flat = str(params.get("flat_settings", "false")).lower() == "true"
+        out = {"persistent": dict(self.settings["persistent"]), "transient": dict(self.settings["transient"])}
+        if str(params.get("include_defaults", "false")).lower() == "true":
+            out["defaults"] = {k: v for k, v in self.defaults.items()
+                               if k not in self.settings["persistent"] and k not in self.settings["transient"]}
+        out = copy.deepcopy(out)
+        if not flat:
+            out = {scope: nest_settings(values) for scope, values in out.items()}
+        return out
+
+    def put_settings(self, body):
+        if not isinstance(body, dict) or not body:
+            raise error(400, "Validation Failed: 1: no settings to update;", "action_request_validation_exception")
+        updates = {}
+        for scope in ("persistent", "transient"):
+            values = flatten_settings(body.get(scope))
+            for key, value in values.items():
+                if key not in self.defaults:
+                    raise error(400, "%s setting [%s], not recognized" % (scope, key), "settings_exception")
+                if key in STATIC_SETTINGS:
+                    raise error(400, "%s setting [%s], not dynamically updateable" % (scope, key),
+                                "settings_exception")
+                if value is not None:
+                    value = setting_string(value)
+                    if key in BOOLEAN_SETTINGS and value not in ("true", "false"):
+                        raise error(400, "Failed to parse value [%s] as only [true] or [false] are allowed."
+                                    % value, "illegal_argument_exception")
+                    if key in INTEGER_SETTINGS and not re.fullmatch(r"-?\d+", value):
+                        raise error(400, "Failed to parse value [%s] for setting [%s]" % (value, key),
+                                    "illegal_argument_exception")
+                    if isinstance(self.defaults[key], list) and not isinstance(value, list):
+                        value = [value]
+                updates.setdefault(scope, {})[key] = value
+        answer = {"acknowledged": True, "persistent": {}, "transient": {}}
+        for scope, values in updates.items():
+            for key, value in values.items():
+                if value is None:
+                    self.settings[scope].pop(key, None)
+                else:
+                    self.settings[scope][key] = value
+                    answer[scope][key] = value
+        answer = {k: (nest_settings(v) if isinstance(v, dict) else v) for k, v in answer.items()}
+        return answer
+
+    def trusted_patterns(self):
+        for scope in ("transient", "persistent"):
+            if TRUSTED_KEY in self.settings[scope]:
+                return self.settings[scope][TRUSTED_KEY]
+        return self.defaults[TRUSTED_KEY]
+
+    # -- search ----------------------------------------------------------------------------
+    @staticmethod
+    def _field(doc, field):
+        keyword = field.endswith(".keyword")
+        name = field[:-len(".keyword")] if keyword else field
+        return doc.get(name), keyword or name not in TEXT_FIELDS
+
+    def matches(self, doc, query, _id):
+        if not query or "match_all" in query:
+            return True
+        if len(query) != 1:
+            raise error(400, "[_na] query malformed, must start with start_object", "parsing_exception")
+        kind, spec = next(iter(query.items()))
+        if kind == "bool":
+            for clause in ("filter", "must"):
+                items = spec.get(clause) or []
+                items = items if isinstance(items, list) else [items]
+                if not all(self.matches(doc, q, _id) for q in items):
+                    return False
+            should = spec.get("should") or []
+            should = should if isinstance(should, list) else [should]
+            if should and not any(self.matches(doc, q, _id) for q in should):
+                return False
+            must_not = spec.get("must_not") or []
+            must_not = must_not if isinstance(must_not, list) else [must_not]
+            return not any(self.matches(doc, q, _id) for q in must_not)
+        if kind in ("term", "terms", "match"):
+            (field, wanted), = spec.items()
+            if isinstance(wanted, dict):
+                wanted = wanted.get("value", wanted.get("query"))
+            if field == "_id":
+                values = wanted if kind == "terms" else [wanted]
+                return _id in values
+            value, exact = self._field(doc, field)
+            if value is None:
+                return False
+            if kind == "match":
+                return bool(set(tokens(value)) & set(tokens(wanted))) if not exact else str(value) == str(wanted)
+            values = wanted if kind == "terms" else [wanted]
+            if exact:
+                return any(str(value) == str(w) for w in values)
+            return any(str(w) in tokens(value) for w in values)
+        raise error(400, "unknown query [%s]" % kind, "parsing_exception")
+
+    def search(self, store, body, exclude=()):
+        body = body or {}
+        query = body.get("query")
+        size = body.get("size", 10)
+        hits = []
+        for _id, doc in store.items():
+            if doc.get("is_hidden"):
+                continue
+            if self.matches(doc, query, _id):
+                source = {k: copy.deepcopy(v) for k, v in doc.items() if k not in exclude}
+                if "connector" in source and isinstance(source["connector"], dict):
+                    source["connector"].pop("credential", None)
+                hits.append({"_index": ".plugins-ml", "_id": _id, "_version": 1, "_seq_no": 0,
+                             "_primary_term": 1, "_score": 1.0, "_source": source})
+        total = len(hits)
+        return {"took": 1, "timed_out": False,
+                "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+                "hits": {"total": {"value": total, "relation": "eq"}, "max_score": 1.0 if hits else None,
+                         "hits": hits[:size]}}
+
+    # -- connectors -------------------------------------------------------------------------
+    def route_connectors(self, method, tail, body):
+        if tail == ["_create"] and method == "POST":
+            return 200, self.create_connector(body)
+        if tail == ["_search"] and method in ("GET", "POST"):
+            return 200, self.search(self.connectors, body, exclude=("credential",))
+        if len(tail) == 1:
+            cid = tail[0]
+            if method == "GET":
+                return 200, self.get_connector(cid)
+            if method == "PUT":
+                return 200, self.update_connector(cid, body)
+            if method == "DELETE":
+                return self.delete_connector(cid)
+        return self._unsupported(method, tail)
+
+    def _validate_text(self, what, value):
+        if value is not None and (not isinstance(value, str) or not re.fullmatch(
+                r"[\w\s.,!?():@\-/'\"]*", value)):
+            raise error(400, "Validation Failed: 1: Model connector %s can only contain letters, numbers, spaces, "
+                        "and basic punctuation (.,!?():@-_'/\");" % what, "action_request_validation_exception")
+
+    def _check_trusted(self, doc):
+        if not self.check_trusted:
+            return
+        patterns = self.trusted_patterns()
+        if not patterns:
+            raise error(400, "Trusted connector endpoints regex is not configured. Please set "
+                        "plugins.ml_commons.trusted_connector_endpoints_regex.", "illegal_argument_exception")
+        for action in doc.get("actions") or []:
+            url = action.get("url") or ""
+            for key, value in (doc.get("parameters") or {}).items():
+                url = url.replace("${parameters.%s}" % key, value)
+            if not any(re.fullmatch(p, url) for p in patterns):
+                raise error(400, "Connector URL is not matching the trusted connector endpoint regex",
+                            "illegal_argument_exception")
+
+    def _parse_actions(self, actions):
+        out = []
+        for action in actions:
+            item = dict(action)
+            if "action_type" not in item:
+                raise error(400, "action type can't be null", "illegal_argument_exception")
+            if str(item["action_type"]).upper() not in ACTION_TYPES:
+                raise error(400, "No enum constant ConnectorAction.ActionType.%s" % item["action_type"],
+                            "illegal_argument_exception")
+            item["action_type"] = str(item["action_type"]).upper()
+            for field in ("method", "url"):
+                if not item.get(field):
+                    raise error(400, "%s can't be null" % field, "illegal_argument_exception")
+            if "request_body" in item and not isinstance(item["request_body"], str):
+                raise error(400, "request_body must be a string", "illegal_argument_exception")
+            if "headers" in item:
+                item["headers"] = {str(k): str(v) for k, v in item["headers"].items()}
+            if not item.get("supports_structured_output"):
+                item.pop("supports_structured_output", None)
+            out.append(item)
+        return out
+
+    def create_connector(self, body):
+        body = body or {}
+        if self.master_key_missing > 0:
+            self.master_key_missing -= 1
+            raise error(404, "The ML encryption master key has not been initialized yet. Please retry after "
+                        "waiting for 10 seconds.", "resource_not_found_exception")
+        for field, message in (("name", "Connector name is null"), ("version", "Connector version is null"),
+                               ("protocol", "Connector protocol is null")):
+            if body.get(field) in (None, ""):
+                raise error(400, message, "illegal_argument_exception")
+        self._validate_text("name", body["name"])
+        self._validate_text("description", body.get("description"))
+        if body["protocol"] not in PROTOCOLS:
+            raise error(400, "Unsupported connector protocol. Please use one of %s" % list(PROTOCOLS),
+                        "illegal_argument_exception")
+        if body["protocol"] in ("http", "aws_sigv4") and not body.get("credential"):
+            raise error(400, "Connector credential is null or empty list", "illegal_argument_exception")
+        if not body.get("actions"):
+            raise error(400, "No actions configured for this connector", "illegal_argument_exception")
+        if any(k in body for k in ("access_mode", "backend_roles", "add_all_backend_roles")):
+            raise error(400, "You cannot specify connector access control parameters because the Security plugin "
+                        "or connector access control is disabled on your cluster.", "illegal_argument_exception")
+        doc = {
+            "name": body["name"],
+            "version": gson_string(body["version"]),
+            "protocol": body["protocol"],
+            "parameters": {str(k): gson_string(v) for k, v in (body.get("parameters") or {}).items()},
+            "credential": {str(k): str(v) for k, v in body["credential"].items()},
+            "actions": self._parse_actions(body["actions"]),
+        }
+        if body.get("description") is not None:
+            doc["description"] = body["description"]
+        if body.get("client_config") is not None:
+            doc["client_config"] = dict(CLIENT_CONFIG_DEFAULTS, **body["client_config"])
+        self._check_trusted(doc)
+        doc["created_time"] = self.now()
+        doc["last_updated_time"] = doc["created_time"]
+        cid = self.new_id()
+        self.connectors[cid] = doc
+        return {"connector_id": cid}
+
+    def get_connector(self, cid):
+        doc = self.connectors.get(cid)
+        if doc is None:
+            raise error(404, "Failed to find connector with the provided connector id: %s" % cid)
+        out = copy.deepcopy(doc)
+        out.pop("credential", None)
+        return out
+
+    def update_connector(self, cid, body):
+        if not body:
+            raise error(400, "Failed to update connector: Request body is empty", "illegal_argument_exception")
+        doc = self.connectors.get(cid)
+        if doc is None:
+            raise error(404, "Failed to find connector with the provided connector id: %s" % cid)
+        using = [mid for mid, m in self.models.items()
+                 if m.get("connector_id") == cid and m.get("model_state") in CACHED_STATES]
+        if using:
+            raise error(400, "%d models are still using this connector, please undeploy the models first: [%s]"
+                        % (len(using), ", ".join(using)))
+        self._validate_text("name", body.get("name"))
+        self._validate_text("description", body.get("description"))
+        if "protocol" in body and body["protocol"] not in PROTOCOLS:
+            raise error(400, "Unsupported connector protocol. Please use one of %s" % list(PROTOCOLS),
+                        "illegal_argument_exception")
+        new = copy.deepcopy(doc)
+        for field in ("name", "description", "protocol", "backend_roles"):
+            if body.get(field) is not None:
+                new[field] = body[field]
+        if body.get("access_mode") is not None:
+            new["access"] = body["access_mode"]
+        if body.get("version") is not None:
+            new["version"] = gson_string(body["version"])
+        if body.get("actions") is not None:
+            new["actions"] = self._parse_actions(body["actions"])
+        if body.get("client_config") is not None:
+            new["client_config"] = dict(CLIENT_CONFIG_DEFAULTS, **body["client_config"])
+        if body.get("parameters") is not None:
+            new["parameters"].update({str(k): gson_string(v) for k, v in body["parameters"].items()})
+        if body.get("credential"):
+            new["credential"].update({str(k): str(v) for k, v in body["credential"].items()})
+        self._check_trusted(new)
+        new["last_updated_time"] = self.now()
+        self.connectors[cid] = new
+        return {"_index": ".plugins-ml-connector", "_id": cid, "_version": 2, "result": "updated",
+                "_shards": {"total": 1, "successful": 1, "failed": 0}, "_seq_no": 1, "_primary_term": 1}
+
+    def delete_connector(self, cid):
+        using = [mid for mid, m in self.models.items() if m.get("connector_id") == cid]
+        if using:
+            raise error(409, "%d models are still using this connector, please delete or update the models first: "
+                        "[%s]" % (len(using), ", ".join(using)))
+        if self.connectors.pop(cid, None) is None:
+            return 404, {"_index": ".plugins-ml-connector", "_id": cid, "_version": 1, "result": "not_found",
+                         "_shards": {"total": 1, "successful": 1, "failed": 0}, "_seq_no": 0, "_primary_term": 1}
+        return 200, {"_index": ".plugins-ml-connector", "_id": cid, "_version": 2, "result": "deleted",
+                     "_shards": {"total": 1, "successful": 1, "failed": 0}, "_seq_no": 2, "_primary_term": 1}
+
+    # -- models ------------------------------------------------------------------------------
+    def route_models(self, method, tail, body):
+        if tail == ["_register"] and method == "POST":
+            return 200, self.register_model(body)
+        if tail == ["_search"] and method in ("GET", "POST"):
+            return 200, self.search(self.models, body)
+        if len(tail) == 2 and method == "POST" and tail[1] in ("_deploy", "_load"):
+            return 200, self.deploy_model(tail[0])
+        if len(tail) == 2 and method == "POST" and tail[1] in ("_undeploy", "_unload"):
+            return 200, self.undeploy_model(tail[0])
+        if len(tail) == 1:
+            mid = tail[0]
+            if method == "GET":
+                return 200, self.get_model(mid)
+            if method == "PUT":
+                return 200, self.update_model(mid, body)
+            if method == "DELETE":
+                return 200, self.delete_model(mid)
+        return self._unsupported(method, tail)
+
+    def register_model(self, body):
+        body = body or {}
+        if not body.get("name"):
+            raise error(400, "model name is null", "illegal_argument_exception")
+        if str(body.get("function_name", "")).lower() != "remote":
+            raise error(400, "model format is null", "illegal_argument_exception")
+        cid = body.get("connector_id")
+        if not cid and not body.get("connector"):
+            raise error(400, "You must provide connector content when creating a remote model without connector "
+                        "id!", "illegal_argument_exception")
+        if cid and cid not in self.connectors:
+            raise error(404, "Failed to find connector:%s" % cid)
+        gid = body.get("model_group_id")
+        if gid:
+            if gid not in self.groups:
+                raise error(500, "Model Group Response is empty for %s" % gid, "m_l_exception")
+        else:
+            gid = self._group_for_model(body["name"], body.get("description"))
+        group = self.groups[gid]
+        group["latest_version"] += 1
+        doc = {
+            "name": body["name"],
+            "model_group_id": gid,
+            "algorithm": "REMOTE",
+            "model_version": str(group["latest_version"]),
+            "model_state": "REGISTERED",
+            "connector_id": cid,
+            "is_hidden": False,
+            "created_time": self.now(),
+            "last_updated_time": self._clock,
+            "last_registered_time": self._clock,
+        }
+        if body.get("description") is not None:
+            doc["description"] = body["description"]
+        for field in ("is_enabled", "rate_limiter", "guardrails", "deploy_setting", "model_config"):
+            if body.get(field) is not None:
+                doc[field] = body[field]
+        if body.get("interface") is not None:
+            doc["interface"] = {k: (v if isinstance(v, str) else json.dumps(v))
+                                for k, v in body["interface"].items()}
+        mid = self.new_id()
+        self.models[mid] = doc
+        tid = self.new_id()
+        self.tasks[tid] = {"model_id": mid, "task_type": "REGISTER_MODEL", "function_name": "REMOTE",
+                           "state": "COMPLETED", "worker_node": [NODE_ID], "create_time": self.now(),
+                           "last_update_time": self._clock, "is_async": False}
+        return {"task_id": tid, "status": "CREATED", "model_id": mid}
+
+    def _tick(self, mid):
+        pending = self._pending.get(mid)
+        if not pending:
+            return
+        pending[1] += 1
+        if pending[1] >= self.deploy_polls:
+            self._finish_deploy(mid)
+
+    def _finish_deploy(self, mid):
+        tid = self._pending[mid][0]
+        outcome = self.deploy_outcomes.get(mid, self.deploy_outcome)
+        if outcome == "HANG":
+            return
+        del self._pending[mid]
+        model, task = self.models[mid], self.tasks[tid]
+        err = self.deploy_error
+        if model.get("connector_id") and model["connector_id"] not in self.connectors:
+            outcome = "DEPLOY_FAILED"
+            err = "Failed to find connector with the provided connector id: %s" % model["connector_id"]
+        task["last_update_time"] = self.now()
+        if outcome == "DEPLOYED":
+            model.update(model_state="DEPLOYED", last_deployed_time=self._clock, current_worker_node_count=1)
+            task["state"] = "COMPLETED"
+        elif outcome == "PARTIALLY_DEPLOYED":
+            model.update(model_state="PARTIALLY_DEPLOYED", last_deployed_time=self._clock,
+                         current_worker_node_count=1, planning_worker_node_count=2)
+            task.update(state="COMPLETED_WITH_ERROR", error=json.dumps({"nd2": err}))
+        else:
+            model.update(model_state="DEPLOY_FAILED", current_worker_node_count=0)
+            task.update(state="FAILED", error=json.dumps({NODE_ID: err}))
+
+    def get_model(self, mid):
+        doc = self.models.get(mid)
+        if doc is None:
+            raise error(404, "Failed to find model with the provided model id: %s" % mid)
+        self._tick(mid)
+        out = copy.deepcopy(self.models[mid])
+        if isinstance(out.get("connector"), dict):
+            out["connector"].pop("credential", None)
+        return out
+
+    def deploy_model(self, mid):
+        model = self.models.get(mid)
+        if model is None:
+            raise error(404, "Failed to find model")
+        tid = self.new_id()
+        self.tasks[tid] = {"model_id": mid, "task_type": "DEPLOY_MODEL", "function_name": "REMOTE",
+                           "state": "CREATED", "worker_node": [NODE_ID], "create_time": self.now(),
+                           "last_update_time": self._clock, "is_async": True}
+        if model.get("model_state") == "DEPLOYED":
+            self.tasks[tid]["state"] = "COMPLETED"
+        else:
+            model["model_state"] = "DEPLOYING"
+            model["planning_worker_node_count"] = 1
+            self.tasks[tid]["state"] = "RUNNING"
+            self._pending[mid] = [tid, 0]
+            if self.deploy_polls <= 0:
+                self._finish_deploy(mid)
+        return {"task_id": tid, "task_type": "DEPLOY_MODEL", "status": "COMPLETED"}
+
+    def undeploy_model(self, mid):
+        model = self.models.get(mid)
+        if model is None:
+            raise error(404, "Failed to find model")
+        was = model.get("model_state")
+        self._pending.pop(mid, None)
+        model.update(model_state="UNDEPLOYED", planning_worker_node_count=0, current_worker_node_count=0,
+                     last_undeployed_time=self.now())
+        status = "undeployed" if was in UNDELETABLE_STATES else "not_found"
+        return {NODE_ID: {"stats": {mid: status}}}
+
+    def update_model(self, mid, body):
+        model = self.models.get(mid)
+        if model is None:
+            raise error(404, "Failed to find model to update with the provided model id: %s" % mid)
+        if not body:
+            raise error(400, "Update model request has empty body", "illegal_argument_exception")
+        if model.get("model_state") == "DEPLOYING":
+            raise error(409, "Model is deploying. Please wait for the model to complete deployment. model ID %s"
+                        % mid)
+        if "connector_id" in body and "connector" in body:
+            raise error(400, "Model cannot have both stand-alone connector and internal connector. Please check "
+                        "your update input body.", "illegal_argument_exception")
+        if body.get("connector_id") and body["connector_id"] not in self.connectors:
+            raise error(404, "Failed to find connector with the provided connector id: %s" % body["connector_id"])
+        new = copy.deepcopy(model)
+        for field in ("name", "description", "is_enabled", "rate_limiter", "guardrails", "connector_id",
+                      "deploy_setting", "model_config"):
+            if body.get(field) is not None:
+                new[field] = body[field]
+        if body.get("interface") is not None:
+            new["interface"] = {k: (v if isinstance(v, str) else json.dumps(v))
+                                for k, v in body["interface"].items()}
+        gid = body.get("model_group_id")
+        if gid and gid != model.get("model_group_id"):
+            if gid not in self.groups:
+                raise error(404, "Failed to find the model group with the provided model group id in the update "
+                            "model input, MODEL_GROUP_ID: %s" % gid)
+            self.groups[gid]["latest_version"] += 1
+            new["model_group_id"] = gid
+            new["model_version"] = str(self.groups[gid]["latest_version"])
+        new["model_id"] = mid
+        new["last_updated_time"] = self.now()
+        self.models[mid] = new
+        return {"_index": ".plugins-ml-model", "_id": mid, "_version": 2, "result": "updated",
+                "_shards": {"total": 1, "successful": 1, "failed": 0}, "_seq_no": 1, "_primary_term": 1}
+
+    def delete_model(self, mid):
+        model = self.models.get(mid)
+        if model is None:
+            raise error(404, "Failed to find model")
+        if model.get("model_state") in UNDELETABLE_STATES:
+            raise error(400, "Model cannot be deleted in deploying or deployed state. Try undeploy model first then "
+                        "delete")
+        del self.models[mid]
+        return {"_index": ".plugins-ml-model", "_id": mid, "_version": 2, "result": "deleted",
+                "_shards": {"total": 1, "successful": 1, "failed": 0}, "_seq_no": 2, "_primary_term": 1}
+
+    # -- model groups --------------------------------------------------------------------------
+    def route_groups(self, method, tail, body):
+        if tail == ["_register"] and method == "POST":
+            return 200, self.register_group(body)
+        if tail == ["_search"] and method in ("GET", "POST"):
+            return 200, self.search(self.groups, body)
+        if len(tail) == 1:
+            gid = tail[0]
+            if method == "GET":
+                if gid not in self.groups:
+                    raise error(404, "Failed to find model group with the provided model group id: %s" % gid)
+                return 200, copy.deepcopy(self.groups[gid])
+            if method == "DELETE":
+                if any(m.get("model_group_id") == gid for m in self.models.values()):
+                    raise error(409, "Cannot delete the model group when it has associated model versions")
+                if self.groups.pop(gid, None) is None:
+                    return 404, {"_index": ".plugins-ml-model-group", "_id": gid, "result": "not_found"}
+                return 200, {"_index": ".plugins-ml-model-group", "_id": gid, "result": "deleted"}
+        return self._unsupported(method, tail)
+
+    def register_group(self, body):
+        body = body or {}
+        if not body.get("name"):
+            raise error(400, "model group name is null", "illegal_argument_exception")
+        for gid, group in self.groups.items():
+            if group["name"] == body["name"]:
+                raise error(400, "The name you provided is already being used by a model group with ID: %s." % gid,
+                            "illegal_argument_exception")
+        gid = self.add_group(body["name"], body.get("description"))
+        return {"model_group_id": gid, "status": "CREATED"}
+
+    # -- tasks -------------------------------------------------------------------------------
+    def route_tasks(self, method, tail, body):
+        if len(tail) == 1 and method == "GET":
+            task = self.tasks.get(tail[0])
+            if task is None:
+                raise error(404, "Failed to find task")
+            self._tick(task.get("model_id"))
+            return 200, copy.deepcopy(self.tasks[tail[0]])
+        return self._unsupported(method, tail)
+
+
+CLIENT_CONFIG_DEFAULTS = {
+    "max_connection": 30, "connection_timeout": 30, "read_timeout": 30, "retry_backoff_millis": 200,
+    "retry_timeout_seconds": 30, "max_retry_times": 0, "retry_backoff_policy": "constant",
+}
+
+
+def default_action(url="https://api.openai.com/v1/embeddings"):
+    return {
+        "action_type": "PREDICT",
+        "method": "POST",
+        "url": url,
+        "headers": {"Authorization": "Bearer ${credential.api_key}", "Content-Type": "application/json"},
+        "request_body": '{ "model": "${parameters.model}", "input": ${parameters.input} }',
+        "pre_process_function": "connector.pre_process.openai.embedding",
+        "post_process_function": "connector.post_process.openai.embedding",
+    }

@@ -1,0 +1,174 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, polardb.polarsearch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+import pytest
+
+from ansible_collections.polardb.polarsearch.plugins.module_utils.common import ModuleFailure
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector import (
+    FINGERPRINT,
+    REPLACES,
+    compute_drift,
+    connector_view,
+    credential_needs_write,
+    desired_spec,
+    fingerprint,
+    fingerprint_matches,
+    full_spec,
+    normalize_action,
+    public,
+    split_twins,
+    validate,
+)
+
+CREDENTIAL = {"api_key": "sk-test-0123456789"}
+
+
+# -- fingerprints ------------------------------------------------------------------------------------------
+def test_fingerprint_is_a_keyed_salted_hmac():
+    value = fingerprint(CREDENTIAL, "the-key", salt="0011223344556677")
+    canonical = json.dumps(CREDENTIAL, sort_keys=True, separators=(",", ":"))
+    expected = hmac.new(b"the-key:0011223344556677", canonical.encode(), hashlib.sha256).hexdigest()
+    assert value == "hmac-sha256:v1:0011223344556677:" + expected
+    assert "sk-test" not in value
+
+
+def test_fingerprint_salt_is_random():
+    assert fingerprint(CREDENTIAL, None) != fingerprint(CREDENTIAL, None)
+
+
+def test_fingerprint_matches():
+    stored = fingerprint(CREDENTIAL, "k")
+    assert fingerprint_matches(stored, CREDENTIAL, "k")
+    assert fingerprint_matches(stored, {"api_key": "sk-test-0123456789"}, "k")
+    assert not fingerprint_matches(stored, {"api_key": "other"}, "k")
+    assert not fingerprint_matches(stored, CREDENTIAL, "other-key")
+    assert not fingerprint_matches(stored, CREDENTIAL, None)
+    assert not fingerprint_matches(stored, dict(CREDENTIAL, extra="x"), "k")
+
+
+def test_fingerprint_ignores_key_order_and_value_types():
+    stored = fingerprint({"a": "1", "b": "2"}, None, salt="ab")
+    assert fingerprint_matches(stored, {"b": 2, "a": 1}, None)
+
+
+@pytest.mark.parametrize("stored", [None, "", "sha256:abc", "hmac-sha256:v2:aa:bb", "hmac-sha256:v1:aa"])
+def test_malformed_fingerprints_never_match(stored):
+    assert fingerprint_matches(stored, CREDENTIAL, None) is False
+
+
+@pytest.mark.parametrize("mode,stored_matches,credential,expected", [
+    ("on_change", True, CREDENTIAL, False),
+    ("on_change", False, CREDENTIAL, True),
+    ("always", True, CREDENTIAL, True),
+    ("on_create", False, CREDENTIAL, False),
+    ("always", True, None, False),
+])
+def test_credential_needs_write(mode, stored_matches, credential, expected):
+    stored = fingerprint(CREDENTIAL if stored_matches else {"api_key": "old"}, None)
+    params = {"credential": credential, "credential_update": mode, "fingerprint_key": None}
+    assert credential_needs_write(params, {"_fingerprint": stored}) is expected
+
+
+def test_credential_needs_write_without_a_connector():
+    assert credential_needs_write({"credential": CREDENTIAL, "credential_update": "always"}, None) is False
+
+
+# -- views ----------------------------------------------------------------------------------------------------
+def test_normalize_action():
+    action = {"action_type": "predict", "method": "POST", "url": "u", "headers": {"X-Num": 5},
+              "request_body": {"a": 1}, "pre_process_function": None, "supports_structured_output": False}
+    assert normalize_action(action) == {"action_type": "PREDICT", "method": "POST", "url": "u",
+                                        "headers": {"X-Num": "5"}, "request_body": '{"a": 1}'}
+    assert normalize_action({"action_type": "predict", "supports_structured_output": True}) == {
+        "action_type": "PREDICT", "supports_structured_output": True}
+
+
+def test_connector_view_moves_internal_parameters_and_hides_them_in_public():
+    source = {"name": "n", "version": 1, "protocol": "http", "credential": {"api_key": "x"},
+              "parameters": {"model": "m", FINGERPRINT: "fp", REPLACES: "old"}, "actions": [],
+              "created_time": 1, "owner": {"name": "admin"}}
+    view = connector_view("cid", source)
+    assert view == {"connector_id": "cid", "name": "n", "version": "1", "protocol": "http",
+                    "parameters": {"model": "m"}, "actions": [], "_fingerprint": "fp", "_replaces": "old"}
+    assert public(view) == {"connector_id": "cid", "name": "n", "version": "1", "protocol": "http",
+                            "parameters": {"model": "m"}, "actions": []}
+    assert connector_view("x", None) is None
+    assert public(None) is None
+
+
+# -- input -------------------------------------------------------------------------------------------------------
+def test_desired_spec_stringifies_and_drops_unset_options():
+    params = {"name": "n", "description": None, "version": 2, "protocol": "http", "client_config": None,
+              "access_mode": None, "backend_roles": None, "parameters": {"k": 5, "l": [1]},
+              "actions": [{"action_type": "predict", "method": "POST", "url": "u"}]}
+    assert desired_spec(params) == {"name": "n", "version": "2", "protocol": "http",
+                                    "parameters": {"k": "5", "l": "[1]"},
+                                    "actions": [{"action_type": "PREDICT", "method": "POST", "url": "u"}]}
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"name": "a;b"}, "name may only contain"),
+    ({"description": "<b>"}, "description may only contain"),
+    ({"parameters": {REPLACES: "x"}}, "parameters.%s is reserved" % REPLACES),
+    ({"actions": [{"action_type": "train"}]}, "actions[0].action_type 'train' is not one of predict"),
+    ({"credential": {"k": ["a"]}}, "credential.k must be a string, not a list"),
+])
+def test_validate(params, message):
+    with pytest.raises(ModuleFailure) as info:
+        validate(params)
+    assert message in info.value.message
+
+
+def test_validate_accepts_the_allowed_characters():
+    validate({"name": "Qwen-max (v2): chat, rerank/embed! 'ok' \"x\" @ 3.5?", "description": "Ünïcode text_1",
+              "actions": [{"action_type": "Batch_Predict"}], "credential": {"k": "v"}})
+
+
+# -- drift --------------------------------------------------------------------------------------------------------
+CURRENT = {"connector_id": "c1", "name": "n", "description": "d", "version": "1", "protocol": "http",
+           "parameters": {"model": "m", "opts": '{"a":1}'},
+           "actions": [{"action_type": "PREDICT", "method": "POST", "url": "u"}],
+           "client_config": {"max_connection": 30, "read_timeout": 30}}
+
+
+def test_compute_drift_nothing():
+    desired = {"name": "n", "description": "d", "version": "1", "protocol": "http",
+               "parameters": {"model": "m", "opts": '{ "a": 1 }'},
+               "actions": [{"action_type": "PREDICT", "method": "POST", "url": "u"}],
+               "client_config": {"read_timeout": 30}}
+    assert compute_drift(desired, CURRENT, rename=False) == ({}, [])
+
+
+def test_compute_drift_changes_and_removals():
+    desired = {"name": "other", "description": "d2", "parameters": {"model": "m2"},
+               "client_config": {"read_timeout": 60}, "backend_roles": ["b"]}
+    changes, removals = compute_drift(desired, CURRENT, rename=False)
+    assert changes == {"description": "d2", "parameters": {"model": "m2"},
+                       "client_config": {"max_connection": 30, "read_timeout": 60}, "backend_roles": ["b"]}
+    assert removals == ["opts"]
+    changes = compute_drift(desired, CURRENT, rename=True)[0]
+    assert changes["name"] == "other"
+
+
+def test_split_twins():
+    old = {"connector_id": "old"}
+    new = {"connector_id": "new", "_replaces": "old"}
+    assert split_twins([old, new]) == (old, new)
+    assert split_twins([new, old]) == (old, new)
+    assert split_twins([old, {"connector_id": "x"}]) is None
+    assert split_twins([old]) is None
+    assert split_twins([old, new, {"connector_id": "z"}]) is None
+
+
+def test_full_spec_lays_the_desired_fields_over_the_current_ones():
+    spec = full_spec(CURRENT, {"parameters": {"model": "m2"}, "client_config": {"read_timeout": 5}})
+    assert spec == {"name": "n", "description": "d", "version": "1", "protocol": "http",
+                    "parameters": {"model": "m2"}, "actions": CURRENT["actions"],
+                    "client_config": {"max_connection": 30, "read_timeout": 5}}

@@ -1,0 +1,83 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, polardb.polarsearch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.polardb.polarsearch.plugins.module_utils.common import ModuleFailure
+from ansible_collections.polardb.polarsearch.plugins.module_utils.settings import (
+    desired_value,
+    effective,
+    flatten,
+    is_known,
+    normalize,
+)
+
+KEY = "plugins.ml_commons.trusted_connector_endpoints_regex"
+
+
+def current(persistent=None, transient=None, defaults=None):
+    return {"persistent": persistent or {}, "transient": transient or {}, "defaults": defaults or {}}
+
+
+def test_flatten_nested_and_flat():
+    assert flatten({"plugins": {"ml_commons": {"a": 1, "b": {"c": True}}}, "x.y": None}) == {
+        "plugins.ml_commons.a": 1, "plugins.ml_commons.b.c": True, "x.y": None}
+    assert flatten(None) == {}
+
+
+def test_flatten_rejects_an_empty_dict():
+    with pytest.raises(ModuleFailure, match="'a.b' has an empty dict"):
+        flatten({"a": {"b": {}}})
+
+
+@pytest.mark.parametrize("value,normal", [
+    (True, "true"), (5, "5"), ("x", "x"), (None, None), ([1, True, "a"], ["1", "true", "a"]), ((1,), ["1"])])
+def test_normalize(value, normal):
+    assert normalize(value) == normal
+
+
+def test_effective_value_order():
+    state = current(persistent={"k": "p"}, transient={"k": "t"}, defaults={"d": "x"})
+    assert effective(state, "transient", "k") == "t"
+    assert effective(state, "persistent", "k") == "p"      # persistent ignores transient
+    assert effective(state, "persistent", "d") == "x"
+    assert effective(state, "transient", "d") == "x"
+    assert effective(state, "persistent", "missing") is None
+    state = current(persistent={"k": "p"})
+    assert effective(state, "transient", "k") == "p"
+
+
+def test_is_known():
+    state = current(persistent={"a": "1"}, transient={"b": "1"}, defaults={"c": "1"})
+    assert all(is_known(state, k) for k in "abc")
+    assert not is_known(state, "d")
+
+
+@pytest.mark.parametrize("mode,given,now,default,wanted", [
+    ("append", ["x"], None, ["a"], ["a", "x"]),
+    ("append", ["a"], None, ["a"], ["a"]),
+    ("append", ["x", "x"], ["a"], None, ["a", "x"]),
+    ("append", "x", ["a"], None, ["a", "x"]),              # a single value counts as a list of one
+    ("append", ["x"], "a", None, ["a", "x"]),
+    ("replace", ["x"], ["a"], None, ["x"]),
+    ("remove", ["a"], ["a", "b"], None, ["b"]),
+    ("remove", ["z"], None, ["a", "b"], ["a", "b"]),      # nothing removed from the default
+    ("remove", ["a"], None, ["a", "b"], ["b"]),
+    ("remove", "a", ["a", "b"], None, ["b"]),
+    ("remove", ["a", "b"], ["a", "b"], None, []),
+])
+def test_desired_value_list_modes(mode, given, now, default, wanted):
+    state = current(persistent={KEY: now} if now is not None else {}, defaults={KEY: default} if default else {})
+    assert desired_value(state, "persistent", KEY, given, mode) == wanted
+
+
+def test_desired_value_scalars_and_reset():
+    state = current()
+    assert desired_value(state, "persistent", "k", True, "append") == "true"
+    assert desired_value(state, "persistent", "k", 3, "replace") == "3"
+    assert desired_value(state, "persistent", "k", None, "remove") is None
+    with pytest.raises(ModuleFailure, match="list_mode=remove needs list values"):
+        desired_value(state, "persistent", "k", "x", "remove")

@@ -1,0 +1,841 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, polardb.polarsearch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+
+import pytest
+import requests
+
+from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_connector as module
+
+from fake_server import ADMIN_PASSWORD, default_action
+
+FP = "polarsearch_credential_fingerprint"
+REPLACES = "polarsearch_replaces"
+FP_FORMAT = re.compile(r"^hmac-sha256:v1:[0-9a-f]{16}:[0-9a-f]{64}$")
+NAME = "openai-embedding"
+KEY = "sk-live-4f9a8b7c6d5e3a2b"
+NEW_KEY = "sk-live-rotated-91b2c3d4e5"
+ML = "_plugins/_ml"
+
+ACTION = default_action()
+STORED_ACTION = dict(ACTION)
+
+
+def spec(**overrides):
+    args = {
+        "name": NAME,
+        "description": "OpenAI embeddings",
+        "version": "1",
+        "parameters": {"model": "text-embedding-3-small", "dimensions": 1536},
+        "credential": {"api_key": KEY},
+        "actions": [copy.deepcopy(ACTION)],
+    }
+    args.update(overrides)
+    return {k: v for k, v in args.items() if v is not None}
+
+
+def create(run, server, **overrides):
+    """Create the connector through the module and clear the request log; return its ID."""
+    result = run(module, spec(**overrides))
+    assert result["changed"] is True and result["failed"] is False, result
+    server.requests.clear()
+    return result["connector_id"]
+
+
+def deployed_model(server, connector_id, name="embedding-model", state="DEPLOYED"):
+    return server.add_model(name, connector_id, state=state)
+
+
+def public_view(server, cid):
+    """The connector as the module shows it: option names, no internal parameters, no credential."""
+    doc = server.connectors[cid]
+    return {
+        "connector_id": cid,
+        "name": doc["name"],
+        "description": doc["description"],
+        "version": doc["version"],
+        "protocol": doc["protocol"],
+        "parameters": {k: v for k, v in doc["parameters"].items() if k not in (FP, REPLACES)},
+        "actions": doc["actions"],
+    }
+
+
+# -- create --------------------------------------------------------------------------------------
+def test_create_sends_the_normalized_connector(run, server):
+    result = run(module, spec(actions=[dict(ACTION, action_type="predict")]))
+    assert result["changed"] is True
+    assert result["plan"] == ["create connector %s" % NAME]
+    creates = server.calls("POST", r"connectors/_create$")
+    assert len(creates) == 1
+    body = creates[0].body
+    fingerprint = body["parameters"].pop(FP)
+    assert FP_FORMAT.match(fingerprint)
+    assert KEY not in fingerprint
+    assert body == {
+        "name": NAME,
+        "description": "OpenAI embeddings",
+        "version": "1",
+        "protocol": "http",
+        "parameters": {"model": "text-embedding-3-small", "dimensions": "1536"},
+        "credential": {"api_key": KEY},
+        "actions": [STORED_ACTION],
+    }
+    cid = result["connector_id"]
+    assert list(server.connectors) == [cid]
+    assert server.connectors[cid]["credential"] == {"api_key": KEY}
+    assert result["connector"] == public_view(server, cid)
+    assert result["models"] == []
+    assert result["diff"] == {"before": {}, "after": dict(public_view(server, cid), credential="set")}
+    assert server.write_summary() == [("POST", "%s/connectors/_create" % ML)]
+
+
+def test_create_defaults_version_and_protocol_and_encodes_a_dict_request_body(run, server):
+    args = spec(version=None, description=None,
+                actions=[dict(ACTION, request_body={"model": "${parameters.model}", "input": "x"})])
+    result = run(module, args)
+    body = server.calls("POST", r"connectors/_create$")[0].body
+    assert body["version"] == "1"
+    assert body["protocol"] == "http"
+    assert "description" not in body
+    assert body["actions"][0]["request_body"] == json.dumps({"model": "${parameters.model}", "input": "x"})
+    assert result["connector"]["actions"][0]["request_body"] == body["actions"][0]["request_body"]
+
+
+def test_create_stringifies_parameter_values_like_the_server(run, server):
+    result = run(module, spec(parameters={"n": 7, "t": 0.5, "b": True, "l": [1, 2], "d": {"a": 1}, "s": "x"}))
+    sent = server.calls("POST", r"connectors/_create$")[0].body["parameters"]
+    assert {k: v for k, v in sent.items() if k != FP} == {
+        "n": "7", "t": "0.5", "b": "true", "l": "[1,2]", "d": '{"a":1}', "s": "x"}
+    assert result["connector"]["parameters"] == {"n": "7", "t": "0.5", "b": "true", "l": "[1,2]", "d": '{"a":1}',
+                                                 "s": "x"}
+    again = run(module, spec(parameters={"n": 7, "t": 0.5, "b": True, "l": [1, 2], "d": {"a": 1}, "s": "x"}))
+    assert again["changed"] is False
+
+
+def test_create_needs_actions(run, server):
+    result = run(module, spec(actions=None))
+    assert result["failed"] is True
+    assert "actions is required" in result["msg"]
+    assert server.writes == []
+
+
+def test_create_needs_a_credential(run, server):
+    result = run(module, spec(credential=None))
+    assert result["failed"] is True
+    assert "credential is required" in result["msg"]
+    assert server.writes == []
+
+
+def test_create_failure_from_the_server_names_the_request(run, server):
+    result = run(module, spec(actions=[dict(ACTION, url="https://dashscope.aliyuncs.com/v1/embeddings")]))
+    assert result["failed"] is True
+    assert result["msg"] == ("POST %s/connectors/_create failed: HTTP 400: Connector URL is not matching the "
+                             "trusted connector endpoint regex" % ML)
+    assert result["status"] == 400
+    assert server.connectors == {}
+
+
+# -- no change ------------------------------------------------------------------------------------
+def test_second_run_changes_nothing_and_writes_nothing(run, server):
+    cid = create(run, server)
+    result = run(module, spec(), diff=True)
+    assert result["changed"] is False
+    assert result["plan"] == []
+    assert server.writes == []
+    assert result["connector_id"] == cid
+    assert result["diff"]["before"] == result["diff"]["after"] == public_view(server, cid)
+
+
+def test_unset_options_are_left_alone(run, server):
+    cid = create(run, server)
+    result = run(module, {"name": NAME})
+    assert result["changed"] is False
+    assert server.writes == []
+    assert result["connector"] == public_view(server, cid)
+
+
+def test_action_type_case_and_json_spacing_are_no_drift(run, server):
+    create(run, server, parameters={"model": "m", "opts": {"a": 1, "b": [1, 2]}})
+    server.connectors[next(iter(server.connectors))]["parameters"]["opts"] = '{ "a": 1, "b": [1, 2] }'
+    result = run(module, spec(parameters={"model": "m", "opts": {"a": 1, "b": [1, 2]}},
+                              actions=[dict(ACTION, action_type="Predict")]))
+    assert result["changed"] is False
+    assert server.writes == []
+
+
+def test_client_config_compares_only_the_given_keys(run, server):
+    create(run, server, client_config={"read_timeout": 60})
+    cid = next(iter(server.connectors))
+    assert server.connectors[cid]["client_config"]["max_connection"] == 30
+    result = run(module, spec(client_config={"read_timeout": 60}))
+    assert result["changed"] is False
+    result = run(module, spec(client_config={"read_timeout": 90}))
+    assert result["changed"] is True
+    put = server.calls("PUT", r"connectors/")[0].body
+    assert put["client_config"]["read_timeout"] == 90
+    assert put["client_config"]["max_connection"] == 30
+    assert server.connectors[cid]["client_config"]["read_timeout"] == 90
+
+
+# -- update ---------------------------------------------------------------------------------------
+def test_update_sends_only_the_changed_fields(run, server):
+    cid = create(run, server)
+    before = public_view(server, cid)
+    result = run(module, spec(description="Embeddings, v2", parameters={"model": "text-embedding-3-large",
+                                                                        "dimensions": 1536}), diff=True)
+    assert result["changed"] is True
+    assert result["plan"] == ["update connector %s (%s): description, parameters" % (NAME, cid)]
+    puts = server.calls("PUT", r"connectors/")
+    assert [(r.path, r.body) for r in puts] == [
+        ("%s/connectors/%s" % (ML, cid),
+         {"description": "Embeddings, v2", "parameters": {"model": "text-embedding-3-large"}})]
+    assert server.write_summary() == [("PUT", "%s/connectors/%s" % (ML, cid))]
+    after = public_view(server, cid)
+    assert after["parameters"] == {"model": "text-embedding-3-large", "dimensions": "1536"}
+    assert result["diff"] == {"before": before, "after": after}
+    assert result["connector"] == after
+    assert result["connector_id"] == cid
+    # the credential and its fingerprint are untouched
+    assert server.connectors[cid]["credential"] == {"api_key": KEY}
+
+
+def test_update_of_the_actions_replaces_them(run, server):
+    cid = create(run, server)
+    new_action = dict(ACTION, url="https://api.openai.com/v2/embeddings")
+    result = run(module, spec(actions=[new_action]))
+    assert result["plan"] == ["update connector %s (%s): actions" % (NAME, cid)]
+    assert server.calls("PUT", r"connectors/")[0].body == {"actions": [new_action]}
+    assert server.connectors[cid]["actions"] == [new_action]
+
+
+def test_update_with_an_undeployed_model_is_in_place(run, server):
+    cid = create(run, server)
+    mid = deployed_model(server, cid, state="UNDEPLOYED")
+    result = run(module, spec(description="changed"))
+    assert result["plan"] == ["update connector %s (%s): description" % (NAME, cid)]
+    assert result["models"] == [mid]
+    assert server.models[mid]["model_state"] == "UNDEPLOYED"
+
+
+def test_access_fields_are_compared_when_given(run, server):
+    cid = server.add_connector(NAME, parameters={"model": "text-embedding-3-small", "dimensions": "1536"},
+                               description="OpenAI embeddings", access="public", backend_roles=["ml", "ops"])
+    same = run(module, spec(access_mode="public", backend_roles=["ops", "ml"], credential_update="on_create"))
+    assert same["changed"] is False
+    result = run(module, spec(access_mode="private", backend_roles=["ml"], credential_update="on_create"))
+    assert result["plan"] == ["update connector %s (%s): access_mode, backend_roles" % (NAME, cid)]
+    assert server.calls("PUT", r"connectors/")[0].body == {"access_mode": "private", "backend_roles": ["ml"]}
+    assert server.connectors[cid]["access"] == "private"
+
+
+def test_supports_structured_output_is_compared_when_set(run, server):
+    cid = create(run, server, actions=[dict(ACTION, supports_structured_output=False)])
+    assert "supports_structured_output" not in server.connectors[cid]["actions"][0]
+    assert run(module, spec(actions=[dict(ACTION, supports_structured_output=False)]))["changed"] is False
+    result = run(module, spec(actions=[dict(ACTION, supports_structured_output=True)]))
+    assert result["plan"] == ["update connector %s (%s): actions" % (NAME, cid)]
+    assert server.calls("PUT", r"connectors/")[0].body == {"actions": [dict(ACTION, supports_structured_output=True)]}
+    assert run(module, spec(actions=[dict(ACTION, supports_structured_output=True)]))["changed"] is False
+
+
+def test_rejected_update_is_not_reported_as_a_change(run, server):
+    create(run, server)
+    server.fail_next("PUT", r"connectors/", 400, reason="Connector URL is not matching the trusted connector "
+                                                        "endpoint regex")
+    result = run(module, spec(description="changed"))
+    assert result["failed"] is True
+    assert result["changed"] is False
+
+
+def test_connector_id_renames(run, server):
+    cid = create(run, server)
+    result = run(module, {"connector_id": cid, "name": "renamed-connector"})
+    assert result["plan"] == ["update connector %s (%s): name" % (NAME, cid)]
+    assert server.calls("PUT", r"connectors/")[0].body == {"name": "renamed-connector"}
+    assert server.connectors[cid]["name"] == "renamed-connector"
+
+
+def test_connector_id_that_does_not_exist_fails(run, server):
+    result = run(module, {"connector_id": "noSuchConnector0001", "name": NAME})
+    assert result["failed"] is True
+    assert "connector_id noSuchConnector0001 does not exist" in result["msg"]
+    assert server.writes == []
+
+
+# -- replace (parameter removal, deployed models) ---------------------------------------------------
+def test_parameter_removal_replaces_the_connector(run, server):
+    old = create(run, server)
+    result = run(module, spec(parameters={"model": "text-embedding-3-small"}), diff=True)
+    assert result["changed"] is True
+    new = result["connector_id"]
+    assert new != old
+    assert result["plan"] == ["create connector %s" % NAME, "delete connector %s (%s)" % (NAME, old)]
+    assert list(server.connectors) == [new]
+    stored = server.connectors[new]
+    assert stored["parameters"][REPLACES] == old
+    assert FP_FORMAT.match(stored["parameters"][FP])
+    assert stored["credential"] == {"api_key": KEY}
+    assert public_view(server, new)["parameters"] == {"model": "text-embedding-3-small"}
+    assert result["diff"]["after"] == dict(public_view(server, new), credential="set")
+    assert result["diff"]["before"]["parameters"] == {"model": "text-embedding-3-small", "dimensions": "1536"}
+    assert result["diff"]["before"]["connector_id"] == old
+    assert server.write_summary() == [("POST", "%s/connectors/_create" % ML),
+                                      ("DELETE", "%s/connectors/%s" % (ML, old))]
+    again = run(module, spec(parameters={"model": "text-embedding-3-small"}))
+    assert again["changed"] is False
+    assert again["connector_id"] == new
+
+
+def test_parameter_removal_moves_models_to_the_new_connector(run, server):
+    old = create(run, server)
+    mid = deployed_model(server, old, state="REGISTERED")
+    result = run(module, spec(parameters={"model": "text-embedding-3-small"}))
+    new = result["connector_id"]
+    assert result["plan"] == ["create connector %s" % NAME,
+                              "update model embedding-model: connector_id",
+                              "delete connector %s (%s)" % (NAME, old)]
+    assert server.models[mid]["connector_id"] == new
+    assert server.models[mid]["model_state"] == "REGISTERED"
+    assert result["models"] == [mid]
+
+
+def test_replace_needs_the_credential(run, server):
+    create(run, server)
+    result = run(module, spec(parameters={"model": "text-embedding-3-small"}, credential=None))
+    assert result["failed"] is True
+    assert "set credential" in result["msg"]
+    assert result["changed"] is False
+    assert server.writes == []
+
+
+def test_deployed_model_with_replace_gets_a_new_connector(run, server):
+    old = create(run, server)
+    mid = deployed_model(server, old)
+    result = run(module, spec(parameters={"model": "text-embedding-3-large", "dimensions": 1536}), diff=True)
+    assert result["changed"] is True
+    new = result["connector_id"]
+    assert result["plan"] == ["create connector %s" % NAME,
+                              "update model embedding-model: connector_id",
+                              "delete connector %s (%s)" % (NAME, old)]
+    assert server.write_summary() == [("POST", "%s/connectors/_create" % ML),
+                                      ("PUT", "%s/models/%s" % (ML, mid)),
+                                      ("DELETE", "%s/connectors/%s" % (ML, old))]
+    assert server.calls("PUT", r"models/")[0].body == {"connector_id": new}
+    assert server.models[mid]["connector_id"] == new
+    assert server.models[mid]["model_state"] == "DEPLOYED"
+    assert list(server.connectors) == [new]
+    assert server.connectors[new]["parameters"][REPLACES] == old
+    assert server.connectors[new]["parameters"]["model"] == "text-embedding-3-large"
+    assert result["models"] == [mid]
+    assert result["diff"]["after"] == dict(public_view(server, new), credential="set")
+    assert result["diff"]["before"] == dict(result["diff"]["before"], connector_id=old, credential="set")
+
+
+def test_replace_is_the_default_policy_and_never_updates_in_place(run, server):
+    old = create(run, server)
+    deployed_model(server, old)
+    run(module, spec(description="changed"))
+    assert server.calls("PUT", r"connectors/") == []
+
+
+def test_deployed_model_with_redeploy(run, server, clock):
+    cid = create(run, server)
+    mid = deployed_model(server, cid)
+    result = run(module, spec(description="changed", on_deployed_models="redeploy"), diff=True)
+    assert result["changed"] is True
+    assert result["plan"] == ["undeploy model embedding-model",
+                              "update connector %s (%s): description" % (NAME, cid),
+                              "deploy model embedding-model"]
+    assert server.write_summary() == [("POST", "%s/models/%s/_undeploy" % (ML, mid)),
+                                      ("PUT", "%s/connectors/%s" % (ML, cid)),
+                                      ("POST", "%s/models/%s/_deploy" % (ML, mid))]
+    assert server.models[mid]["model_state"] == "DEPLOYED"
+    assert server.connectors[cid]["description"] == "changed"
+    assert result["connector_id"] == cid
+    assert result["diff"]["after"] == public_view(server, cid)
+
+
+def test_redeploy_reports_a_failed_deploy(run, server):
+    cid = create(run, server)
+    mid = deployed_model(server, cid)
+    server.deploy_outcome = "DEPLOY_FAILED"
+    result = run(module, spec(description="changed", on_deployed_models="redeploy"))
+    assert result["failed"] is True
+    assert result["changed"] is True
+    assert server.deploy_error in result["msg"]
+    assert result["plan"][-1] == "deploy model embedding-model"
+
+
+def test_partially_deployed_model_blocks_an_in_place_update(run, server):
+    cid = create(run, server)
+    mid = deployed_model(server, cid, state="PARTIALLY_DEPLOYED")
+    result = run(module, spec(description="changed", on_deployed_models="fail"))
+    assert result["failed"] is True
+    assert "embedding-model" in result["msg"]
+    assert result["models"] == [mid]
+
+
+def test_replace_with_a_partially_deployed_model(run, server):
+    old = create(run, server)
+    mid = deployed_model(server, old, state="PARTIALLY_DEPLOYED")
+    result = run(module, spec(description="changed", wait_timeout=30))
+    assert result["failed"] is False, result["msg"]
+    new = result["connector_id"]
+    assert server.models[mid]["connector_id"] == new
+    assert list(server.connectors) == [new]
+
+
+def test_deployed_model_with_fail_policy_fails_naming_the_models(run, server):
+    cid = create(run, server)
+    m1 = deployed_model(server, cid, name="model-a")
+    m2 = deployed_model(server, cid, name="model-b")
+    deployed_model(server, cid, name="model-c", state="UNDEPLOYED")
+    result = run(module, spec(description="changed", on_deployed_models="fail"))
+    assert result["failed"] is True
+    assert result["changed"] is False
+    assert "model-a, model-b" in result["msg"]
+    assert "model-c" not in result["msg"]
+    assert "on_deployed_models" in result["msg"]
+    assert "description" in result["msg"]
+    assert sorted(result["models"]) == sorted([m1, m2])
+    assert server.writes == []
+
+
+# -- interrupted replace ------------------------------------------------------------------------------
+def _interrupted_replace(run, server):
+    """A replace that created the new connector and then stopped before moving the model."""
+    old = create(run, server)
+    mid = deployed_model(server, old)
+    server.fail_next("PUT", r"models/", 500, reason="node left the cluster", times=10)
+    failed = run(module, spec(description="changed"))
+    assert failed["failed"] is True
+    assert len(server.connectors) == 2
+    new = next(c for c in server.connectors if c != old)
+    assert server.connectors[new]["parameters"][REPLACES] == old
+    server._faults.clear()
+    server.requests.clear()
+    return old, new, mid
+
+
+def test_interrupted_replace_is_finished_on_the_next_run(run, server):
+    old, new, mid = _interrupted_replace(run, server)
+    result = run(module, spec(description="changed"))
+    assert result["failed"] is False
+    assert result["changed"] is True
+    assert result["connector_id"] == new
+    assert result["plan"] == ["finish replacing connector %s (%s) by %s" % (NAME, old, new),
+                              "update model embedding-model: connector_id",
+                              "delete connector %s (%s)" % (NAME, old)]
+    assert list(server.connectors) == [new]
+    assert server.models[mid]["connector_id"] == new
+    assert server.models[mid]["model_state"] == "DEPLOYED"
+    # no second new connector was created
+    assert server.calls("POST", r"connectors/_create$") == []
+    again = run(module, spec(description="changed"))
+    assert again["changed"] is False
+
+
+def test_interrupted_replace_without_models_deletes_the_old_connector(run, server):
+    old = server.add_connector(NAME, parameters={"model": "m"})
+    new = server.add_connector(NAME, parameters={"model": "m", REPLACES: old})
+    result = run(module, {"name": NAME})
+    assert result["plan"] == ["finish replacing connector %s (%s) by %s" % (NAME, old, new),
+                              "delete connector %s (%s)" % (NAME, old)]
+    assert list(server.connectors) == [new]
+    assert result["connector_id"] == new
+
+
+def test_interrupted_replace_reports_the_moved_models_in_check_mode_too(fresh, run):
+    fresh(_interrupted_with_model)
+    checked = run(module, {"name": NAME}, check_mode=True)
+    real_server = fresh(_interrupted_with_model)
+    real = run(module, {"name": NAME})
+    assert checked["models"] == real["models"] == list(real_server.models)
+    assert checked["plan"] == real["plan"]
+
+
+def test_interrupted_replace_in_check_mode_writes_nothing(run, server):
+    old, new, mid = _interrupted_replace(run, server)
+    result = run(module, spec(description="changed"), check_mode=True)
+    assert result["changed"] is True
+    assert result["plan"] == ["finish replacing connector %s (%s) by %s" % (NAME, old, new),
+                              "update model embedding-model: connector_id",
+                              "delete connector %s (%s)" % (NAME, old)]
+    assert server.writes == []
+
+
+# -- delete -------------------------------------------------------------------------------------------
+def test_delete(run, server):
+    cid = create(run, server)
+    before = public_view(server, cid)
+    result = run(module, {"name": NAME, "state": "absent"}, diff=True)
+    assert result["changed"] is True
+    assert result["plan"] == ["delete connector %s (%s)" % (NAME, cid)]
+    assert server.write_summary() == [("DELETE", "%s/connectors/%s" % (ML, cid))]
+    assert server.connectors == {}
+    assert result["connector"] == {}
+    assert result["connector_id"] == cid
+    assert result["diff"] == {"before": before, "after": {}}
+
+
+def test_delete_by_id(run, server):
+    cid = create(run, server)
+    result = run(module, {"connector_id": cid, "state": "absent"})
+    assert result["changed"] is True
+    assert server.connectors == {}
+
+
+def test_delete_when_already_gone(run, server):
+    result = run(module, {"name": NAME, "state": "absent"}, diff=True)
+    assert result["changed"] is False
+    assert result["plan"] == []
+    assert server.writes == []
+    assert result["diff"] == {"before": {}, "after": {}}
+
+
+def test_delete_by_id_when_already_gone(run, server):
+    result = run(module, {"connector_id": "goneConnector000001", "state": "absent"})
+    assert result["changed"] is False
+    assert result["failed"] is False
+    assert server.writes == []
+
+
+def test_delete_that_races_with_another_delete_is_success(run, server):
+    cid = create(run, server)
+    not_found = {"_index": ".plugins-ml-connector", "_id": cid, "result": "not_found"}
+    server.fail_next("DELETE", r"connectors/", 404, body=not_found, process=True)
+    result = run(module, {"name": NAME, "state": "absent"})
+    assert result["failed"] is False
+    assert result["changed"] is True
+    assert server.connectors == {}
+
+
+def test_delete_refused_while_models_use_it(run, server):
+    cid = create(run, server)
+    m1 = deployed_model(server, cid, name="model-a", state="REGISTERED")
+    result = run(module, {"name": NAME, "state": "absent"})
+    assert result["failed"] is True
+    assert result["changed"] is False
+    assert "model-a" in result["msg"]
+    assert result["models"] == [m1]
+    assert server.writes == []
+    assert cid in server.connectors
+
+
+# -- duplicates -------------------------------------------------------------------------------------------
+def test_duplicate_names_fail_listing_the_ids(run, server):
+    a = server.add_connector(NAME)
+    b = server.add_connector(NAME)
+    result = run(module, spec())
+    assert result["failed"] is True
+    assert result["changed"] is False
+    assert result["ids"] == sorted([a, b])
+    assert "%s, %s" % tuple(sorted([a, b])) in result["msg"]
+    assert "connector_id" in result["msg"]
+    assert server.writes == []
+
+
+def test_duplicate_names_fail_for_absent_too(run, server):
+    server.add_connector(NAME)
+    server.add_connector(NAME)
+    result = run(module, {"name": NAME, "state": "absent"})
+    assert result["failed"] is True
+    assert server.writes == []
+    assert len(server.connectors) == 2
+
+
+def test_three_same_named_connectors_are_duplicates_even_with_a_marker(run, server):
+    a = server.add_connector(NAME)
+    server.add_connector(NAME, parameters={REPLACES: a})
+    server.add_connector(NAME)
+    result = run(module, spec())
+    assert result["failed"] is True
+    assert len(result["ids"]) == 3
+    assert server.writes == []
+
+
+def test_connector_id_picks_one_of_the_duplicates(run, server):
+    a = server.add_connector(NAME, parameters={"model": "text-embedding-3-small", "dimensions": "1536"},
+                             description="OpenAI embeddings")
+    server.add_connector(NAME)
+    result = run(module, spec(connector_id=a, credential_update="on_create"))
+    assert result["failed"] is False
+    assert result["changed"] is False
+    assert server.writes == []
+
+
+def test_similar_names_are_not_duplicates(run, server):
+    server.add_connector(NAME + "-v2")
+    server.add_connector("OpenAI Embedding")
+    result = run(module, spec())
+    assert result["plan"] == ["create connector %s" % NAME]
+
+
+# -- bad input ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("overrides,option", [
+    ({"name": "bad<name>"}, "name"),
+    ({"description": "emoji \u2728 not allowed"}, "description"),
+    ({"parameters": {FP: "x"}}, "parameters.%s" % FP),
+    ({"parameters": {REPLACES: "x"}}, "parameters.%s" % REPLACES),
+    ({"actions": [dict(ACTION, action_type="stream")]}, "actions[0].action_type"),
+    ({"credential": {"api_key": {"nested": "sk-nested-value"}}}, "credential.api_key"),
+], ids=["name", "description", "reserved-fingerprint", "reserved-replaces", "action-type", "credential-type"])
+def test_bad_input_fails_naming_the_option_before_any_request(run, server, overrides, option):
+    result = run(module, spec(**overrides), extra_secrets=["sk-nested-value"])
+    assert result["failed"] is True
+    assert option in result["msg"]
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("args,words", [
+    ({"description": "x"}, ["name", "connector_id"]),
+    ({"name": NAME, "protocol": "grpc"}, ["protocol", "grpc"]),
+    ({"name": NAME, "on_deployed_models": "ignore"}, ["on_deployed_models"]),
+    ({"name": NAME, "actions": [{"action_type": "predict", "method": "POST"}]}, ["url"]),
+], ids=["name-or-id", "protocol", "policy", "action-url"])
+def test_argument_spec_errors(run, server, args, words):
+    result = run(module, args)
+    assert result["failed"] is True
+    for word in words:
+        assert word in result["msg"]
+    assert server.requests == []
+
+
+# -- credential fingerprint ---------------------------------------------------------------------------------
+def test_same_credential_is_no_change(run, server):
+    create(run, server)
+    result = run(module, spec())
+    assert result["changed"] is False
+    assert server.writes == []
+
+
+def test_rotated_credential_is_sent_with_a_new_fingerprint(run, server):
+    cid = create(run, server)
+    old_fp = server.connectors[cid]["parameters"][FP]
+    result = run(module, spec(credential={"api_key": NEW_KEY}), diff=True)
+    assert result["changed"] is True
+    assert result["plan"] == ["update connector %s (%s): credential" % (NAME, cid)]
+    put = server.calls("PUT", r"connectors/")[0].body
+    assert put["credential"] == {"api_key": NEW_KEY}
+    assert set(put) == {"credential", "parameters"}
+    assert set(put["parameters"]) == {FP}
+    assert FP_FORMAT.match(put["parameters"][FP]) and put["parameters"][FP] != old_fp
+    assert server.connectors[cid]["credential"] == {"api_key": NEW_KEY}
+    assert result["diff"]["after"]["credential"] == "changed"
+    assert result["diff"]["before"]["credential"] == "set"
+    assert FP not in json.dumps(result)
+    again = run(module, spec(credential={"api_key": NEW_KEY}))
+    assert again["changed"] is False
+
+
+def test_credential_update_always_sends_it_every_run(run, server):
+    cid = create(run, server)
+    for dummy in range(2):
+        server.requests.clear()
+        result = run(module, spec(credential_update="always"))
+        assert result["changed"] is True
+        assert result["plan"] == ["update connector %s (%s): credential" % (NAME, cid)]
+        assert server.calls("PUT", r"connectors/")[0].body["credential"] == {"api_key": KEY}
+
+
+def test_credential_update_on_create_never_sends_it_again(run, server):
+    cid = create(run, server)
+    result = run(module, spec(credential={"api_key": NEW_KEY}, credential_update="on_create"))
+    assert result["changed"] is False
+    assert server.writes == []
+    assert server.connectors[cid]["credential"] == {"api_key": KEY}
+
+
+def test_connector_without_a_fingerprint_gets_the_credential_once(run, server):
+    cid = server.add_connector(NAME, parameters={"model": "text-embedding-3-small", "dimensions": "1536"},
+                               description="OpenAI embeddings", credential={"api_key": "unknown-old-key"})
+    result = run(module, spec())
+    assert result["plan"] == ["update connector %s (%s): credential" % (NAME, cid)]
+    assert server.connectors[cid]["credential"] == {"api_key": KEY}
+    assert FP_FORMAT.match(server.connectors[cid]["parameters"][FP])
+    assert run(module, spec())["changed"] is False
+
+
+def test_fingerprint_key_is_mixed_in(run, server):
+    cid = create(run, server, fingerprint_key="fp-key-one-1234")
+    assert run(module, spec(fingerprint_key="fp-key-one-1234"))["changed"] is False
+    result = run(module, spec(fingerprint_key="fp-key-two-5678"))
+    assert result["plan"] == ["update connector %s (%s): credential" % (NAME, cid)]
+    stored = server.connectors[cid]["parameters"][FP]
+    assert "fp-key" not in stored
+
+
+def test_fingerprint_key_from_the_environment(run, server, monkeypatch):
+    monkeypatch.setenv("POLARSEARCH_FINGERPRINT_KEY", "env-fp-key-0001")
+    create(run, server)
+    assert run(module, spec(), extra_secrets=["env-fp-key-0001"])["changed"] is False
+    monkeypatch.setenv("POLARSEARCH_FINGERPRINT_KEY", "env-fp-key-0002")
+    assert run(module, spec(), extra_secrets=["env-fp-key-0002"])["changed"] is True
+
+
+def test_rotation_with_a_deployed_model_replaces_the_connector(run, server):
+    old = create(run, server)
+    mid = deployed_model(server, old)
+    result = run(module, spec(credential={"api_key": NEW_KEY}), diff=True)
+    new = result["connector_id"]
+    assert result["plan"] == ["create connector %s" % NAME,
+                              "update model embedding-model: connector_id",
+                              "delete connector %s (%s)" % (NAME, old)]
+    assert server.connectors[new]["credential"] == {"api_key": NEW_KEY}
+    assert result["diff"]["after"]["credential"] == "changed"
+    assert server.models[mid]["connector_id"] == new
+
+
+def test_rotation_with_a_deployed_model_and_redeploy(run, server):
+    cid = create(run, server)
+    mid = deployed_model(server, cid)
+    result = run(module, spec(credential={"api_key": NEW_KEY}, on_deployed_models="redeploy"), diff=True)
+    assert result["plan"] == ["undeploy model embedding-model",
+                              "update connector %s (%s): credential" % (NAME, cid),
+                              "deploy model embedding-model"]
+    assert server.connectors[cid]["credential"] == {"api_key": NEW_KEY}
+    assert result["diff"]["after"]["credential"] == "changed"
+
+
+# -- secrets ----------------------------------------------------------------------------------------------------
+def test_server_echoing_the_credential_is_redacted(run, server):
+    server.fail_next("POST", r"connectors/_create$", 400,
+                     reason="Failed to parse credential {api_key=%s}: invalid header value Bearer %s" % (KEY, KEY))
+    result = run(module, spec())
+    assert result["failed"] is True
+    assert "HTTP 400" in result["msg"]
+    assert "********" in result["msg"]
+    assert KEY not in json.dumps(result)
+
+
+def test_server_echoing_the_password_is_redacted(run, server):
+    server.fail_next("POST", r"connectors/_search$", 401,
+                     reason="Authentication failed for user admin with password %s" % ADMIN_PASSWORD)
+    result = run(module, spec())
+    assert result["failed"] is True
+    assert "HTTP 401" in result["msg"]
+    assert ADMIN_PASSWORD not in json.dumps(result)
+
+
+def test_password_option_form_is_not_leaked(run, server):
+    server.fail_next("POST", r"connectors/_search$", 403, reason="user svc / Pw-Option-Secret-42 denied")
+    result = run(module, dict(spec(), username="svc", password="Pw-Option-Secret-42", host="https://h:9200"),
+                 )
+    assert result["failed"] is True
+    assert "Pw-Option-Secret-42" not in json.dumps(result)
+
+
+def test_connection_error_text_does_not_leak_the_credential(run, server):
+    server.fail_next("POST", r"connectors/_create$", exc=requests.exceptions.ConnectionError(
+        "connection reset while sending {\"credential\": {\"api_key\": \"%s\"}}" % KEY), times=10)
+    result = run(module, spec(retries=1))
+    assert result["failed"] is True
+    assert "failed after 2 attempt(s)" in result["msg"]
+    assert KEY not in json.dumps(result)
+
+
+# -- retries at the module level ------------------------------------------------------------------------------------
+def test_master_key_not_initialized_is_retried(run, server, clock):
+    server.master_key_missing = 1
+    result = run(module, spec())
+    assert result["failed"] is False
+    assert len(server.calls("POST", r"connectors/_create$")) == 2
+    assert len(server.connectors) == 1
+    assert clock.client_sleeps and clock.client_sleeps[0] >= 5.0
+
+
+def test_create_that_succeeded_behind_a_502_is_not_repeated(run, server):
+    server.fail_next("POST", r"connectors/_create$", 502, reason="Bad Gateway", process=True)
+    result = run(module, spec())
+    assert result["failed"] is False
+    assert result["changed"] is True
+    assert len(server.calls("POST", r"connectors/_create$")) == 1
+    assert list(server.connectors) == [result["connector_id"]]
+
+
+def test_replace_create_behind_a_502_is_not_repeated_and_does_not_pick_the_old_connector(run, server):
+    old = create(run, server)
+    deployed_model(server, old)
+    server.fail_next("POST", r"connectors/_create$", 502, reason="Bad Gateway", process=True)
+    result = run(module, spec(description="changed"))
+    assert result["failed"] is False
+    assert len(server.calls("POST", r"connectors/_create$")) == 1
+    assert result["connector_id"] != old
+    assert list(server.connectors) == [result["connector_id"]]
+
+
+# -- check mode ----------------------------------------------------------------------------------------------------
+def _existing(server):
+    server.add_connector(NAME, parameters={"model": "text-embedding-3-small", "dimensions": "1536"},
+                         description="OpenAI embeddings", credential={"api_key": KEY})
+
+
+def _existing_deployed(server):
+    _existing(server)
+    cid = next(iter(server.connectors))
+    server.add_model("embedding-model", cid, state="DEPLOYED")
+
+
+@pytest.mark.parametrize("setup,args,ignore", [
+    (None, spec(), ("connector_id",)),
+    (_existing, spec(credential_update="on_create"), ()),
+    (_existing, spec(description="changed", credential_update="on_create"), ()),
+    (_existing, spec(credential={"api_key": NEW_KEY}), ()),
+    (_existing, spec(parameters={"model": "m2"}), ("connector_id",)),
+    (_existing_deployed, spec(description="changed", credential_update="on_create"), ("connector_id",)),
+    (_existing_deployed, spec(description="changed", on_deployed_models="redeploy",
+                              credential_update="on_create"), ()),
+    (_existing_deployed, spec(description="changed", on_deployed_models="fail", credential_update="on_create"),
+     ()),
+    (_existing, {"name": NAME, "state": "absent"}, ()),
+    (None, {"name": NAME, "state": "absent"}, ()),
+], ids=["create", "no-change", "update", "rotate", "replace-removal", "replace-deployed", "redeploy",
+        "fail-policy", "delete", "already-gone"])
+def test_check_mode_matches_the_real_run(check_matches_real, setup, args, ignore):
+    checked, real, dummy, real_server = check_matches_real(module, args, setup=setup, ignore=ignore)
+    if not real["failed"]:
+        assert strip(checked["connector"], ignore) == strip(real["connector"], ignore)
+    assert bool(real_server.writes) == real["changed"]
+
+
+def strip(value, keys):
+    return {k: v for k, v in (value or {}).items() if k not in keys}
+
+
+def test_check_mode_create_returns_the_predicted_connector(run, server):
+    result = run(module, spec(), check_mode=True, diff=True)
+    assert result["changed"] is True
+    assert "connector_id" not in result["connector"]
+    assert result["connector"]["parameters"] == {"model": "text-embedding-3-small", "dimensions": "1536"}
+    assert result["diff"]["after"]["credential"] == "set"
+    assert server.writes == []
+
+
+def test_check_mode_create_with_client_config_matches_the_real_run(check_matches_real):
+    check_matches_real(module, spec(client_config={"read_timeout": 60}), ignore=("connector_id",))
+
+
+def _interrupted_with_model(server):
+    old = server.add_connector(NAME, parameters={"model": "m"})
+    server.add_connector(NAME, parameters={"model": "m", REPLACES: old})
+    server.add_model("embedding-model", old, state="DEPLOYED")
+
+
+def test_absent_after_an_interrupted_replace_fails_while_models_use_it(run, fresh):
+    server = fresh(_interrupted_with_model)
+    result = run(module, {"name": NAME, "state": "absent"})
+    assert result["failed"] is True
+    assert "embedding-model" in result["msg"]
+    # the replace was finished first: the model moved, the old connector is gone
+    assert len(server.connectors) == 1
+    assert result["plan"][0].startswith("finish replacing connector")
+
+
+def test_check_mode_absent_after_an_interrupted_replace_matches_the_real_run(check_matches_real):
+    check_matches_real(module, {"name": NAME, "state": "absent"}, setup=_interrupted_with_model)
