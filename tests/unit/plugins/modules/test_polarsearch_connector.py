@@ -361,6 +361,19 @@ def test_deployed_model_with_redeploy(run, server, clock):
     assert result["diff"]["after"] == public_view(server, cid)
 
 
+def test_parameter_removal_with_a_deployed_model_replaces_even_with_redeploy(run, server):
+    old = create(run, server)
+    mid = deployed_model(server, old)
+    result = run(module, spec(parameters={"model": "text-embedding-3-small"}, on_deployed_models="redeploy"))
+    new = result["connector_id"]
+    assert result["plan"] == ["create connector %s" % NAME,
+                              "update model embedding-model: connector_id",
+                              "delete connector %s (%s)" % (NAME, old)]
+    assert server.models[mid]["connector_id"] == new
+    assert server.models[mid]["model_state"] == "DEPLOYED"
+    assert server.calls("POST", r"_undeploy$") == []
+
+
 def test_redeploy_reports_a_failed_deploy(run, server):
     cid = create(run, server)
     mid = deployed_model(server, cid)
@@ -839,3 +852,9 @@ def test_absent_after_an_interrupted_replace_fails_while_models_use_it(run, fres
 
 def test_check_mode_absent_after_an_interrupted_replace_matches_the_real_run(check_matches_real):
     check_matches_real(module, {"name": NAME, "state": "absent"}, setup=_interrupted_with_model)
+
+
+def test_the_runner_catches_a_leaked_secret(run, server):
+    # the no-secret check every run makes does fail when a "secret" reaches the result
+    with pytest.raises(AssertionError, match="leaked into the module result"):
+        run(module, spec(), extra_secrets=[NAME])
