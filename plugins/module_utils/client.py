@@ -135,6 +135,9 @@ class PolarSearchClient:
                 )
             except requests.exceptions.RequestException as exc:
                 if attempt >= self.retries:
+                    found = lookup() if lookup is not None else None
+                    if found is not None:
+                        return found
                     raise self._error(
                         "%s %s failed after %d attempt(s): %s" % (method, path, attempt + 1, exc),
                         method=method, path=path)
@@ -152,6 +155,10 @@ class PolarSearchClient:
                     retry_reason = "status"
                 elif status == 404 and missing_ok:
                     return None
+                if retry_reason is not None and attempt >= self.retries and lookup is not None:
+                    found = lookup()
+                    if found is not None:
+                        return found
                 if retry_reason is None or attempt >= self.retries:
                     raise self._error(
                         "%s %s failed: HTTP %s: %s" % (method, path, status, reason),

@@ -260,7 +260,7 @@ connector:
         headers: {Authorization: "Bearer ${credential.api_key}", Content-Type: application/json}
         request_body: '{ "model": "${parameters.model}", "messages": ${parameters.messages} }'
 connector_id:
-  description: The ID of the connector (of the new one after a replace). Absent in check mode for a connector still to be created.
+  description: The ID of the connector (of the new one after a replace). V(null) in check mode for a connector still to be created.
   returned: success, when the connector exists
   type: str
   sample: 3ZxYvJIBq2x1oHuOlq6Y

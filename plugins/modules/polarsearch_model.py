@@ -137,7 +137,7 @@ model:
     model_version: "1"
     algorithm: REMOTE
 model_id:
-  description: The ID of the model. Absent in check mode for a model still to be registered.
+  description: The ID of the model. V(null) in check mode for a model still to be registered.
   returned: success, when the model exists
   type: str
   sample: x8nrvJIBq2x1oHuO3a0b
