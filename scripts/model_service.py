@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Local stand-in for the model APIs that PolarSearch connectors call.
 
 It speaks just enough of three wire formats to exercise ML Commons remote
@@ -499,8 +498,8 @@ class Handler(BaseHTTPRequestHandler):
     # quiet by default; the server owner may turn logging on
     def log_message(self, fmt, *args):  # noqa: N802 (stdlib name)
         if getattr(self.server, "verbose", False):
-            sys.stderr.write("%s - - [%s] %s\n" % (self.address_string(),
-                                                  self.log_date_time_string(), fmt % args))
+            sys.stderr.write("%s - - [%s] %s\n" % (
+                self.address_string(), self.log_date_time_string(), fmt % args))
 
     @property
     def state(self) -> ServiceState:
@@ -553,7 +552,7 @@ class Handler(BaseHTTPRequestHandler):
         value = self.headers.get("Authorization")
         if value is None:
             return False, False
-        scheme, _, token = value.strip().partition(" ")
+        scheme, _sep, token = value.strip().partition(" ")
         if scheme.lower() != "bearer":
             return True, False
         return True, hmac.compare_digest(token.strip().encode("utf-8"),
@@ -762,7 +761,7 @@ def make_server(host: str = DEFAULT_HOST, port: int = 0, api_key: str = DEFAULT_
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--host", default=DEFAULT_HOST,
                         help="loopback address to bind (default %(default)s)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("MODEL_SERVICE_PORT",

@@ -262,7 +262,7 @@ def create_connector(context, spec, params, replaces=None, known_ids=()):
 
 
 def update_connector(context, current, changes, params, rotate):
-    body = {k: v for k, v in changes.items()}
+    body = dict(changes)
     if rotate:
         body["credential"] = {str(k): str(v) for k, v in params["credential"].items()}
         body["parameters"] = dict(body.get("parameters") or {}, **{

@@ -153,7 +153,7 @@ def undeploy(context, model, wait=True, timeout=300):
 
 def update_model(context, model, changes, timeout=300):
     """PUT the changed fields; a deployed model is then waited for until it is usable again."""
-    predicted = dict(model, **{k: v for k, v in changes.items()})
+    predicted = dict(model, **changes)
     if "interface" in predicted and isinstance(predicted["interface"], dict):
         predicted["interface"] = {k: parse_json_text(v) for k, v in predicted["interface"].items()}
 

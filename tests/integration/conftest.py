@@ -168,7 +168,7 @@ def prefix():
 
 
 def four_steps(ansible, module, args, expect_change=True):
-    """CHECK, real, CHECK again, real again; returns the two real results."""
+    """CHECK, real, CHECK again, real again; returns the first real result."""
     check = ansible.run(module, args, check=True)
     assert not check.get("failed"), check
     assert check["changed"] is expect_change, check
@@ -182,4 +182,4 @@ def four_steps(ansible, module, args, expect_change=True):
     again = ansible.run(module, args)
     assert not again.get("failed"), again
     assert again["changed"] is False, again
-    return real, again
+    return real

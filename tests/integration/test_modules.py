@@ -99,7 +99,7 @@ def cleanup(ansible):
 def test_cluster_settings_states_and_drift(env, rest, ansible):
     entry = "^http://127\\.0\\.0\\.1:1/it-%d/.*$" % int(time.time())
     args = {"persistent": {TRUSTED: [entry]}}
-    real, _ = four_steps(ansible, "polarsearch_cluster_settings", args)
+    real = four_steps(ansible, "polarsearch_cluster_settings", args)
     current = rest.settings()["persistent"][TRUSTED]
     assert entry in current
     assert "^https://api\\.openai\\.com/.*$" in current, "append keeps the default entries"
@@ -134,7 +134,7 @@ def test_connector_lifecycle_drift_and_secrets(env, rest, ansible, trusted, pref
     name = prefix + "-embed"
     cleanup[1].append(name)
     spec = embedding_connector(name, env)
-    created, _ = four_steps(ansible, "polarsearch_connector", spec)
+    created = four_steps(ansible, "polarsearch_connector", spec)
     stored = rest.connectors(name)
     assert len(stored) == 1
     assert stored[0]["parameters"]["model"] == "text-embedding-v4"
@@ -160,7 +160,7 @@ def test_connector_lifecycle_drift_and_secrets(env, rest, ansible, trusted, pref
 
     # A removed parameter key needs a replace (the server cannot drop keys).
     rest.call("PUT", ML + "/connectors/%s" % cid, {"parameters": {"extra": "x"}})
-    replaced, _ = four_steps(ansible, "polarsearch_connector", spec)
+    replaced = four_steps(ansible, "polarsearch_connector", spec)
     assert [s.split(" ")[0] for s in replaced["plan"]] == ["create", "delete"]
     after = rest.connectors(name)
     assert len(after) == 1 and "extra" not in after[0]["parameters"] and after[0]["connector_id"] != cid
@@ -193,7 +193,7 @@ def test_connector_lifecycle_drift_and_secrets(env, rest, ansible, trusted, pref
 def test_duplicate_names_fail_with_ids(env, rest, ansible, trusted, prefix):
     name = prefix + "-dup"
     body = embedding_connector(name, env)
-    ids = [rest.call("POST", ML + "/connectors/_create", body)["connector_id"] for _ in range(2)]
+    ids = [rest.call("POST", ML + "/connectors/_create", body)["connector_id"] for copy in range(2)]
     try:
         result = ansible.run("polarsearch_connector", body, check=True)
         assert result["failed"] and all(i in result["msg"] for i in ids)
@@ -213,19 +213,19 @@ def test_model_states_drift_and_predictions(env, rest, ansible, trusted, prefix,
                                       "documents": ["PolarSearch is a search engine", "bananas are yellow"]}),
         "llm": (llm_connector, {"messages": [{"role": "user", "content": "Say hello to PolarSearch"}]}),
     }
-    for kind, (make, _) in kinds.items():
+    for kind, (make, _parameters) in kinds.items():
         connectors.append("%s-%s-c" % (prefix, kind))
         models.append("%s-%s" % (prefix, kind))
         assert not ansible.run("polarsearch_connector", make(connectors[-1], env)).get("failed")
 
     name = models[0]
     base = {"name": name, "connector": connectors[0], "description": "embedding"}
-    registered, _ = four_steps(ansible, "polarsearch_model", dict(base, state="present"))
+    registered = four_steps(ansible, "polarsearch_model", dict(base, state="present"))
     model_id = registered["model_id"]
     assert rest.model(model_id)["model_state"] == "REGISTERED"
-    deployed, _ = four_steps(ansible, "polarsearch_model", dict(base, state="deployed"))
+    deployed = four_steps(ansible, "polarsearch_model", dict(base, state="deployed"))
     assert deployed["model"]["model_state"] == "DEPLOYED" == rest.model(model_id)["model_state"]
-    undeployed, _ = four_steps(ansible, "polarsearch_model", dict(base, state="undeployed"))
+    undeployed = four_steps(ansible, "polarsearch_model", dict(base, state="undeployed"))
     assert rest.model(model_id)["model_state"] == "UNDEPLOYED"
     four_steps(ansible, "polarsearch_model", dict(base, state="deployed"))
 
@@ -244,7 +244,7 @@ def test_model_states_drift_and_predictions(env, rest, ansible, trusted, prefix,
     assert rest.model(model_id)["description"] == "embedding"
 
     # The doc's step 4 through ML Commons to the local model service, for the three kinds.
-    for (kind, (_, parameters)), model_name, connector in zip(kinds.items(), models, connectors):
+    for (kind, (_make, parameters)), model_name, connector in zip(kinds.items(), models, connectors):
         if kind != "embed":
             result = ansible.run("polarsearch_model", {"name": model_name, "connector": connector,
                                                        "state": "deployed"})

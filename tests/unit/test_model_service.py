@@ -104,7 +104,7 @@ def test_cli_refuses_non_loopback_host(capsys):
 
 
 def test_server_address_is_loopback(service):
-    _, server = service
+    server = service[1]
     assert server.server_address[0] == "127.0.0.1"
 
 
@@ -338,8 +338,8 @@ def test_wrong_key_is_401(client):
 
 
 def test_non_bearer_scheme_is_401(client):
-    status, _ = client.post(EMBED, {"model": "m", "input": "x"}, key=None,
-                            headers={"Authorization": "Basic " + KEY})
+    status = client.post(EMBED, {"model": "m", "input": "x"}, key=None,
+                         headers={"Authorization": "Basic " + KEY})[0]
     assert status == 401
 
 
@@ -372,16 +372,16 @@ def test_header_fault_status(client):
 
 def test_header_fault_delay(client):
     start = time.monotonic()
-    status, _ = client.post(EMBED, {"model": "m", "input": "x"},
-                            headers={"X-Fault": "delay=300"})
+    status = client.post(EMBED, {"model": "m", "input": "x"},
+                         headers={"X-Fault": "delay=300"})[0]
     assert status == 200
     assert time.monotonic() - start >= 0.3
 
 
 def test_header_fault_delay_and_status(client):
     start = time.monotonic()
-    status, _ = client.post(EMBED, {"model": "m", "input": "x"},
-                            headers={"X-Fault": "delay=200, 503"})
+    status = client.post(EMBED, {"model": "m", "input": "x"},
+                         headers={"X-Fault": "delay=200, 503"})[0]
     assert status == 503
     assert time.monotonic() - start >= 0.2
 
@@ -404,7 +404,7 @@ def test_admin_fault_with_count(client):
 def test_admin_fault_persists_until_cleared(client):
     client.post("/admin/faults", {"status": 429}, key=None)
     req = {"model": "m", "input": "x"}
-    assert [client.post(EMBED, req)[0] for _ in range(3)] == [429, 429, 429]
+    assert [client.post(EMBED, req)[0] for attempt in range(3)] == [429, 429, 429]
     assert client.call("DELETE", "/admin/faults", key=None)[0] == 200
     assert client.post(EMBED, req)[0] == 200
 
@@ -462,7 +462,7 @@ def test_request_log_limit_clear_and_skip_admin(client):
     for i in range(3):
         client.post(EMBED, {"model": "m", "input": str(i)})
     client.call("GET", "/health", key=None)
-    _, body = client.call("GET", "/admin/requests?limit=2", key=None)
+    body = client.call("GET", "/admin/requests?limit=2", key=None)[1]
     assert [r["body"]["input"] for r in body["requests"]] == ["1", "2"]
     assert client.call("DELETE", "/admin/requests", key=None)[1]["count"] == 0
     assert client.call("GET", "/admin/requests", key=None)[1]["count"] == 0
@@ -471,7 +471,7 @@ def test_request_log_limit_clear_and_skip_admin(client):
 def test_request_log_keeps_unparsable_body(client):
     client.call("DELETE", "/admin/requests", key=None)
     client.call("POST", EMBED, raw=b"not json")
-    _, body = client.call("GET", "/admin/requests", key=None)
+    body = client.call("GET", "/admin/requests", key=None)[1]
     entry = body["requests"][0]
     assert entry["body"] is None
     assert entry["body_text"] == "not json"

@@ -1,0 +1,1020 @@
+"""Run a single-node OpenSearch 3.6.0 with ML Commons 3.6.0.0 and the local
+model service on 127.0.0.1, for development and integration tests.
+
+Usage: polarsearch-local up | down | status | logs [-n LINES]
+
+`up` and `status` print three lines on stdout:
+
+    POLARSEARCH_URL=http://127.0.0.1:9250
+    MODEL_SERVICE_ENDPOINT=127.0.0.1:18080
+    MODEL_SERVICE_API_KEY=local-dev-key-0001
+
+Everything else goes to stderr. See docs/local-cluster.md.
+
+Environment:
+  POLARSEARCH_URL             cluster URL to serve (loopback only); overrides
+                              POLARSEARCH_LOCAL_PORT
+  POLARSEARCH_LOCAL_PORT      HTTP port (default 9250)
+  POLARSEARCH_LOCAL_TRANSPORT_PORT  transport port (default 9350)
+  MODEL_SERVICE_ENDPOINT      host:port of the model service (loopback only);
+                              overrides MODEL_SERVICE_PORT
+  MODEL_SERVICE_PORT          model service port (default 18080)
+  MODEL_SERVICE_API_KEY       key the model service accepts
+                              (default local-dev-key-0001)
+  POLARSEARCH_LOCAL_CACHE     download cache (default ~/.cache/polarsearch-local)
+  POLARSEARCH_LOCAL_HOME      state root; the node lives in $POLARSEARCH_LOCAL_HOME/run
+                              (default ~/.cache/polarsearch-local)
+  POLARSEARCH_LOCAL_TIMEOUT   seconds to wait for readiness (default 180)
+  POLARSEARCH_LOCAL_MAVEN     Maven repository base URL
+                              (default https://repo1.maven.org/maven2)
+  OPENSEARCH_JAVA_HOME, JAVA_HOME  used when they point at Java 21 or newer
+"""
+
+import glob
+import hashlib
+import http.client
+import ipaddress
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from urllib.parse import urlsplit
+
+SCRIPT_DIR = os.path.dirname(os.path.realpath(__file__))
+MODEL_SERVICE_SCRIPT = os.path.join(SCRIPT_DIR, "model_service.py")
+
+OPENSEARCH_VERSION = "3.6.0"
+ML_PLUGIN_VERSION = "3.6.0.0"
+JOB_SCHEDULER_VERSION = "3.6.0.0"
+MIN_JAVA = 21
+
+DEFAULT_HTTP_PORT = 9250
+DEFAULT_TRANSPORT_PORT = 9350
+DEFAULT_MODEL_PORT = 18080
+DEFAULT_API_KEY = "local-dev-key-0001"
+DEFAULT_TIMEOUT = 180
+HEAP_OPTIONS = ["-Xms512m", "-Xmx1g"]
+
+CLUSTER_NAME = "polarsearch-local"
+NODE_NAME = "polarsearch-local-0"
+
+# SHA-512 of the artifacts as downloaded from Maven Central. Maven Central
+# publishes .sha1/.sha256/.sha512 for the distribution zip but (as seen from
+# here) no checksum files for the two plugin zips, so these pinned values are
+# what protects the plugin downloads. Published checksums are checked too when
+# the repository offers them.
+ARTIFACTS = [
+    {
+        "key": "opensearch",
+        "path": "org/opensearch/distribution/integ-test-zip/opensearch/{v}/opensearch-{v}.zip"
+                .format(v=OPENSEARCH_VERSION),
+        "sha512": "b82066a97902879c47e26608848d068c09e74d2128edee2802e622867abd451d"
+                  "34a366acc6519d0b40fc97acc89d61c5bb330ab8b2086cf6ffa0f9fe4b9acaa4",
+    },
+    {
+        "key": "job-scheduler",
+        "path": "org/opensearch/plugin/opensearch-job-scheduler/{v}/opensearch-job-scheduler-{v}.zip"
+                .format(v=JOB_SCHEDULER_VERSION),
+        "sha512": "1472f24835591bd8f9227820e493dbee1b08b2cb64c4b04cc8ff4d946111f1ef"
+                  "423517b69241edffe8dba4f68acc6694301d5d7cd6698b8160ec85c6d3fd1481",
+    },
+    {
+        "key": "ml",
+        "path": "org/opensearch/plugin/opensearch-ml-plugin/{v}/opensearch-ml-plugin-{v}.zip"
+                .format(v=ML_PLUGIN_VERSION),
+        "sha512": "b88f244d98ffaca978a07324aaa49ab75f77b3b5219fab59c62891b572d90540"
+                  "b4b00f0e657f4ed0ea80d3b757a03158cf7f8593c4959fc34dab703044009c9e",
+    },
+]
+CHECKSUM_KINDS = ["sha512", "sha256", "sha1"]  # strongest first
+
+# Plugins in install order (job-scheduler first: ML Commons extends it).
+PLUGIN_ORDER = [("job-scheduler", "opensearch-job-scheduler"), ("ml", "opensearch-ml")]
+
+
+class Failure(Exception):
+    pass
+
+
+def say(msg):
+    sys.stderr.write("polarsearch-local: %s\n" % msg)
+    sys.stderr.flush()
+
+
+# --------------------------------------------------------------------------
+# Configuration
+# --------------------------------------------------------------------------
+
+def _loopback_host(host, what):
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        addr = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        raise Failure("%s must use a loopback IP address, got %r" % (what, host))
+    if not addr.is_loopback:
+        raise Failure("%s must be a loopback address (127.0.0.0/8 or ::1), got %s" % (what, host))
+    return str(addr)
+
+
+def _int_env(name, default):
+    value = os.environ.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        port = int(value)
+    except ValueError:
+        raise Failure("%s must be an integer, got %r" % (name, value))
+    return port
+
+
+def _check_port(port, name):
+    if not 1 <= port <= 65535:
+        raise Failure("%s out of range: %d" % (name, port))
+    return port
+
+
+class Config:
+    def __init__(self):
+        home = os.path.expanduser("~")
+        self.cache = os.path.abspath(os.environ.get("POLARSEARCH_LOCAL_CACHE")
+                                     or os.path.join(home, ".cache", "polarsearch-local"))
+        root = os.path.abspath(os.environ.get("POLARSEARCH_LOCAL_HOME")
+                               or os.path.join(home, ".cache", "polarsearch-local"))
+        self.run = os.path.join(root, "run")
+        self.downloads = os.path.join(self.cache, "downloads")
+        self.os_home = os.path.join(self.run, "opensearch-" + OPENSEARCH_VERSION)
+        self.data = os.path.join(self.run, "data")
+        self.logs = os.path.join(self.run, "logs")
+        self.tmp = os.path.join(self.run, "tmp")
+        self.os_pidfile = os.path.join(self.run, "opensearch.pid")
+        self.ms_pidfile = os.path.join(self.run, "model_service.pid")
+        self.statefile = os.path.join(self.run, "state.json")
+        self.os_stdout = os.path.join(self.logs, "opensearch-stdout.log")
+        self.os_log = os.path.join(self.logs, CLUSTER_NAME + ".log")
+        self.ms_log = os.path.join(self.logs, "model_service.log")
+        self.maven = (os.environ.get("POLARSEARCH_LOCAL_MAVEN")
+                      or "https://repo1.maven.org/maven2").rstrip("/")
+        self.timeout = _int_env("POLARSEARCH_LOCAL_TIMEOUT", DEFAULT_TIMEOUT)
+
+        # The addresses and key of a running instance are remembered in the
+        # state file; they apply while it runs and an environment variable
+        # does not say otherwise. After `down` the defaults apply again.
+        recorded = {}
+        if ours(read_pid(self.os_pidfile), self.os_home) \
+                or ours(read_pid(self.ms_pidfile), MODEL_SERVICE_SCRIPT):
+            recorded = read_state(self.statefile)
+        self.recorded = recorded
+
+        if os.environ.get("POLARSEARCH_LOCAL_TRANSPORT_PORT") or not recorded.get("transport_port"):
+            self.transport_port = _check_port(
+                _int_env("POLARSEARCH_LOCAL_TRANSPORT_PORT", DEFAULT_TRANSPORT_PORT),
+                "POLARSEARCH_LOCAL_TRANSPORT_PORT")
+        else:
+            self.transport_port = recorded["transport_port"]
+
+        url = os.environ.get("POLARSEARCH_URL")
+        if url:
+            parts = urlsplit(url)
+            if parts.scheme != "http":
+                raise Failure("POLARSEARCH_URL must be http:// (the local node has no TLS): %s"
+                              % url)
+            self.os_host = _loopback_host(parts.hostname or "", "POLARSEARCH_URL")
+            self.os_port = _check_port(parts.port or 80, "POLARSEARCH_URL port")
+            self.url = url.rstrip("/")
+            self.url_explicit = True
+        else:
+            self.url_explicit = bool(os.environ.get("POLARSEARCH_LOCAL_PORT"))
+            port = _int_env("POLARSEARCH_LOCAL_PORT", DEFAULT_HTTP_PORT)
+            if not self.url_explicit and recorded.get("url"):
+                self.url = recorded["url"]
+                self.os_host = recorded["os_host"]
+                self.os_port = recorded["os_port"]
+            else:
+                self.os_host = "127.0.0.1"
+                self.os_port = _check_port(port, "POLARSEARCH_LOCAL_PORT")
+                self.url = "http://127.0.0.1:%d" % self.os_port
+
+        endpoint = os.environ.get("MODEL_SERVICE_ENDPOINT")
+        if endpoint:
+            ep = endpoint
+            if "://" in ep:
+                ep = urlsplit(ep).netloc
+            ep = ep.rstrip("/")
+            parts = urlsplit("//" + ep)
+            if not parts.port:
+                raise Failure("MODEL_SERVICE_ENDPOINT must be host:port, got %r" % endpoint)
+            self.ms_host = _loopback_host(parts.hostname or "", "MODEL_SERVICE_ENDPOINT")
+            self.ms_port = _check_port(parts.port, "MODEL_SERVICE_ENDPOINT port")
+            self.endpoint = ep
+            self.endpoint_explicit = True
+        else:
+            self.endpoint_explicit = bool(os.environ.get("MODEL_SERVICE_PORT"))
+            port = _int_env("MODEL_SERVICE_PORT", DEFAULT_MODEL_PORT)
+            if not self.endpoint_explicit and recorded.get("endpoint"):
+                self.endpoint = recorded["endpoint"]
+                self.ms_host = recorded["ms_host"]
+                self.ms_port = recorded["ms_port"]
+            else:
+                self.ms_host = "127.0.0.1"
+                self.ms_port = _check_port(port, "MODEL_SERVICE_PORT")
+                self.endpoint = "127.0.0.1:%d" % self.ms_port
+
+        key = os.environ.get("MODEL_SERVICE_API_KEY")
+        self.key_explicit = bool(key)
+        if not key:
+            key = recorded.get("api_key") or DEFAULT_API_KEY
+        self.api_key = key
+
+    def lines(self):
+        return [
+            "POLARSEARCH_URL=%s" % self.url,
+            "MODEL_SERVICE_ENDPOINT=%s" % self.endpoint,
+            "MODEL_SERVICE_API_KEY=%s" % self.api_key,
+        ]
+
+    def record(self):
+        write_state(self.statefile, {
+            "url": self.url, "os_host": self.os_host, "os_port": self.os_port,
+            "transport_port": self.transport_port,
+            "endpoint": self.endpoint, "ms_host": self.ms_host, "ms_port": self.ms_port,
+            "api_key": self.api_key,
+        })
+
+
+def read_state(path):
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return {}
+
+
+def write_state(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2)
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------
+# Processes
+# --------------------------------------------------------------------------
+
+def read_pid(path):
+    try:
+        with open(path) as fh:
+            return int(fh.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _proc_state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as fh:
+            data = fh.read()
+        return data.rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def _cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def alive(pid):
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return _proc_state(pid) not in ("Z", "X")
+
+
+def ours(pid, marker):
+    """True when pid is alive and its command line contains marker."""
+    return alive(pid) and marker in _cmdline(pid)
+
+
+def os_pid(cfg):
+    pid = read_pid(cfg.os_pidfile)
+    return pid if ours(pid, cfg.os_home) else None
+
+
+def ms_pid(cfg):
+    pid = read_pid(cfg.ms_pidfile)
+    return pid if ours(pid, MODEL_SERVICE_SCRIPT) else None
+
+
+def stop_process(pid, name, grace):
+    """SIGTERM the process group led by pid (or pid alone), escalate to SIGKILL."""
+    try:
+        pgid = os.getpgid(pid)
+    except ProcessLookupError:
+        return
+    use_group = pgid == pid
+
+    def send(sig):
+        try:
+            if use_group:
+                os.killpg(pgid, sig)
+            else:
+                os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def group_alive():
+        if alive(pid):
+            return True
+        if use_group:
+            for entry in os.listdir("/proc"):
+                if entry.isdigit():
+                    try:
+                        if os.getpgid(int(entry)) == pgid and alive(int(entry)):
+                            return True
+                    except (ProcessLookupError, PermissionError):
+                        pass
+        return False
+
+    say("stopping %s (pid %d)" % (name, pid))
+    send(signal.SIGTERM)
+    deadline = time.time() + grace
+    while time.time() < deadline:
+        if not group_alive():
+            return
+        time.sleep(0.25)
+    say("%s did not stop within %ds, sending SIGKILL" % (name, grace))
+    send(signal.SIGKILL)
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        if not group_alive():
+            return
+        time.sleep(0.2)
+    raise Failure("%s (pid %d) is still running after SIGKILL" % (name, pid))
+
+
+def port_in_use(host, port):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+# --------------------------------------------------------------------------
+# HTTP helpers (loopback only)
+# --------------------------------------------------------------------------
+
+def http_json(host, port, method, path, body=None, timeout=10):
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        headers = {"Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        conn.request(method, path, body=data, headers=headers)
+        resp = conn.getresponse()
+        raw = resp.read()
+        try:
+            parsed = json.loads(raw.decode("utf-8")) if raw else None
+        except ValueError:
+            parsed = raw.decode("utf-8", "replace")
+        return resp.status, parsed
+    finally:
+        conn.close()
+
+
+def try_http(host, port, method, path, body=None, timeout=5):
+    try:
+        return http_json(host, port, method, path, body, timeout)
+    except (OSError, http.client.HTTPException):
+        return None, None
+
+
+# --------------------------------------------------------------------------
+# Java
+# --------------------------------------------------------------------------
+
+def java_major(java_home):
+    java = os.path.join(java_home, "bin", "java")
+    if not os.access(java, os.X_OK):
+        return None
+    release = os.path.join(java_home, "release")
+    try:
+        with open(release) as fh:
+            m = re.search(r'^JAVA_VERSION="([^"]+)"', fh.read(), re.M)
+        if m:
+            return _major(m.group(1))
+    except OSError:
+        pass
+    try:
+        out = subprocess.run([java, "-version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             timeout=30, check=False).stdout.decode("utf-8", "replace")
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(r'version "([^"]+)"', out)
+    return _major(m.group(1)) if m else None
+
+
+def _major(version):
+    parts = version.split(".")
+    try:
+        if parts[0] == "1" and len(parts) > 1:
+            return int(parts[1])
+        return int(re.match(r"\d+", parts[0]).group(0))
+    except (AttributeError, ValueError):
+        return None
+
+
+def find_java():
+    for var in ("OPENSEARCH_JAVA_HOME", "JAVA_HOME"):
+        home = os.environ.get(var)
+        if home:
+            major = java_major(home)
+            if major and major >= MIN_JAVA:
+                return home, major
+            say("ignoring %s=%s (Java %s; OpenSearch %s needs %d+)"
+                % (var, home, major or "unknown", OPENSEARCH_VERSION, MIN_JAVA))
+    candidates = []
+    for java in glob.glob("/usr/lib/jvm/*/bin/java") + glob.glob("/usr/local/*/bin/java") \
+            + glob.glob("/opt/*/bin/java"):
+        home = os.path.realpath(os.path.dirname(os.path.dirname(java)))
+        candidates.append(home)
+    on_path = shutil.which("java")
+    if on_path:
+        candidates.append(os.path.dirname(os.path.dirname(os.path.realpath(on_path))))
+    best = None
+    for home in sorted(set(candidates)):
+        major = java_major(home)
+        if major and major >= MIN_JAVA and (best is None or major > best[1]):
+            best = (home, major)
+    if best is None:
+        raise Failure("no Java %d+ found (looked at OPENSEARCH_JAVA_HOME, JAVA_HOME, "
+                      "/usr/lib/jvm/*, /usr/local/*, /opt/* and java on PATH). "
+                      "Install a JDK 21 or newer, or set OPENSEARCH_JAVA_HOME." % MIN_JAVA)
+    return best
+
+
+# --------------------------------------------------------------------------
+# Downloads
+# --------------------------------------------------------------------------
+
+def _fetch(url, dest, timeout=60):
+    req = urllib.request.Request(url, headers={"User-Agent": "polarsearch-local"})
+    with urllib.request.urlopen(req, timeout=timeout) as resp, open(dest, "wb") as out:
+        shutil.copyfileobj(resp, out, 1 << 20)
+
+
+def _fetch_text(url):
+    try:
+        req = urllib.request.Request(url, headers={"User-Agent": "polarsearch-local"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.read().decode("ascii", "replace")
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise
+
+
+def published_checksums(cfg, art, dest):
+    """Published checksum files, cached beside the artifact ``dest``: {kind: hex}.
+
+    The repository is asked once per artifact; what it answered (including
+    "nothing published") is remembered in the cache.
+    """
+    found = {}
+    looked_up = dest + ".checksums"
+    asked_before = os.path.exists(looked_up)
+    for kind in CHECKSUM_KINDS:
+        cached = dest + "." + kind
+        text = None
+        if os.path.exists(cached):
+            with open(cached) as fh:
+                text = fh.read()
+        elif not asked_before:
+            try:
+                text = _fetch_text("%s/%s.%s" % (cfg.maven, art["path"], kind))
+            except (OSError, urllib.error.URLError) as exc:
+                say("could not fetch %s checksum for %s: %s" % (kind, art["key"], exc))
+                text = None
+            if text is not None:
+                with open(cached, "w") as fh:
+                    fh.write(text)
+        if text:
+            m = re.match(r"\s*([0-9a-fA-F]+)", text)
+            if m:
+                found[kind] = m.group(1).lower()
+    with open(looked_up, "w") as fh:
+        published = ", ".join(k for k in CHECKSUM_KINDS if k in found) or "none"
+        fh.write("published: %s\n" % published)
+    return found
+
+
+def verify(cfg, art, path, dest):
+    """Check ``path`` (the artifact that will live at ``dest``)."""
+    published = published_checksums(cfg, art, dest)
+    strongest = next((k for k in CHECKSUM_KINDS if k in published), None)
+    kinds = {k for k in (strongest, "sha512" if art.get("sha512") else None) if k}
+    if not kinds:
+        raise Failure("%s: no checksum available to verify it" % os.path.basename(dest))
+    hashes = {k: hashlib.new(k) for k in kinds}
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            for h in hashes.values():
+                h.update(block)
+    checked = []
+    if strongest:
+        if hashes[strongest].hexdigest() != published[strongest]:
+            raise Failure("%s: %s does not match the published checksum"
+                          % (os.path.basename(dest), strongest))
+        checked.append("published " + strongest)
+    if art.get("sha512"):
+        if hashes["sha512"].hexdigest() != art["sha512"]:
+            raise Failure("%s: sha512 does not match the pinned value" % os.path.basename(dest))
+        checked.append("pinned sha512")
+    return checked
+
+
+def ensure_downloads(cfg):
+    os.makedirs(cfg.downloads, exist_ok=True)
+    paths = {}
+    for art in ARTIFACTS:
+        dest = os.path.join(cfg.downloads, os.path.basename(art["path"]))
+        marker = dest + ".verified"
+        if os.path.exists(dest):
+            st = os.stat(dest)
+            stamp = "%d:%d" % (st.st_size, int(st.st_mtime))
+            try:
+                with open(marker) as fh:
+                    ok = fh.read().strip() == stamp
+            except OSError:
+                ok = False
+            if ok:
+                paths[art["key"]] = dest
+                continue
+            try:
+                checked = verify(cfg, art, dest, dest)
+                say("cached %s verified (%s)" % (os.path.basename(dest), ", ".join(checked)))
+            except Failure as exc:
+                say("cached file is bad, downloading again: %s" % exc)
+                os.unlink(dest)
+        if not os.path.exists(dest):
+            url = "%s/%s" % (cfg.maven, art["path"])
+            say("downloading %s" % url)
+            part = dest + ".part"
+            try:
+                _fetch(url, part, timeout=120)
+            except (OSError, urllib.error.URLError) as exc:
+                raise Failure("download of %s failed: %s" % (url, exc))
+            try:
+                checked = verify(cfg, art, part, dest)
+            except Failure:
+                os.unlink(part)
+                raise
+            os.replace(part, dest)
+            say("verified %s (%s)" % (os.path.basename(dest), ", ".join(checked)))
+        st = os.stat(dest)
+        with open(marker, "w") as fh:
+            fh.write("%d:%d\n" % (st.st_size, int(st.st_mtime)))
+        paths[art["key"]] = dest
+    return paths
+
+
+# --------------------------------------------------------------------------
+# Install
+# --------------------------------------------------------------------------
+
+def _install_stamp():
+    return {
+        "opensearch": OPENSEARCH_VERSION,
+        "plugins": [entry[1] for entry in PLUGIN_ORDER],
+        "sha512": {a["key"]: a["sha512"] for a in ARTIFACTS},
+    }
+
+
+def extract_zip(zpath, dest):
+    with zipfile.ZipFile(zpath) as zf:
+        for info in zf.infolist():
+            target = os.path.realpath(os.path.join(dest, info.filename))
+            if not target.startswith(os.path.realpath(dest) + os.sep):
+                raise Failure("unsafe path in %s: %s" % (zpath, info.filename))
+            zf.extract(info, dest)
+            mode = (info.external_attr >> 16) & 0o777
+            if mode and not info.is_dir():
+                os.chmod(target, mode)
+
+
+def java_env(java_home):
+    env = dict(os.environ)
+    env["OPENSEARCH_JAVA_HOME"] = java_home
+    env["JAVA_HOME"] = java_home
+    env.pop("OPENSEARCH_JAVA_OPTS", None)
+    env.pop("OPENSEARCH_PATH_CONF", None)
+    return env
+
+
+def ensure_install(cfg, java_home, downloads):
+    stamp_path = os.path.join(cfg.os_home, ".polarsearch-local-install.json")
+    if read_state(stamp_path) == _install_stamp():
+        return
+    if os.path.exists(cfg.os_home):
+        say("existing install in %s is incomplete or outdated, replacing it" % cfg.os_home)
+        shutil.rmtree(cfg.os_home)
+    os.makedirs(cfg.run, exist_ok=True)
+    say("unpacking OpenSearch %s into %s" % (OPENSEARCH_VERSION, cfg.run))
+    tmp = tempfile.mkdtemp(prefix=".unpack-", dir=cfg.run)
+    try:
+        extract_zip(downloads["opensearch"], tmp)
+        os.replace(os.path.join(tmp, "opensearch-" + OPENSEARCH_VERSION), cfg.os_home)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    env = java_env(java_home)
+    plugin_cli = os.path.join(cfg.os_home, "bin", "opensearch-plugin")
+    for key, name in PLUGIN_ORDER:
+        say("installing plugin %s" % name)
+        proc = subprocess.run([plugin_cli, "install", "--batch", "file://" + downloads[key]],
+                              env=env, cwd=cfg.os_home, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, check=False)
+        if proc.returncode != 0:
+            sys.stderr.write(proc.stdout.decode("utf-8", "replace")[-4000:])
+            raise Failure("installing %s failed (exit %d)" % (name, proc.returncode))
+    listed = subprocess.run([plugin_cli, "list"], env=env, cwd=cfg.os_home,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+    names = listed.stdout.decode("utf-8", "replace").split()
+    for name in (entry[1] for entry in PLUGIN_ORDER):
+        if name not in names:
+            raise Failure("plugin %s missing after install; `opensearch-plugin list` says: %s"
+                          % (name, " ".join(names)))
+    write_state(stamp_path, _install_stamp())
+
+
+def write_config(cfg):
+    conf = os.path.join(cfg.os_home, "config")
+    os.makedirs(cfg.data, exist_ok=True)
+    os.makedirs(cfg.logs, exist_ok=True)
+    settings = [
+        ("cluster.name", CLUSTER_NAME),
+        ("node.name", NODE_NAME),
+        ("network.host", cfg.os_host),
+        ("http.port", str(cfg.os_port)),
+        ("transport.port", str(cfg.transport_port)),
+        ("discovery.type", "single-node"),
+        ("path.data", cfg.data),
+        ("path.logs", cfg.logs),
+        # single node: new indices get no replicas, so the cluster can be green
+        ("cluster.default_number_of_replicas", "0"),
+        # a dev machine's disk may be fuller than the production watermarks allow
+        ("cluster.routing.allocation.disk.threshold_enabled", "false"),
+        # development node settings, as the ML Commons integration tests use
+        ("plugins.ml_commons.only_run_on_ml_node", "false"),
+        ("plugins.ml_commons.jvm_heap_memory_threshold", "100"),
+        ("plugins.ml_commons.native_memory_threshold", "100"),
+    ]
+    lines = ["# Written by scripts/polarsearch-local; rewritten on every `up`."]
+    lines += ["%s: %s" % (k, json.dumps(v)) for k, v in settings]
+    with open(os.path.join(conf, "opensearch.yml"), "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    os.makedirs(os.path.join(conf, "jvm.options.d"), exist_ok=True)
+    with open(os.path.join(conf, "jvm.options.d", "polarsearch-local.options"), "w") as fh:
+        fh.write("\n".join(HEAP_OPTIONS + ["-XX:HeapDumpPath=" + cfg.logs]) + "\n")
+
+
+# --------------------------------------------------------------------------
+# Start / wait
+# --------------------------------------------------------------------------
+
+def start_model_service(cfg):
+    if port_in_use(cfg.ms_host, cfg.ms_port):
+        raise Failure("port %s:%d is already in use by another process"
+                      % (cfg.ms_host, cfg.ms_port))
+    os.makedirs(cfg.logs, exist_ok=True)
+    env = dict(os.environ)
+    env["MODEL_SERVICE_API_KEY"] = cfg.api_key  # keeps the key off the command line
+    with open(cfg.ms_log, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, MODEL_SERVICE_SCRIPT, "--host", cfg.ms_host,
+             "--port", str(cfg.ms_port), "--verbose"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd=cfg.run,
+            start_new_session=True, close_fds=True)
+    with open(cfg.ms_pidfile, "w") as fh:
+        fh.write("%d\n" % proc.pid)
+    say("model service started (pid %d) on %s" % (proc.pid, cfg.endpoint))
+    return proc.pid
+
+
+def non_root_prefix():
+    """OpenSearch refuses to start as root. When this script runs as root,
+    start the node in a new user namespace where it sees an ordinary uid; the
+    kernel still treats it as the invoking user for file access, so the state
+    directory needs no ownership change."""
+    if os.geteuid() != 0:
+        return []
+    prefix = ["unshare", "--user", "--map-user=1000", "--map-group=1000"]
+    if shutil.which("unshare"):
+        probe = subprocess.run(prefix + ["true"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, check=False)
+        if probe.returncode == 0:
+            return prefix
+    raise Failure("OpenSearch refuses to run as root and `unshare --user` (util-linux) is not "
+                  "usable here; run this script as an unprivileged user")
+
+
+def start_opensearch(cfg, java_home):
+    for port in (cfg.os_port, cfg.transport_port):
+        if port_in_use(cfg.os_host, port):
+            raise Failure("port %s:%d is already in use by another process" % (cfg.os_host, port))
+    env = java_env(java_home)
+    env["OPENSEARCH_TMPDIR"] = cfg.tmp
+    shutil.rmtree(cfg.tmp, ignore_errors=True)
+    os.makedirs(cfg.tmp)
+    prefix = non_root_prefix()
+    if prefix:
+        say("running as root: starting OpenSearch in a user namespace as uid 1000")
+    with open(cfg.os_stdout, "ab") as log:
+        proc = subprocess.Popen(
+            prefix + [os.path.join(cfg.os_home, "bin", "opensearch"), "-p", cfg.os_pidfile],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd=cfg.os_home,
+            start_new_session=True, close_fds=True)
+    # OpenSearch writes the pid file itself once it is up; write it now so that
+    # `down` can find a node that is still starting.
+    with open(cfg.os_pidfile, "w") as fh:
+        fh.write("%d\n" % proc.pid)
+    say("OpenSearch %s started (pid %d, Java %s)" % (OPENSEARCH_VERSION, proc.pid, java_home))
+    return proc.pid
+
+
+def ml_ready(cfg):
+    status = try_http(cfg.os_host, cfg.os_port, "POST",
+                      "/_plugins/_ml/connectors/_search",
+                      {"size": 0, "query": {"match_all": {}}})[0]
+    return status == 200
+
+
+def cluster_status(cfg):
+    status, body = try_http(cfg.os_host, cfg.os_port, "GET", "/_cluster/health")
+    if status == 200 and isinstance(body, dict):
+        return body.get("status")
+    return None
+
+
+def model_service_ready(cfg):
+    status = try_http(cfg.ms_host, cfg.ms_port, "GET", "/health", timeout=2)[0]
+    return status == 200
+
+
+def effective_ml_settings(cfg):
+    status, body = try_http(cfg.os_host, cfg.os_port, "GET",
+                            "/_cluster/settings?flat_settings=true&include_defaults=true")
+    if status != 200 or not isinstance(body, dict):
+        return {}
+    merged = {}
+    for section in ("defaults", "persistent", "transient"):
+        merged.update(body.get(section) or {})
+    return merged
+
+
+def wait_ready(cfg, started):
+    deadline = started + cfg.timeout
+    yellow_since = None
+    while True:
+        now = time.time()
+        if not os_pid(cfg):
+            raise Failure("OpenSearch exited during start-up")
+        if not ms_pid(cfg):
+            raise Failure("the model service exited during start-up")
+        health = cluster_status(cfg)
+        if health == "green" and ml_ready(cfg) and model_service_ready(cfg):
+            return "green"
+        if health == "yellow" and ml_ready(cfg) and model_service_ready(cfg):
+            # a single node cannot host replicas; accept yellow after a while
+            yellow_since = yellow_since or now
+            if now - yellow_since > 30:
+                return "yellow"
+        if now > deadline:
+            raise Failure("not ready after %ds (cluster health: %s, ML Commons: %s, "
+                          "model service: %s)"
+                          % (cfg.timeout, health or "unreachable",
+                             "ok" if ml_ready(cfg) else "not answering",
+                             "ok" if model_service_ready(cfg) else "not answering"))
+        time.sleep(1)
+
+
+def check_ml_settings(cfg):
+    wanted = {
+        "plugins.ml_commons.only_run_on_ml_node": "false",
+        "plugins.ml_commons.jvm_heap_memory_threshold": "100",
+        "plugins.ml_commons.native_memory_threshold": "100",
+    }
+    have = effective_ml_settings(cfg)
+    wrong = {k: have.get(k) for k, v in wanted.items() if have.get(k) != v}
+    if wrong:
+        say("setting the development ML Commons settings (found %s)" % wrong)
+        status, body = try_http(cfg.os_host, cfg.os_port, "PUT", "/_cluster/settings",
+                                {"persistent": wanted})
+        if status != 200:
+            raise Failure("could not apply ML Commons settings: %s %s" % (status, body))
+
+
+def tail(path, lines=60):
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 256 * 1024))
+            data = fh.read().decode("utf-8", "replace").splitlines()
+        return "\n".join(data[-lines:])
+    except OSError as exc:
+        return "(cannot read %s: %s)" % (path, exc)
+
+
+def dump_logs(cfg, lines=60):
+    for path in (cfg.os_log, cfg.os_stdout, cfg.ms_log):
+        if os.path.exists(path):
+            sys.stderr.write("----- last %d lines of %s -----\n" % (lines, path))
+            sys.stderr.write(tail(path, lines) + "\n")
+    sys.stderr.flush()
+
+
+# --------------------------------------------------------------------------
+# Commands
+# --------------------------------------------------------------------------
+
+def check_conflicts(cfg, recorded):
+    """When something already runs, refuse an explicitly different address/key."""
+    diffs = []
+    if cfg.url_explicit and recorded.get("url") and recorded["url"] != cfg.url:
+        diffs.append("POLARSEARCH_URL (running: %s)" % recorded["url"])
+    if cfg.endpoint_explicit and recorded.get("endpoint") and recorded["endpoint"] != cfg.endpoint:
+        diffs.append("MODEL_SERVICE_ENDPOINT (running: %s)" % recorded["endpoint"])
+    if cfg.key_explicit and recorded.get("api_key") and recorded["api_key"] != cfg.api_key:
+        diffs.append("MODEL_SERVICE_API_KEY")
+    if diffs:
+        raise Failure("already running with a different %s; run `down` first"
+                      % ", ".join(diffs))
+
+
+def cmd_up(cfg):
+    recorded = cfg.recorded
+    running_os = os_pid(cfg)
+    running_ms = ms_pid(cfg)
+    if running_os or running_ms:
+        check_conflicts(cfg, recorded)
+    if running_os and running_ms and cluster_status(cfg) in ("green", "yellow") \
+            and ml_ready(cfg) and model_service_ready(cfg):
+        say("already running (OpenSearch pid %d, model service pid %d)"
+            % (running_os, running_ms))
+        print("\n".join(cfg.lines()))
+        return 0
+
+    # fail fast on ports taken by something else
+    if not running_ms and port_in_use(cfg.ms_host, cfg.ms_port):
+        raise Failure("port %s:%d (model service) is already in use by another process"
+                      % (cfg.ms_host, cfg.ms_port))
+    if not running_os:
+        for port in (cfg.os_port, cfg.transport_port):
+            if port_in_use(cfg.os_host, port):
+                raise Failure("port %s:%d (OpenSearch) is already in use by another process"
+                              % (cfg.os_host, port))
+
+    started = time.time()
+    java_home = None
+    if not running_os:
+        java_home, major = find_java()
+        say("using Java %d at %s" % (major, java_home))
+        downloads = ensure_downloads(cfg)
+        ensure_install(cfg, java_home, downloads)
+        write_config(cfg)
+    os.makedirs(cfg.logs, exist_ok=True)
+    cfg.record()
+    launched = []
+    try:
+        if not running_ms:
+            launched.append(("model service", start_model_service(cfg), 10))
+        if not running_os:
+            launched.append(("OpenSearch", start_opensearch(cfg, java_home), 60))
+        say("waiting up to %ds for the cluster, ML Commons and the model service"
+            % cfg.timeout)
+        health = wait_ready(cfg, started)
+        check_ml_settings(cfg)
+    except (Failure, KeyboardInterrupt) as exc:
+        say("start failed: %s" % (exc or "interrupted"))
+        dump_logs(cfg)
+        for name, pid, grace in reversed(launched):
+            if alive(pid):
+                try:
+                    stop_process(pid, name, grace)
+                except Failure as stop_exc:
+                    say(str(stop_exc))
+        if not os_pid(cfg) and not ms_pid(cfg):
+            for path in (cfg.ms_pidfile, cfg.os_pidfile, cfg.statefile):
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+        return 1
+    say("ready in %.1fs (cluster health %s)" % (time.time() - started, health))
+    print("\n".join(cfg.lines()))
+    sys.stdout.flush()
+    return 0
+
+
+def cmd_down(cfg):
+    stopped = False
+    pid = read_pid(cfg.ms_pidfile)
+    if pid and ours(pid, MODEL_SERVICE_SCRIPT):
+        stop_process(pid, "model service", 10)
+        stopped = True
+    pid = read_pid(cfg.os_pidfile)
+    if pid and ours(pid, cfg.os_home):
+        stop_process(pid, "OpenSearch", 60)
+        stopped = True
+    for path in (cfg.ms_pidfile, cfg.os_pidfile, cfg.statefile):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+    say("stopped" if stopped else "nothing was running")
+    return 0
+
+
+def cmd_status(cfg):
+    rc = 0
+    pid = os_pid(cfg)
+    if pid:
+        health = cluster_status(cfg)
+        ml = ml_ready(cfg)
+        say("OpenSearch %s: running, pid %d, %s, cluster health %s, ML Commons %s"
+            % (OPENSEARCH_VERSION, pid, cfg.url, health or "unreachable",
+               "answering" if ml else "not answering"))
+        if health not in ("green", "yellow") or not ml:
+            rc = 1
+    else:
+        say("OpenSearch: not running")
+        rc = 3
+    pid = ms_pid(cfg)
+    if pid:
+        ok = model_service_ready(cfg)
+        say("model service: running, pid %d, %s, %s"
+            % (pid, cfg.endpoint, "healthy" if ok else "not answering"))
+        if not ok and rc == 0:
+            rc = 1
+    else:
+        say("model service: not running")
+        rc = 3 if rc in (0, 3) else rc
+    if rc != 3:
+        print("\n".join(cfg.lines()))
+    return rc
+
+
+def cmd_logs(cfg, lines):
+    dump_logs(cfg, lines)
+    return 0
+
+
+def main(argv):
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        sys.stderr.write(__doc__)
+        return 0 if argv else 2
+    cmd = argv[0]
+    try:
+        cfg = Config()
+        if cmd == "up":
+            return cmd_up(cfg)
+        if cmd == "down":
+            return cmd_down(cfg)
+        if cmd == "status":
+            return cmd_status(cfg)
+        if cmd == "logs":
+            lines = 60
+            if len(argv) >= 3 and argv[1] == "-n":
+                lines = int(argv[2])
+            return cmd_logs(cfg, lines)
+    except Failure as exc:
+        say("error: %s" % exc)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    say("unknown command %r (use up, down, status or logs)" % cmd)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
