@@ -1,0 +1,455 @@
+"""The role polardb.polarsearch.ml_stack and its playbooks against a real cluster and the local model service.
+
+The tests run in file order and share one stack (one name prefix per session):
+
+1. check mode of provision on a cluster without the stack: everything is listed as to be created, nothing written;
+2. provision: every object exists and the verify predicts answer; a second run changes nothing;
+3. drift: a rotated key is reported (and not applied); out-of-band changes made through REST (a removed trusted
+   endpoint entry, a changed connector parameter under an undeployed model, an undeployed model) make drift.yml
+   fail, naming exactly those changes; provision fixes them and drift.yml passes;
+4. teardown leaves nothing behind, and a second teardown changes nothing;
+5. bad input fails before anything runs.
+
+The model service is reached as ``http://localhost:<port>`` rather than ``http://127.0.0.1:<port>``: the role derives
+the trusted endpoint entry ``^http://localhost:<port>/.*$`` from it, which no other test suite uses, so removing it
+out of band and on teardown cannot break another suite that relies on ``^http://127\\.0\\.0\\.1:<port>/.*$``.
+
+Environment: ``POLARSEARCH_URL``, ``MODEL_SERVICE_ENDPOINT`` and ``MODEL_SERVICE_API_KEY`` (printed by
+``scripts/polarsearch-local up``). Only objects whose names start with this session's prefix are created or deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+ML = "/_plugins/_ml"
+TRUSTED = "plugins.ml_commons.trusted_connector_endpoints_regex"
+PRIVATE_IP = "plugins.ml_commons.connector.private_ip_enabled"
+KINDS = {"text-embedding-v4": "embedding", "qwen3-rerank": "rerank", "qwen-max": "llm"}
+RESOURCES = ("setting", "connector", "model", "deploy")
+RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+# -- helpers --------------------------------------------------------------------------------------------------
+class Rest:
+    """Direct REST access to the cluster, to make out-of-band changes and to check server state."""
+
+    def __init__(self, url):
+        self.url = url.rstrip("/")
+        self.session = requests.Session()
+
+    def call(self, method, path, body=None, ok=(200, 201)):
+        response = self.session.request(method, self.url + path, json=body, timeout=60)
+        if ok and response.status_code not in ok:
+            raise AssertionError("%s %s -> %s %s" % (method, path, response.status_code, response.text[:500]))
+        return response.json() if response.text else {}
+
+    def search(self, kind, query, size=100):
+        body = {"query": query, "size": size}
+        return self.call("POST", "%s/%s/_search" % (ML, kind), body, ok=(200, 404)).get("hits", {}).get("hits", [])
+
+    def connectors(self, name):
+        return [dict(h["_source"], connector_id=h["_id"])
+                for h in self.search("connectors", {"term": {"name.keyword": name}})]
+
+    def models(self, name):
+        query = {"bool": {"filter": [{"term": {"algorithm": "REMOTE"}}, {"term": {"name.keyword": name}}]}}
+        return [dict(h["_source"], model_id=h["_id"]) for h in self.search("models", query)]
+
+    def groups(self, name):
+        return [dict(h["_source"], model_group_id=h["_id"])
+                for h in self.search("model_groups", {"term": {"name.keyword": name}})]
+
+    def with_prefix(self, kind, prefix):
+        return [h["_source"]["name"] for h in self.search(kind, {"prefix": {"name.keyword": prefix}})]
+
+    def one_model(self, name):
+        found = self.models(name)
+        assert len(found) == 1, "expected one model named %s, found %d" % (name, len(found))
+        return found[0]
+
+    def one_connector(self, name):
+        found = self.connectors(name)
+        assert len(found) == 1, "expected one connector named %s, found %d" % (name, len(found))
+        return found[0]
+
+    def settings(self):
+        return self.call("GET", "/_cluster/settings?flat_settings=true&include_defaults=true")
+
+    def trusted(self):
+        current = self.settings()
+        return current["persistent"].get(TRUSTED) or current["defaults"].get(TRUSTED) or []
+
+    def private_ip(self):
+        current = self.settings()
+        return current["persistent"].get(PRIVATE_IP, current["defaults"].get(PRIVATE_IP))
+
+    def put_trusted(self, entries):
+        self.call("PUT", "/_cluster/settings", {"persistent": {TRUSTED: entries}})
+
+    def undeploy(self, model_id):
+        self.call("POST", "%s/models/%s/_undeploy" % (ML, model_id))
+        self.wait_state(model_id, ("UNDEPLOYED", "REGISTERED"))
+
+    def wait_state(self, model_id, states, timeout=120):
+        deadline = time.monotonic() + timeout
+        state = None
+        while time.monotonic() < deadline:
+            state = self.call("GET", "%s/models/%s" % (ML, model_id)).get("model_state")
+            if state in states:
+                return state
+            time.sleep(0.5)
+        raise AssertionError("model %s is %s, not %s" % (model_id, state, " or ".join(states)))
+
+    def predict(self, model_id, parameters):
+        return self.call("POST", "%s/models/%s/_predict" % (ML, model_id), {"parameters": parameters})
+
+
+class Run:
+    """One ansible-playbook run: return code, output, PLAY RECAP counts and the JSON report."""
+
+    def __init__(self, completed, report_path, seconds):
+        self.rc = completed.returncode
+        self.output = completed.stdout + completed.stderr
+        self.seconds = seconds
+        recap = RECAP.search(completed.stdout)
+        self.ok, self.changed, self.unreachable, self.failed = (int(n) for n in recap.groups()) if recap else (
+            None, None, None, None)
+        self.report = json.loads(report_path.read_text()) if report_path.exists() else None
+
+    def rows(self):
+        assert self.report is not None, "no JSON report was written:\n%s" % self.output[-4000:]
+        return self.report["resources"]
+
+    def changes(self):
+        """The non-``none`` rows as (model, resource, action, fields) tuples."""
+        return sorted((r["model"], r["resource"], r["action"], tuple(r["fields"]))
+                      for r in self.rows() if r["action"] != "none")
+
+    def tail(self):
+        return self.output[-6000:]
+
+
+class Stack:
+    """Runs the collection playbooks the way AWX would: extra vars, and the key and cluster from the environment."""
+
+    def __init__(self, url, endpoint, api_key, prefix):
+        self.prefix = prefix
+        self.endpoint = endpoint
+        self.api_key = api_key
+        self.workdir = Path(tempfile.mkdtemp(prefix="ml-stack-it-"))
+        collections = self.workdir / "collections"
+        (collections / "ansible_collections" / "polardb").mkdir(parents=True)
+        (collections / "ansible_collections" / "polardb" / "polarsearch").symlink_to(REPO)
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("POLARSEARCH_", "ML_STACK_", "DASHSCOPE_", "ANSIBLE_"))}
+        self.env.update({
+            "ANSIBLE_COLLECTIONS_PATH": str(collections),
+            "ANSIBLE_LOCALHOST_WARNING": "0",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_RETRY_FILES_ENABLED": "0",
+            "POLARSEARCH_URL": url,
+            "ML_STACK_API_KEY": api_key,
+        })
+
+    def names(self, entry):
+        return self.prefix + entry, self.prefix + entry + "-connector"
+
+    def playbook(self, name, extra_vars=None, check=False, env=None):
+        variables = {
+            "ml_stack_name_prefix": self.prefix,
+            "ml_stack_endpoint": self.endpoint,
+            "ml_stack_private_ip_enabled": True,
+            "ml_stack_wait_timeout": 120,
+        }
+        variables.update(extra_vars or {})
+        report_path = self.workdir / ("report-%s.json" % uuid.uuid4().hex)
+        variables.setdefault("ml_stack_report_path", str(report_path))
+        vars_file = self.workdir / ("vars-%s.json" % uuid.uuid4().hex)
+        vars_file.write_text(json.dumps(variables))
+        command = [str(ANSIBLE_PLAYBOOK), "polardb.polarsearch.%s" % name, "-e", "@%s" % vars_file]
+        if check:
+            command.append("--check")
+        started = time.monotonic()
+        completed = subprocess.run(command, env=dict(self.env, **(env or {})), cwd=self.workdir,
+                                   capture_output=True, text=True, timeout=900, check=False)
+        return Run(completed, Path(variables["ml_stack_report_path"]), time.monotonic() - started)
+
+
+def expected_regex(endpoint):
+    return "^" + re.escape(endpoint) + "/.*$"
+
+
+def requests_since(service, seq):
+    answer = requests.get("http://%s/admin/requests" % service, timeout=10).json()
+    return [r for r in answer["requests"] if r.get("seq", 0) > seq]
+
+
+def last_seq(service):
+    answer = requests.get("http://%s/admin/requests?limit=1" % service, timeout=10).json()
+    return max([r.get("seq", 0) for r in answer["requests"]] or [0])
+
+
+# -- fixtures -------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cluster():
+    url = os.environ.get("POLARSEARCH_URL")
+    if not url:
+        pytest.skip("POLARSEARCH_URL is not set: start the cluster with scripts/polarsearch-local up and export "
+                    "the POLARSEARCH_URL, MODEL_SERVICE_ENDPOINT and MODEL_SERVICE_API_KEY lines it prints")
+    service = os.environ.get("MODEL_SERVICE_ENDPOINT", "127.0.0.1:18080")
+    host, _, port = service.rpartition(":")
+    if host not in ("127.0.0.1", "localhost"):
+        pytest.skip("MODEL_SERVICE_ENDPOINT %s is not on 127.0.0.1; these tests reach it as localhost" % service)
+    return {
+        "url": url.rstrip("/"),
+        "service": service,
+        "endpoint": "http://localhost:%s" % port,
+        "api_key": os.environ.get("MODEL_SERVICE_API_KEY", "local-dev-key-0001"),
+    }
+
+
+@pytest.fixture(scope="module")
+def rest(cluster):
+    return Rest(cluster["url"])
+
+
+@pytest.fixture(scope="module")
+def stack(cluster, rest):
+    """The stack of this session; whatever happens, everything with its prefix is removed at the end."""
+    stack = Stack(cluster["url"], cluster["endpoint"], cluster["api_key"], "rt-%s-" % uuid.uuid4().hex[:8])
+    stack.regex = expected_regex(cluster["endpoint"])
+    yield stack
+    stack.playbook("teardown")
+    leftovers = {kind: rest.with_prefix(kind, stack.prefix) for kind in ("models", "connectors", "model_groups")}
+    for name in leftovers["models"]:
+        for model in rest.models(name):
+            rest.call("POST", "%s/models/%s/_undeploy" % (ML, model["model_id"]), ok=None)
+            rest.call("DELETE", "%s/models/%s" % (ML, model["model_id"]), ok=None)
+    for name in leftovers["connectors"]:
+        for connector in rest.connectors(name):
+            rest.call("DELETE", "%s/connectors/%s" % (ML, connector["connector_id"]), ok=None)
+    for name in leftovers["model_groups"]:
+        for group in rest.groups(name):
+            rest.call("DELETE", "%s/model_groups/%s" % (ML, group["model_group_id"]), ok=None)
+    if stack.regex in rest.trusted():
+        rest.put_trusted([e for e in rest.trusted() if e != stack.regex])
+
+
+def assert_no_stack_objects(rest, stack):
+    for kind in ("connectors", "models", "model_groups"):
+        found = rest.with_prefix(kind, stack.prefix)
+        assert found == [], "%s with the prefix %s exist: %s" % (kind, stack.prefix, found)
+
+
+# -- 1. check mode on an empty cluster ------------------------------------------------------------------------
+def test_check_mode_lists_everything_and_writes_nothing(stack, rest):
+    assert_no_stack_objects(rest, stack)
+    assert stack.regex not in rest.trusted()
+    private_ip_before = rest.private_ip()
+
+    run = stack.playbook("provision", check=True)
+
+    assert run.rc == 0 and run.failed == 0, run.tail()
+    assert run.report["check_mode"] is True and run.report["drift"] is True
+    expected = []
+    for entry in KINDS:
+        name, connector = stack.names(entry)
+        expected += [
+            (name, "setting", "create", ("trusted_connector_endpoints_regex",)),
+            (name, "connector", "create",
+             ("actions", "credential", "description", "name", "parameters", "protocol", "version")),
+            (name, "model", "create", ("connector", "description", "name")),
+            (name, "deploy", "deploy", ("model_state",)),
+        ]
+    assert run.changes() == sorted(expected)
+    assert [(r["resource"], r["name"]) for r in run.rows() if r["model"] == stack.prefix + "qwen-max"] == [
+        ("setting", stack.regex), ("connector", stack.prefix + "qwen-max-connector"),
+        ("model", stack.prefix + "qwen-max"), ("deploy", stack.prefix + "qwen-max")]
+    # the readable table ends the run
+    assert "ML stack drift (check mode): 12 of 12 resources would change" in run.output
+    assert re.search(r"%s\s+connector\s+%s\s+create\s+actions, credential" % (
+        re.escape(stack.prefix + "qwen3-rerank"), re.escape(stack.prefix + "qwen3-rerank-connector")), run.output)
+    assert stack.api_key not in run.output
+
+    # nothing was written
+    assert_no_stack_objects(rest, stack)
+    assert stack.regex not in rest.trusted()
+    assert rest.private_ip() == private_ip_before
+
+
+# -- 2. provision, verify, idempotence ------------------------------------------------------------------------
+def test_provision_creates_deploys_and_verifies(stack, rest, cluster):
+    seq = last_seq(cluster["service"])
+    run = stack.playbook("provision")
+    assert run.rc == 0 and run.failed == 0, run.tail()
+    assert run.changed > 0
+    assert stack.api_key not in run.output
+
+    assert stack.regex in rest.trusted()
+    assert str(rest.private_ip()).lower() == "true"
+    host_port = cluster["endpoint"].split("://", 1)[1]
+    for entry, kind in KINDS.items():
+        name, connector_name = stack.names(entry)
+        connector = rest.one_connector(connector_name)
+        assert connector["parameters"]["endpoint"] == host_port
+        assert connector["parameters"]["model"] == entry
+        assert connector["actions"][0]["url"].startswith("http://${parameters.endpoint}/")
+        model = rest.one_model(name)
+        assert model["model_state"] == "DEPLOYED", model
+        assert model["connector_id"] == connector["connector_id"]
+
+    # the verify step predicted on each model, with the key
+    calls = [r for r in requests_since(cluster["service"], seq) if r.get("auth", {}).get("matched")]
+    paths = {r["path"] for r in calls if "PolarSearch is a search service of PolarDB." in json.dumps(r.get("body"))}
+    assert {"/compatible-mode/v1/embeddings", "/api/v1/services/rerank/text-rerank/text-rerank"} <= paths, paths
+    assert any(r["path"] == "/compatible-mode/v1/chat/completions" and "Reply with one word" in json.dumps(r["body"])
+               for r in calls), "no chat completion call from the verify step"
+    assert "Check the shape of each answer" in run.output
+
+    # and the models answer through REST as well
+    embedding = rest.predict(rest.one_model(stack.prefix + "text-embedding-v4")["model_id"], {"input": ["hello"]})
+    assert embedding["inference_results"][0]["output"][0]["data"]
+    rerank = rest.predict(rest.one_model(stack.prefix + "qwen3-rerank")["model_id"],
+                          {"query": "capital", "documents": ["Paris is the capital", "apples"]})
+    assert len(rerank["inference_results"][0]["output"][0]["dataAsMap"]["output"]["results"]) == 2
+    chat = rest.predict(rest.one_model(stack.prefix + "qwen-max")["model_id"],
+                        {"messages": [{"role": "user", "content": "hello"}]})
+    assert chat["inference_results"][0]["output"][0]["dataAsMap"]["choices"][0]["message"]["content"]
+
+    again = stack.playbook("provision")
+    assert again.rc == 0 and again.changed == 0, again.tail()
+    assert again.changes() == []
+
+
+# -- 3. drift ---------------------------------------------------------------------------------------------------
+def test_drift_reports_a_rotated_key_without_applying_it(stack, rest):
+    before = {entry: rest.one_connector(stack.names(entry)[1]) for entry in KINDS}
+
+    run = stack.playbook("drift", {"ml_stack_api_key": "rotated-" + uuid.uuid4().hex})
+
+    assert run.rc != 0 and "the ML stack drifted" in run.output, run.tail()
+    assert run.changes() == sorted((stack.names(entry)[0], "connector", "replace", ("credential",))
+                                   for entry in KINDS)
+    assert "rotated-" not in run.output
+    for entry in KINDS:
+        name, connector_name = stack.names(entry)
+        after = rest.one_connector(connector_name)
+        assert after["connector_id"] == before[entry]["connector_id"]
+        assert after["last_updated_time"] == before[entry]["last_updated_time"]
+        assert rest.one_model(name)["connector_id"] == after["connector_id"]
+
+
+def test_drift_names_out_of_band_changes_and_provision_fixes_them(stack, rest):
+    rerank, rerank_connector = stack.names("qwen3-rerank")
+    llm, _ = stack.names("qwen-max")
+
+    # (b) a connector parameter changes under a model that is first undeployed (the server refuses to update a
+    # connector a deployed model uses), which is also a deploy-state drift; (c) the LLM is undeployed.
+    rest.undeploy(rest.one_model(rerank)["model_id"])
+    connector = rest.one_connector(rerank_connector)
+    rest.call("PUT", "%s/connectors/%s" % (ML, connector["connector_id"]), {"parameters": {"model": "other-rerank"}})
+    rest.undeploy(rest.one_model(llm)["model_id"])
+    # a model field changes (allowed while deployed)
+    embedding, _ = stack.names("text-embedding-v4")
+    rest.call("PUT", "%s/models/%s" % (ML, rest.one_model(embedding)["model_id"]), {"description": "changed by hand"})
+    # (a) the trusted endpoint entry is dropped (after (b): the server checks the URL on a connector update)
+    rest.put_trusted([e for e in rest.trusted() if e != stack.regex])
+
+    drift = stack.playbook("drift")
+
+    assert drift.rc != 0 and "the ML stack drifted" in drift.output, drift.tail()
+    expected = sorted(
+        [(stack.names(entry)[0], "setting", "create", ("trusted_connector_endpoints_regex",)) for entry in KINDS]
+        + [(embedding, "model", "update", ("description",)),
+           (rerank, "connector", "update", ("parameters.model",)),
+           (rerank, "deploy", "deploy", ("model_state",)),
+           (llm, "deploy", "deploy", ("model_state",))])
+    assert drift.changes() == expected
+    assert drift.report["check_mode"] is True
+    # the table says the same
+    assert "ML stack drift (check mode): 7 of 12 resources would change" in drift.output
+    assert re.search(r'%s\s+connector\s+%s\s+update\s+parameters\.model"' % (
+        re.escape(rerank), re.escape(rerank_connector)), drift.output)
+    # nothing was applied
+    assert stack.regex not in rest.trusted()
+    assert rest.one_connector(rerank_connector)["parameters"]["model"] == "other-rerank"
+    assert rest.one_model(llm)["model_state"] == "UNDEPLOYED"
+    assert rest.one_model(embedding)["description"] == "changed by hand"
+
+    fix = stack.playbook("provision")
+    assert fix.rc == 0 and fix.failed == 0, fix.tail()
+    assert fix.changes() == expected
+    assert stack.regex in rest.trusted()
+    assert rest.one_connector(rerank_connector)["parameters"]["model"] == "qwen3-rerank"
+    assert rest.one_model(embedding)["description"] == "DashScope embedding model text-embedding-v4"
+    for entry in KINDS:
+        assert rest.one_model(stack.names(entry)[0])["model_state"] == "DEPLOYED"
+
+    clean = stack.playbook("drift")
+    assert clean.rc == 0, clean.tail()
+    assert clean.changes() == [] and clean.report["drift"] is False
+    assert "ML stack drift (check mode): 0 of 12 resources would change" in clean.output
+
+
+# -- 4. teardown ------------------------------------------------------------------------------------------------
+def test_teardown_leaves_nothing_behind(stack, rest):
+    check = stack.playbook("teardown", check=True)
+    assert check.rc == 0, check.tail()
+    assert check.changes() == sorted(
+        [(stack.names(entry)[0], "setting", "delete", ("trusted_connector_endpoints_regex",)) for entry in KINDS]
+        + [(stack.names(entry)[0], "connector", "delete", ()) for entry in KINDS]
+        + [(stack.names(entry)[0], "model", "delete", ()) for entry in KINDS]
+        + [(stack.names(entry)[0], "deploy", "undeploy", ("model_state",)) for entry in KINDS])
+    for entry in KINDS:
+        assert rest.one_model(stack.names(entry)[0])["model_state"] == "DEPLOYED", "check mode wrote nothing"
+
+    run = stack.playbook("teardown")
+    assert run.rc == 0 and run.failed == 0, run.tail()
+    assert_no_stack_objects(rest, stack)
+    for entry in KINDS:
+        assert rest.groups(stack.names(entry)[0]) == []
+    assert stack.regex not in rest.trusted()
+
+    again = stack.playbook("teardown")
+    assert again.rc == 0 and again.changed == 0, again.tail()
+    assert again.changes() == []
+
+
+# -- 5. bad input -----------------------------------------------------------------------------------------------
+BAD_INPUT = [
+    ([{"name": "x", "kind": "foo"}], "value of kind must be one of: embedding, rerank, llm, got: foo"),
+    ([{"kind": "llm"}], "missing required arguments: name"),
+    ([{"name": "x", "kind": "llm", "preset": "nope"}], "unknown preset nope"),
+    ([{"name": "x", "kind": "llm", "endpoint": "ftp://example.com"}], "the endpoint ftp://example.com is not"),
+    ([{"name": "x", "kind": "llm"}, {"name": "x", "kind": "rerank"}], "names must be unique"),
+]
+
+
+@pytest.mark.parametrize("models, message", BAD_INPUT, ids=["kind", "name", "preset", "endpoint", "duplicate"])
+def test_bad_input_fails_before_anything_runs(models, message):
+    # No cluster is needed: nothing may reach the server. The URL points at a closed port, so a task that
+    # tried would fail with a connection error instead of the expected message.
+    stack = Stack("http://127.0.0.1:9", "http://localhost:9", "some-key", "rt-bad-%s-" % uuid.uuid4().hex[:6])
+    run = stack.playbook("provision", {"ml_stack_models": models})
+    assert run.rc != 0 and run.failed == 1, run.tail()
+    assert message in run.output, run.tail()
+    assert "Connection refused" not in run.output
+    assert "Trust the model endpoints" not in run.output, "a task that talks to the server ran"
+    assert run.report is None, "the role stopped before the report"
