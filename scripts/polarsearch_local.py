@@ -791,12 +791,25 @@ def effective_ml_settings(cfg):
     return merged
 
 
+def gone(probe, checks=4, pause=0.5):
+    """True when ``probe`` finds no process several times in a row.
+
+    OpenSearch rewrites its pid file while it starts, so one empty read proves nothing.
+    """
+    for attempt in range(checks):
+        if probe():
+            return False
+        if attempt < checks - 1:
+            time.sleep(pause)
+    return True
+
+
 def wait_ready(cfg, started):
     deadline = started + cfg.timeout
     yellow_since = None
     while True:
         now = time.time()
-        if not os_pid(cfg):
+        if gone(lambda: os_pid(cfg)):
             raise Failure("OpenSearch exited during start-up")
         if not ms_pid(cfg):
             raise Failure("the model service exited during start-up")
