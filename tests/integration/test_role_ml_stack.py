@@ -214,7 +214,7 @@ def cluster():
         pytest.skip("POLARSEARCH_URL is not set: start the cluster with scripts/polarsearch-local up and export "
                     "the POLARSEARCH_URL, MODEL_SERVICE_ENDPOINT and MODEL_SERVICE_API_KEY lines it prints")
     service = os.environ.get("MODEL_SERVICE_ENDPOINT", "127.0.0.1:18080")
-    host, _, port = service.rpartition(":")
+    host, _sep, port = service.rpartition(":")
     if host not in ("127.0.0.1", "localhost"):
         pytest.skip("MODEL_SERVICE_ENDPOINT %s is not on 127.0.0.1; these tests reach it as localhost" % service)
     return {
@@ -358,7 +358,7 @@ def test_drift_reports_a_rotated_key_without_applying_it(stack, rest):
 
 def test_drift_names_out_of_band_changes_and_provision_fixes_them(stack, rest):
     rerank, rerank_connector = stack.names("qwen3-rerank")
-    llm, _ = stack.names("qwen-max")
+    llm = stack.names("qwen-max")[0]
 
     # (b) a connector parameter changes under a model that is first undeployed (the server refuses to update a
     # connector a deployed model uses), which is also a deploy-state drift; (c) the LLM is undeployed.
@@ -367,7 +367,7 @@ def test_drift_names_out_of_band_changes_and_provision_fixes_them(stack, rest):
     rest.call("PUT", "%s/connectors/%s" % (ML, connector["connector_id"]), {"parameters": {"model": "other-rerank"}})
     rest.undeploy(rest.one_model(llm)["model_id"])
     # a model field changes (allowed while deployed)
-    embedding, _ = stack.names("text-embedding-v4")
+    embedding = stack.names("text-embedding-v4")[0]
     rest.call("PUT", "%s/models/%s" % (ML, rest.one_model(embedding)["model_id"]), {"description": "changed by hand"})
     # (a) the trusted endpoint entry is dropped (after (b): the server checks the URL on a connector update)
     rest.put_trusted([e for e in rest.trusted() if e != stack.regex])
