@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from specs import endpoint_regex
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 ML = "/_plugins/_ml"
@@ -183,3 +185,23 @@ def four_steps(ansible, module, args, expect_change=True):
     assert not again.get("failed"), again
     assert again["changed"] is False, again
     return real
+
+
+@pytest.fixture(scope="session")
+def trusted(env, ansible):
+    """The local model service is a trusted, private-IP endpoint (what the collection is for)."""
+    result = ansible.run("polarsearch_cluster_settings", {"persistent": {
+        TRUSTED: [endpoint_regex(env["endpoint"])], PRIVATE_IP: True}})
+    assert not result.get("failed"), result
+    return result
+
+
+@pytest.fixture()
+def cleanup(ansible):
+    """Delete, in order, what a test created: models first, then connectors."""
+    models, connectors = [], []
+    yield models, connectors
+    for name in models:
+        ansible.run("polarsearch_model", {"name": name, "state": "absent"})
+    for name in connectors:
+        ansible.run("polarsearch_connector", {"name": name, "state": "absent"})

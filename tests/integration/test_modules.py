@@ -2,97 +2,11 @@
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 
-import pytest
-
-from conftest import ML, PRIVATE_IP, TRUSTED, four_steps
-
-
-def endpoint_regex(endpoint):
-    return "^http://%s/.*$" % re.escape(endpoint)
-
-
-def embedding_connector(name, env, api_key=None, **overrides):
-    spec = {
-        "name": name,
-        "description": "Local text-embedding-v4",
-        "version": "1",
-        "protocol": "http",
-        "parameters": {"endpoint": env["endpoint"], "model": "text-embedding-v4"},
-        "credential": {"api_key": api_key or env["api_key"]},
-        "actions": [{
-            "action_type": "predict",
-            "method": "POST",
-            "url": "http://${parameters.endpoint}/compatible-mode/v1/embeddings",
-            "headers": {"Authorization": "Bearer ${credential.api_key}", "Content-Type": "application/json"},
-            "request_body": '{ "model": "${parameters.model}", "input": ${parameters.input} }',
-            "pre_process_function": "connector.pre_process.openai.embedding",
-            "post_process_function": "connector.post_process.openai.embedding",
-        }],
-    }
-    spec.update(overrides)
-    return spec
-
-
-def rerank_connector(name, env):
-    return {
-        "name": name,
-        "description": "Local qwen3-rerank",
-        "version": "1",
-        "parameters": {"endpoint": env["endpoint"], "model": "qwen3-rerank"},
-        "credential": {"api_key": env["api_key"]},
-        "actions": [{
-            "action_type": "predict",
-            "method": "POST",
-            "url": "http://${parameters.endpoint}/api/v1/services/rerank/text-rerank/text-rerank",
-            "headers": {"Authorization": "Bearer ${credential.api_key}", "Content-Type": "application/json"},
-            "request_body": '{ "model": "${parameters.model}", "input": { "query": "${parameters.query}", '
-                            '"documents": ${parameters.documents} }, "parameters": { "return_documents": true } }',
-        }],
-    }
-
-
-def llm_connector(name, env):
-    return {
-        "name": name,
-        "description": "Local qwen-max",
-        "version": "1",
-        "parameters": {"endpoint": env["endpoint"], "model": "qwen-max"},
-        "credential": {"api_key": env["api_key"]},
-        "actions": [{
-            "action_type": "predict",
-            "method": "POST",
-            "url": "http://${parameters.endpoint}/compatible-mode/v1/chat/completions",
-            "headers": {"Authorization": "Bearer ${credential.api_key}", "Content-Type": "application/json"},
-            "request_body": '{ "model": "${parameters.model}", "messages": ${parameters.messages} }',
-        }],
-    }
-
-
-EMBED_INPUT = {"input": ["PolarSearch runs OpenSearch", "vector search with ML Commons"]}
-
-
-@pytest.fixture(scope="module")
-def trusted(env, ansible):
-    """The local model service is a trusted, private-IP endpoint (what the collection is for)."""
-    result = ansible.run("polarsearch_cluster_settings", {"persistent": {
-        TRUSTED: [endpoint_regex(env["endpoint"])], PRIVATE_IP: True}})
-    assert not result.get("failed"), result
-    return result
-
-
-@pytest.fixture()
-def cleanup(ansible):
-    """Delete, in order, what a test created: models first, then connectors."""
-    models, connectors = [], []
-    yield models, connectors
-    for name in models:
-        ansible.run("polarsearch_model", {"name": name, "state": "absent"})
-    for name in connectors:
-        ansible.run("polarsearch_connector", {"name": name, "state": "absent"})
+from conftest import ML, TRUSTED, four_steps
+from specs import EMBED_INPUT, embedding_connector, llm_connector, rerank_connector
 
 
 # -- cluster settings -----------------------------------------------------------------
@@ -225,7 +139,7 @@ def test_model_states_drift_and_predictions(env, rest, ansible, trusted, prefix,
     assert rest.model(model_id)["model_state"] == "REGISTERED"
     deployed = four_steps(ansible, "polarsearch_model", dict(base, state="deployed"))
     assert deployed["model"]["model_state"] == "DEPLOYED" == rest.model(model_id)["model_state"]
-    undeployed = four_steps(ansible, "polarsearch_model", dict(base, state="undeployed"))
+    four_steps(ansible, "polarsearch_model", dict(base, state="undeployed"))
     assert rest.model(model_id)["model_state"] == "UNDEPLOYED"
     four_steps(ansible, "polarsearch_model", dict(base, state="deployed"))
 
