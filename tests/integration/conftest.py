@@ -51,10 +51,10 @@ def collections_path():
 
 
 class Rest:
-    """Direct REST access, to set up out-of-band changes and to assert server state."""
+    """Direct REST access to the cluster, to make out-of-band changes and to check server state."""
 
     def __init__(self, url):
-        self.url = url
+        self.url = url.rstrip("/")
         self.session = requests.Session()
 
     def call(self, method, path, body=None, ok=(200, 201)):
@@ -63,10 +63,13 @@ class Rest:
             raise AssertionError("%s %s -> %s %s" % (method, path, response.status_code, response.text[:500]))
         return response.json() if response.text else {}
 
+    def search(self, kind, query, size=100):
+        body = {"query": query, "size": size}
+        return self.call("POST", "%s/%s/_search" % (ML, kind), body, ok=(200, 404)).get("hits", {}).get("hits", [])
+
     def connectors(self, name):
-        hits = self.call("POST", ML + "/connectors/_search",
-                         {"query": {"term": {"name.keyword": name}}, "size": 100})["hits"]["hits"]
-        return [dict(h["_source"], connector_id=h["_id"]) for h in hits]
+        return [dict(h["_source"], connector_id=h["_id"])
+                for h in self.search("connectors", {"term": {"name.keyword": name}})]
 
     def models(self, name=None, connector_id=None):
         filters = [{"term": {"algorithm": "REMOTE"}}]
@@ -74,14 +77,24 @@ class Rest:
             filters.append({"term": {"name.keyword": name}})
         if connector_id:
             filters.append({"term": {"connector_id.keyword": connector_id}})
-        hits = self.call("POST", ML + "/models/_search",
-                         {"query": {"bool": {"filter": filters}}, "size": 100})["hits"]["hits"]
-        return [dict(h["_source"], model_id=h["_id"]) for h in hits]
+        return [dict(h["_source"], model_id=h["_id"]) for h in self.search("models", {"bool": {"filter": filters}})]
 
     def groups(self, name):
-        hits = self.call("POST", ML + "/model_groups/_search",
-                         {"query": {"term": {"name.keyword": name}}, "size": 100})["hits"]["hits"]
-        return [dict(h["_source"], model_group_id=h["_id"]) for h in hits]
+        return [dict(h["_source"], model_group_id=h["_id"])
+                for h in self.search("model_groups", {"term": {"name.keyword": name}})]
+
+    def with_prefix(self, kind, prefix):
+        return [h["_source"]["name"] for h in self.search(kind, {"prefix": {"name.keyword": prefix}})]
+
+    def one_model(self, name):
+        found = self.models(name)
+        assert len(found) == 1, "expected one model named %s, found %d" % (name, len(found))
+        return found[0]
+
+    def one_connector(self, name):
+        found = self.connectors(name)
+        assert len(found) == 1, "expected one connector named %s, found %d" % (name, len(found))
+        return found[0]
 
     def model(self, model_id):
         return self.call("GET", ML + "/models/%s" % model_id)
@@ -89,17 +102,39 @@ class Rest:
     def settings(self):
         return self.call("GET", "/_cluster/settings?flat_settings=true&include_defaults=true")
 
+    def trusted(self):
+        current = self.settings()
+        return current["persistent"].get(TRUSTED) or current["defaults"].get(TRUSTED) or []
+
+    def private_ip(self):
+        current = self.settings()
+        return current["persistent"].get(PRIVATE_IP, current["defaults"].get(PRIVATE_IP))
+
+    def put_trusted(self, entries):
+        self.call("PUT", "/_cluster/settings", {"persistent": {TRUSTED: entries}})
+
+    def undeploy(self, model_id):
+        self.call("POST", "%s/models/%s/_undeploy" % (ML, model_id))
+        self.wait_state(model_id, ("UNDEPLOYED", "REGISTERED"))
+
+    def wait_state(self, model_id, states, timeout=120):
+        states = (states,) if isinstance(states, str) else tuple(states)
+        deadline = time.monotonic() + timeout
+        state = None
+        while time.monotonic() < deadline:
+            state = self.model(model_id).get("model_state")
+            if state in states:
+                return state
+            time.sleep(0.5)
+        raise AssertionError("model %s is %s, not %s" % (model_id, state, " or ".join(states)))
+
     def predict(self, model_id, parameters):
+        """The raw response of a predict (its status is the test's to check)."""
         return self.session.post(self.url + ML + "/models/%s/_predict" % model_id,
                                  json={"parameters": parameters}, timeout=60)
 
-    def wait_state(self, model_id, state, timeout=120):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.model(model_id).get("model_state") == state:
-                return
-            time.sleep(0.5)
-        raise AssertionError("model %s did not reach %s" % (model_id, state))
+    def predict_json(self, model_id, parameters):
+        return self.call("POST", "%s/models/%s/_predict" % (ML, model_id), {"parameters": parameters})
 
 
 @pytest.fixture(scope="session")

@@ -33,91 +33,15 @@ from pathlib import Path
 import pytest
 import requests
 
-REPO = Path(__file__).resolve().parents[2]
+from conftest import ML, REPO, Rest
+
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
-ML = "/_plugins/_ml"
-TRUSTED = "plugins.ml_commons.trusted_connector_endpoints_regex"
-PRIVATE_IP = "plugins.ml_commons.connector.private_ip_enabled"
 KINDS = {"text-embedding-v4": "embedding", "qwen3-rerank": "rerank", "qwen-max": "llm"}
 RESOURCES = ("setting", "connector", "model", "deploy")
 RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
 # -- helpers --------------------------------------------------------------------------------------------------
-class Rest:
-    """Direct REST access to the cluster, to make out-of-band changes and to check server state."""
-
-    def __init__(self, url):
-        self.url = url.rstrip("/")
-        self.session = requests.Session()
-
-    def call(self, method, path, body=None, ok=(200, 201)):
-        response = self.session.request(method, self.url + path, json=body, timeout=60)
-        if ok and response.status_code not in ok:
-            raise AssertionError("%s %s -> %s %s" % (method, path, response.status_code, response.text[:500]))
-        return response.json() if response.text else {}
-
-    def search(self, kind, query, size=100):
-        body = {"query": query, "size": size}
-        return self.call("POST", "%s/%s/_search" % (ML, kind), body, ok=(200, 404)).get("hits", {}).get("hits", [])
-
-    def connectors(self, name):
-        return [dict(h["_source"], connector_id=h["_id"])
-                for h in self.search("connectors", {"term": {"name.keyword": name}})]
-
-    def models(self, name):
-        query = {"bool": {"filter": [{"term": {"algorithm": "REMOTE"}}, {"term": {"name.keyword": name}}]}}
-        return [dict(h["_source"], model_id=h["_id"]) for h in self.search("models", query)]
-
-    def groups(self, name):
-        return [dict(h["_source"], model_group_id=h["_id"])
-                for h in self.search("model_groups", {"term": {"name.keyword": name}})]
-
-    def with_prefix(self, kind, prefix):
-        return [h["_source"]["name"] for h in self.search(kind, {"prefix": {"name.keyword": prefix}})]
-
-    def one_model(self, name):
-        found = self.models(name)
-        assert len(found) == 1, "expected one model named %s, found %d" % (name, len(found))
-        return found[0]
-
-    def one_connector(self, name):
-        found = self.connectors(name)
-        assert len(found) == 1, "expected one connector named %s, found %d" % (name, len(found))
-        return found[0]
-
-    def settings(self):
-        return self.call("GET", "/_cluster/settings?flat_settings=true&include_defaults=true")
-
-    def trusted(self):
-        current = self.settings()
-        return current["persistent"].get(TRUSTED) or current["defaults"].get(TRUSTED) or []
-
-    def private_ip(self):
-        current = self.settings()
-        return current["persistent"].get(PRIVATE_IP, current["defaults"].get(PRIVATE_IP))
-
-    def put_trusted(self, entries):
-        self.call("PUT", "/_cluster/settings", {"persistent": {TRUSTED: entries}})
-
-    def undeploy(self, model_id):
-        self.call("POST", "%s/models/%s/_undeploy" % (ML, model_id))
-        self.wait_state(model_id, ("UNDEPLOYED", "REGISTERED"))
-
-    def wait_state(self, model_id, states, timeout=120):
-        deadline = time.monotonic() + timeout
-        state = None
-        while time.monotonic() < deadline:
-            state = self.call("GET", "%s/models/%s" % (ML, model_id)).get("model_state")
-            if state in states:
-                return state
-            time.sleep(0.5)
-        raise AssertionError("model %s is %s, not %s" % (model_id, state, " or ".join(states)))
-
-    def predict(self, model_id, parameters):
-        return self.call("POST", "%s/models/%s/_predict" % (ML, model_id), {"parameters": parameters})
-
-
 class Run:
     """One ansible-playbook run: return code, output, PLAY RECAP counts and the JSON report."""
 
@@ -324,12 +248,12 @@ def test_provision_creates_deploys_and_verifies(stack, rest, cluster):
     assert "Check the shape of each answer" in run.output
 
     # and the models answer through REST as well
-    embedding = rest.predict(rest.one_model(stack.prefix + "text-embedding-v4")["model_id"], {"input": ["hello"]})
+    embedding = rest.predict_json(rest.one_model(stack.prefix + "text-embedding-v4")["model_id"], {"input": ["hello"]})
     assert embedding["inference_results"][0]["output"][0]["data"]
-    rerank = rest.predict(rest.one_model(stack.prefix + "qwen3-rerank")["model_id"],
+    rerank = rest.predict_json(rest.one_model(stack.prefix + "qwen3-rerank")["model_id"],
                           {"query": "capital", "documents": ["Paris is the capital", "apples"]})
     assert len(rerank["inference_results"][0]["output"][0]["dataAsMap"]["output"]["results"]) == 2
-    chat = rest.predict(rest.one_model(stack.prefix + "qwen-max")["model_id"],
+    chat = rest.predict_json(rest.one_model(stack.prefix + "qwen-max")["model_id"],
                         {"messages": [{"role": "user", "content": "hello"}]})
     assert chat["inference_results"][0]["output"][0]["dataAsMap"]["choices"][0]["message"]["content"]
 
