@@ -69,6 +69,12 @@ options:
         repeated blindly; the object is looked up by name first, so a retry cannot create a duplicate.
     type: int
     default: 3
+attributes:
+  action_group:
+    support: full
+    membership:
+      - polardb.polarsearch.polarsearch
+    description: Use C(group/polardb.polarsearch.polarsearch) in C(module_defaults) to set the connection once.
 requirements:
   - requests
 notes:

@@ -27,11 +27,6 @@ attributes:
   diff_mode:
     support: full
     description: Shows the managed keys before and after.
-  action_group:
-    support: full
-    membership:
-      - polardb.polarsearch.polarsearch
-    description: Use C(group/polardb.polarsearch.polarsearch) in C(module_defaults) to set the connection once.
 options:
   persistent:
     description:

@@ -37,11 +37,6 @@ attributes:
   diff_mode:
     support: full
     description: Shows the connector before and after; a credential shows only as C(changed), never its value.
-  action_group:
-    support: full
-    membership:
-      - polardb.polarsearch.polarsearch
-    description: Use C(group/polardb.polarsearch.polarsearch) in C(module_defaults) to set the connection once.
 options:
   name:
     description:

@@ -28,11 +28,6 @@ attributes:
   diff_mode:
     support: full
     description: Shows the model before and after.
-  action_group:
-    support: full
-    membership:
-      - polardb.polarsearch.polarsearch
-    description: Use C(group/polardb.polarsearch.polarsearch) in C(module_defaults) to set the connection once.
 options:
   name:
     description:

@@ -33,11 +33,6 @@ attributes:
   diff_mode:
     support: none
     description: The module changes nothing, so there is no diff.
-  action_group:
-    support: full
-    membership:
-      - polardb.polarsearch.polarsearch
-    description: Use C(group/polardb.polarsearch.polarsearch) in C(module_defaults) to set the connection once.
 options:
   name:
     description:
