@@ -159,13 +159,11 @@ def parse_json_text(value):
 
 
 def same_string_value(desired, current):
-    """Compare two server-style strings; JSON texts compare by meaning, not spelling."""
+    """Compare two server-style strings; JSON objects and arrays compare by meaning, not spelling."""
     if desired == current:
         return True
-    if desired is None or current is None:
-        return False
-    return parse_json_text(desired) == parse_json_text(current) and (
-        isinstance(parse_json_text(desired), (dict, list)))
+    parsed = parse_json_text(desired)
+    return isinstance(parsed, (dict, list)) and parsed == parse_json_text(current)
 
 
 def subset_differs(desired, current):

@@ -272,10 +272,13 @@ def update_connector(context, current, changes, params, rotate):
         predicted["parameters"] = dict(current.get("parameters") or {}, **changes["parameters"])
     fields = sorted(set(changes) | ({"credential"} if rotate else set()))
     cid = current["connector_id"]
+
+    def run():
+        context.client.put("%s/connectors/%s" % (ML, cid), body=body)
+        return get_connector(context.client, cid)
+
     return context.act("update connector %s (%s): %s" % (current.get("name"), cid, ", ".join(fields)),
-                       lambda: (context.client.put("%s/connectors/%s" % (ML, cid), body=body),
-                                get_connector(context.client, cid))[1],
-                       predicted)
+                       run, predicted)
 
 
 def delete_connector(context, connector):
@@ -383,12 +386,12 @@ def ensure_connector(params, context):
     else:
         updated = update_connector(context, current, changes, params, rotate)
     after = public(updated)
-    before_shown = dict(before)
-    if rotate or removals or (deployed and policy == "replace"):
-        if params.get("credential"):
-            after = dict(after, credential="changed" if rotate else "set")
-            before_shown["credential"] = "set"
-    return result(updated, before_shown, after, [m["model_id"] for m in users])
+    replaced = removals or (deployed and policy == "replace")
+    if params.get("credential") and (rotate or replaced):
+        # A replace sends the credential again: show it, as a state and never as a value.
+        before = dict(before, credential="set")
+        after = dict(after, credential="changed" if rotate else "set")
+    return result(updated, before, after, [m["model_id"] for m in users])
 
 
 def result(connector, before, after, model_ids):
