@@ -14,7 +14,8 @@ connector PUT merges parameters key by key and is refused while a deployed model
 uses the connector, deleting a referenced connector gives 409, a missing
 connector 404 with ``"result":"not_found"``, model register is synchronous and
 auto-creates a model group named after the model, ``_deploy`` answers
-``COMPLETED`` before the deploy has finished, and so on.
+``COMPLETED`` before the deploy has finished, ``_predict`` deploys a model that
+is not deployed yet (auto-deploy), and so on.
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ class FakeServer:
 
     def __init__(self, seed=7, deploy_polls=1, deploy_outcome="DEPLOYED",
                  deploy_error="Connection refused: remote endpoint is unreachable",
-                 check_trusted=True, master_key_missing=0):
+                 check_trusted=True, master_key_missing=0, leak_credentials=False):
         self._random = random.Random(seed)
         self._clock = 1760000000000
         self.connectors = {}
@@ -161,6 +162,8 @@ class FakeServer:
         self.deploy_error = deploy_error
         self.check_trusted = check_trusted
         self.master_key_missing = master_key_missing
+        self.leak_credentials = leak_credentials  # GET and _search send stored credentials back
+        self.inference_results = {}        # model_id -> the inference_results its _predict answers
         self._pending = {}                 # model_id -> [task_id, ticks]
         self._faults = []
 
@@ -391,6 +394,13 @@ class FakeServer:
                 return self.settings[scope][TRUSTED_KEY]
         return self.defaults[TRUSTED_KEY]
 
+    def setting(self, key):
+        """The value in force: transient, then persistent, then the default."""
+        for scope in ("transient", "persistent"):
+            if key in self.settings[scope]:
+                return self.settings[scope][key]
+        return self.defaults.get(key)
+
     # -- search ----------------------------------------------------------------------------
     @staticmethod
     def _field(doc, field):
@@ -439,13 +449,16 @@ class FakeServer:
         body = body or {}
         query = body.get("query")
         size = body.get("size", 10)
+        start = body.get("from", 0)
+        if self.leak_credentials:
+            exclude = ()
         hits = []
         for _id, doc in store.items():
             if doc.get("is_hidden"):
                 continue
             if self.matches(doc, query, _id):
                 source = {k: copy.deepcopy(v) for k, v in doc.items() if k not in exclude}
-                if "connector" in source and isinstance(source["connector"], dict):
+                if "connector" in source and isinstance(source["connector"], dict) and not self.leak_credentials:
                     source["connector"].pop("credential", None)
                 hits.append({"_index": ".plugins-ml", "_id": _id, "_version": 1, "_seq_no": 0,
                              "_primary_term": 1, "_score": 1.0, "_source": source})
@@ -453,7 +466,7 @@ class FakeServer:
         return {"took": 1, "timed_out": False,
                 "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
                 "hits": {"total": {"value": total, "relation": "eq"}, "max_score": 1.0 if hits else None,
-                         "hits": hits[:size]}}
+                         "hits": hits[start:start + size]}}
 
     # -- connectors -------------------------------------------------------------------------
     def route_connectors(self, method, tail, body):
@@ -560,7 +573,8 @@ class FakeServer:
         if doc is None:
             raise error(404, "Failed to find connector with the provided connector id: %s" % cid)
         out = copy.deepcopy(doc)
-        out.pop("credential", None)
+        if not self.leak_credentials:
+            out.pop("credential", None)
         return out
 
     def update_connector(self, cid, body):
@@ -622,6 +636,8 @@ class FakeServer:
             return 200, self.deploy_model(tail[0])
         if len(tail) == 2 and method == "POST" and tail[1] in ("_undeploy", "_unload"):
             return 200, self.undeploy_model(tail[0])
+        if len(tail) == 2 and method == "POST" and tail[1] == "_predict":
+            return 200, self.predict(tail[0])
         if len(tail) == 1:
             mid = tail[0]
             if method == "GET":
@@ -717,7 +733,7 @@ class FakeServer:
             raise error(404, "Failed to find model with the provided model id: %s" % mid)
         self._tick(mid)
         out = copy.deepcopy(self.models[mid])
-        if isinstance(out.get("connector"), dict):
+        if isinstance(out.get("connector"), dict) and not self.leak_credentials:
             out["connector"].pop("credential", None)
         return out
 
@@ -739,6 +755,23 @@ class FakeServer:
             if self.deploy_polls <= 0:
                 self._finish_deploy(mid)
         return {"task_id": tid, "task_type": "DEPLOY_MODEL", "status": "COMPLETED"}
+
+    def predict(self, mid):
+        """Answer ``inference_results[mid]``; a model that is not deployed is deployed first (auto-deploy)."""
+        model = self.models.get(mid)
+        if model is None:
+            raise error(404, "Failed to find model")
+        if model.get("is_enabled") is False:
+            raise error(403, "Model is disabled.")
+        if model.get("model_state") not in CACHED_STATES:
+            if mid in self._pending or self.setting("plugins.ml_commons.model_auto_deploy.enable") != "true":
+                raise error(400, "Model not ready yet. Please run this first: POST /_plugins/_ml/models/%s/_deploy"
+                            % mid, "illegal_argument_exception")
+            model.update(model_state="DEPLOYED", last_deployed_time=self.now(), current_worker_node_count=1)
+        if mid not in self.inference_results:
+            raise error(400, "Error from remote service: the fake server has no inference_results for model %s"
+                        % mid)
+        return {"inference_results": copy.deepcopy(self.inference_results[mid])}
 
     def undeploy_model(self, mid):
         model = self.models.get(mid)

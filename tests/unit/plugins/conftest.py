@@ -42,6 +42,8 @@ if str(UNIT_DIR) not in sys.path:
     sys.path.insert(0, str(UNIT_DIR))
 
 from ansible.module_utils import basic  # noqa: E402
+from ansible.module_utils.common import warnings as ansible_warnings  # noqa: E402
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator  # noqa: E402
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils import client as client_mod  # noqa: E402
 from ansible_collections.polardb.polarsearch.plugins.module_utils import common  # noqa: E402
@@ -241,3 +243,53 @@ def check_matches_real(fresh):
         return checked, real, check_server, real_server
 
     return compare
+
+
+@pytest.fixture
+def run_warned(server, monkeypatch):
+    """Like ``run``, and the result's ``warnings`` are the messages the module passed to ``warn()``."""
+
+    def runner(module, args, **kwargs):
+        monkeypatch.setattr(ansible_warnings, "_global_warnings", {})
+        result = run_module(module, args, **kwargs)
+        result["warnings"] = list(ansible_warnings.get_warning_messages())
+        return result
+
+    return runner
+
+
+@pytest.fixture
+def read_only(server):
+    """Fails the test when the module under test sent any write to ``server``."""
+    yield server
+    assert server.writes == [], "a read-only module wrote: %s" % server.write_summary()
+
+
+class CapturedSpec(Exception):
+    """What a module's main() hands to AnsibleModule, raised instead of running the module."""
+
+    def __init__(self, kwargs):
+        super().__init__(kwargs)
+        self.kwargs = kwargs
+        self.argument_spec = kwargs["argument_spec"]
+
+    def errors(self, options):
+        """The messages of the module's own argument validation for ``options``."""
+        constraints = ("mutually_exclusive", "required_together", "required_one_of", "required_if", "required_by")
+        validator = ArgumentSpecValidator(self.argument_spec, **{k: self.kwargs.get(k) for k in constraints})
+        return validator.validate(dict(options)).error_messages
+
+
+@pytest.fixture
+def module_spec():
+    """``module_spec(module)``: the argument spec and constraints the module's main() uses (a CapturedSpec)."""
+
+    def capture(module):
+        def fake_module(**kwargs):
+            raise CapturedSpec(kwargs)
+
+        with mock.patch.object(common, "AnsibleModule", fake_module), pytest.raises(CapturedSpec) as exc:
+            module.main()
+        return exc.value
+
+    return capture

@@ -153,3 +153,39 @@ def test_cluster_settings(http, server):
     http.put(BASE + "_cluster/settings", json={"persistent": {"plugins.ml_commons.connector.private_ip_enabled":
                                                               None}})
     assert server.settings["persistent"] == {}
+
+
+def test_predict(http, server):
+    cid = server.add_connector("c")
+    mid = server.add_model("m", cid, state="UNDEPLOYED")
+    results = [{"output": [{"name": "sentence_embedding", "data": [0.5]}], "status_code": 200}]
+    server.inference_results[mid] = results
+    answer = http.post(ML + "/models/%s/_predict" % mid, json={"parameters": {"input": ["a"]}})
+    assert answer.json() == {"inference_results": results}
+    assert server.models[mid]["model_state"] == "DEPLOYED"          # auto-deploy on the first predict
+    assert http.post(ML + "/models/nope/_predict", json={}).status_code == 404
+    server.models[mid]["is_enabled"] = False
+    disabled = http.post(ML + "/models/%s/_predict" % mid, json={})
+    assert disabled.status_code == 403 and reason(disabled) == "Model is disabled."
+    other = server.add_model("other", cid, state="REGISTERED")
+    server.set_setting("plugins.ml_commons.model_auto_deploy.enable", False)
+    not_ready = http.post(ML + "/models/%s/_predict" % other, json={})
+    assert not_ready.status_code == 400
+    assert reason(not_ready) == ("Model not ready yet. Please run this first: POST /_plugins/_ml/models/%s/_deploy"
+                                 % other)
+
+
+def test_search_pages_and_credentials(http, server):
+    ids = [server.add_connector("c%d" % n, credential={"api_key": "k%d" % n}) for n in range(3)]
+
+    def page(start, size):
+        body = {"query": {"match_all": {}}, "from": start, "size": size}
+        return http.post(ML + "/connectors/_search", json=body).json()["hits"]
+
+    assert [h["_id"] for h in page(0, 2)["hits"]] == ids[:2]
+    assert [h["_id"] for h in page(2, 2)["hits"]] == ids[2:]
+    assert page(2, 2)["total"]["value"] == 3
+    assert "credential" not in page(0, 1)["hits"][0]["_source"]
+    server.leak_credentials = True
+    assert page(0, 1)["hits"][0]["_source"]["credential"] == {"api_key": "k0"}
+    assert http.get(ML + "/connectors/" + ids[0]).json()["credential"] == {"api_key": "k0"}

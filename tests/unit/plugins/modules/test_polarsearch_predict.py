@@ -1,131 +1,42 @@
 # Copyright: (c) 2026, polardb.polarsearch contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""polarsearch_predict, run through main() against an in-memory ML Commons behind requests."""
+"""polarsearch_predict, run through main() against the in-memory ML Commons of fake_server."""
 
 from __future__ import annotations
 
-import json
-import re
-from urllib.parse import urlsplit
-
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.common import warnings as ansible_warnings
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils import predict
-from ansible_collections.polardb.polarsearch.plugins.module_utils.connection import ConnectionOptions
 from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_predict
 
-ML = "_plugins/_ml"
-PREDICT = re.compile(r"_plugins/_ml/models/([^/]+)/_predict")
-
-
-# -- an in-memory ML Commons ------------------------------------------------------------
-class Response:
-    def __init__(self, status, body):
-        self.status_code = status
-        self.text = body if isinstance(body, str) else json.dumps(body)
-        self.headers = {}
-
-    def json(self):
-        return json.loads(self.text)
-
-
-def not_found(reason):
-    return Response(404, {"error": {"root_cause": [{"type": "status_exception", "reason": reason}],
-                                    "type": "status_exception", "reason": reason}, "status": 404})
-
-
-def matches(query, source):
-    if "match_all" in query:
-        return True
-    if "bool" in query:
-        return all(matches(q, source) for q in query["bool"].get("filter", []))
-    if "term" in query:
-        (field, value), = query["term"].items()
-        return source.get(field[:-len(".keyword")] if field.endswith(".keyword") else field) == value
-    raise AssertionError("query not understood by the fake: %r" % query)
-
-
-class FakeCluster:
-    """Answers the ML Commons REST calls from dicts of documents and records every call."""
-
-    def __init__(self, models=None, answers=None):
-        self.indices = {"models": dict(models or {}), "connectors": {}, "model_groups": {}}
-        self.answers = dict(answers or {})   # model_id -> (status, body) of _predict
-        self.calls = []
-
-    def request(self, method, url, json=None, params=None, timeout=None, headers=None):
-        path = urlsplit(url).path.strip("/")
-        self.calls.append((method, path, json))
-        hit = PREDICT.fullmatch(path)
-        if method == "POST" and hit:
-            if hit.group(1) not in self.answers:
-                return not_found("Failed to find model")
-            return Response(*self.answers[hit.group(1)])
-        kind, rest = path[len(ML) + 1:].split("/", 1)
-        docs = self.indices[kind]
-        if method == "POST" and rest == "_search":
-            found = [(i, s) for i, s in docs.items() if matches(json["query"], s)]
-            start = json.get("from", 0)
-            page = found[start:start + json.get("size", 10)]
-            return Response(200, {"hits": {"total": {"value": len(found), "relation": "eq"},
-                                           "hits": [{"_id": i, "_source": s} for i, s in page]}})
-        if method == "GET" and rest in docs:
-            return Response(200, docs[rest])
-        if method == "GET":
-            return not_found("Failed to find %s with the provided id: %s" % (kind, rest))
-        raise AssertionError("unexpected call %s %s" % (method, path))
-
-    def predicts(self):
-        return [call for call in self.calls if PREDICT.fullmatch(call[1])]
-
-
-class ExitJson(Exception):
-    pass
-
-
-class FailJson(Exception):
-    pass
+from fake_server import CONNECTION, ML, error
 
 
 @pytest.fixture
-def run(monkeypatch):
-    """run(cluster, check_mode=False, **args) -> (ok, result) through main()."""
-    def exit_json(self, **kwargs):
-        kwargs["warnings"] = list(ansible_warnings.get_warning_messages())
-        raise ExitJson(kwargs)
-
-    def fail_json(self, **kwargs):
-        raise FailJson(kwargs)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    monkeypatch.setattr(ansible_warnings, "_global_warnings", {})
-
-    def runner(cluster, check_mode=False, **args):
-        original = ConnectionOptions.client
-        monkeypatch.setattr(ConnectionOptions, "client",
-                            lambda self, extra_secrets=(), session=None: original(self, extra_secrets, session=cluster))
-        args = dict({"host": "http://127.0.0.1:9200", "retries": 0}, **args)
-        if check_mode:
-            args["_ansible_check_mode"] = True
-        with patch_module_args(args):
-            try:
-                polarsearch_predict.main()
-            except ExitJson as exc:
-                return True, exc.args[0]
-            except FailJson as exc:
-                return False, exc.args[0]
-        raise AssertionError("the module neither exited nor failed")
-
-    return runner
+def cluster(server):
+    """The fake server with a connector c1; add models with ``add_model``."""
+    server.add_connector("embedding", connector_id="c1")
+    return server
 
 
-def model(name, state="DEPLOYED", connector_id="c1"):
-    return {"name": name, "algorithm": "REMOTE", "model_state": state, "connector_id": connector_id,
-            "model_group_id": "g1", "model_version": "1"}
+@pytest.fixture
+def run_predict(run_warned):
+    """``run_predict(check_mode=False, connection=True, **args)``: the module result, with its warnings."""
+    return lambda check_mode=False, connection=True, **args: run_warned(
+        polarsearch_predict, args, check_mode=check_mode, connection=connection)
+
+
+def add_model(server, name, state="DEPLOYED", model_id="m1", answer=None):
+    server.add_model(name, "c1", state=state, model_id=model_id)
+    if answer is not None:
+        server.inference_results[model_id] = answer["inference_results"]
+    return model_id
+
+
+def predicts(server):
+    """(method, path, body) of every predict sent; the module sends no other write."""
+    assert all(r.path.endswith("/_predict") for r in server.writes), server.write_summary()
+    return [(r.method, r.path, r.body) for r in server.writes]
 
 
 def tensor_output(*tensors, status=200):
@@ -143,61 +54,63 @@ EMBEDDING_TENSORS = tensor_output(
 
 
 # -- lookup -----------------------------------------------------------------------------
-def test_predict_by_name_sends_parameters_and_returns_embeddings(run):
-    cluster = FakeCluster({"m1": model("embed")}, {"m1": (200, EMBEDDING_TENSORS)})
-    ok, result = run(cluster, name="embed", parameters={"input": ["a", "b"]})
-    assert ok, result
+def test_predict_by_name_sends_parameters_and_returns_embeddings(run_predict, cluster):
+    add_model(cluster, "embed", answer=EMBEDDING_TENSORS)
+    result = run_predict(name="embed", parameters={"input": ["a", "b"]})
+    assert not result["failed"], result
     assert result["changed"] is False
     assert result["model_id"] == "m1"
     assert result["embeddings"] == [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]]
     assert result["rerank"] == []
     assert result["text"] is None
     assert result["inference_results"] == EMBEDDING_TENSORS["inference_results"]
-    assert cluster.predicts() == [("POST", ML + "/models/m1/_predict", {"parameters": {"input": ["a", "b"]}})]
+    assert predicts(cluster) == [("POST", ML + "/models/m1/_predict", {"parameters": {"input": ["a", "b"]}})]
     assert result["warnings"] == []
 
 
-def test_predict_by_model_id(run):
-    cluster = FakeCluster({"m1": model("embed")}, {"m1": (200, EMBEDDING_TENSORS)})
-    ok, result = run(cluster, model_id="m1", parameters={"input": ["a", "b"]})
-    assert ok, result
+def test_predict_by_model_id(run_predict, cluster):
+    add_model(cluster, "embed", answer=EMBEDDING_TENSORS)
+    result = run_predict(model_id="m1", parameters={"input": ["a", "b"]})
+    assert not result["failed"], result
     assert result["model_id"] == "m1"
-    assert ("GET", ML + "/models/m1", None) in cluster.calls
-    assert len(cluster.predicts()) == 1
+    assert cluster.calls("GET", "^%s/models/m1$" % ML)
+    assert len(predicts(cluster)) == 1
 
 
-def test_action_type_is_sent_at_top_level(run):
-    cluster = FakeCluster({"m1": model("embed")}, {"m1": (200, EMBEDDING_TENSORS)})
-    ok, result = run(cluster, name="embed", parameters={"input": ["a"]}, action_type="execute")
-    assert ok, result
-    assert cluster.predicts()[0][2] == {"parameters": {"input": ["a"]}, "action_type": "execute"}
+def test_action_type_is_sent_at_top_level(run_predict, cluster):
+    add_model(cluster, "embed", answer=EMBEDDING_TENSORS)
+    result = run_predict(name="embed", parameters={"input": ["a"]}, action_type="execute")
+    assert not result["failed"], result
+    assert predicts(cluster)[0][2] == {"parameters": {"input": ["a"]}, "action_type": "execute"}
 
 
-def test_duplicate_names_fail_with_ids(run):
-    cluster = FakeCluster({"m1": model("twin"), "m2": model("twin")})
-    ok, result = run(cluster, name="twin", parameters={"input": ["a"]})
-    assert not ok
+def test_duplicate_names_fail_with_ids(run_predict, cluster):
+    add_model(cluster, "twin", model_id="m1")
+    add_model(cluster, "twin", model_id="m2")
+    result = run_predict(name="twin", parameters={"input": ["a"]})
+    assert result["failed"]
     assert "m1, m2" in result["msg"] and "model_id" in result["msg"]
     assert result["ids"] == ["m1", "m2"]
-    assert cluster.predicts() == []
+    assert predicts(cluster) == []
 
 
-def test_missing_name_fails(run):
-    ok, result = run(FakeCluster(), name="nope", parameters={"input": ["a"]})
-    assert not ok
+def test_missing_name_fails(run_predict, cluster):
+    result = run_predict(name="nope", parameters={"input": ["a"]})
+    assert result["failed"]
     assert "no remote model is named 'nope'" in result["msg"]
 
 
-def test_missing_model_id_fails(run):
-    ok, result = run(FakeCluster(), model_id="gone", parameters={"input": ["a"]})
-    assert not ok
+def test_missing_model_id_fails(run_predict, cluster):
+    result = run_predict(model_id="gone", parameters={"input": ["a"]})
+    assert result["failed"]
     assert "model_id gone does not exist" in result["msg"]
 
 
-def test_name_and_model_id_are_exclusive(run):
-    ok, result = run(FakeCluster(), name="a", model_id="b", parameters={})
-    assert not ok
+def test_name_and_model_id_are_exclusive(run_predict, cluster):
+    result = run_predict(name="a", model_id="b", parameters={})
+    assert result["failed"]
     assert "mutually exclusive" in result["msg"]
+    assert cluster.requests == []
 
 
 # -- parsing ----------------------------------------------------------------------------
@@ -265,10 +178,10 @@ RERANKED = [
                  {"text": "plain text reply"}, id="response-string"),
     pytest.param(body_output({"something": "else"}), {"x": "y"}, {}, id="unknown-shape"),
 ])
-def test_parse_paths(run, answer, parameters, expected):
-    cluster = FakeCluster({"m1": model("any")}, {"m1": (200, answer)})
-    ok, result = run(cluster, name="any", parameters=parameters)
-    assert ok, result
+def test_parse_paths(run_predict, cluster, answer, parameters, expected):
+    add_model(cluster, "any", answer=answer)
+    result = run_predict(name="any", parameters=parameters)
+    assert not result["failed"], result
     parsed = {"embeddings": [], "rerank": [], "text": None}
     parsed.update(expected)
     assert {k: result[k] for k in parsed} == parsed
@@ -289,81 +202,83 @@ def test_parse_ignores_malformed_entries():
 
 
 # -- deploy state and check mode --------------------------------------------------------
-def test_check_mode_runs_on_a_deployed_model(run):
-    cluster = FakeCluster({"m1": model("embed")}, {"m1": (200, EMBEDDING_TENSORS)})
-    ok, result = run(cluster, check_mode=True, name="embed", parameters={"input": ["a", "b"]})
-    assert ok, result
+def test_check_mode_runs_on_a_deployed_model(run_predict, cluster):
+    add_model(cluster, "embed", answer=EMBEDDING_TENSORS)
+    result = run_predict(check_mode=True, name="embed", parameters={"input": ["a", "b"]})
+    assert not result["failed"], result
     assert result["changed"] is False
     assert "skipped" not in result
     assert result["embeddings"] == [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]]
-    assert len(cluster.predicts()) == 1
+    assert len(predicts(cluster)) == 1
 
 
 @pytest.mark.parametrize("state", ["REGISTERED", "UNDEPLOYED", "DEPLOY_FAILED", "DEPLOYING"])
-def test_check_mode_skips_a_model_that_is_not_deployed(run, state):
-    cluster = FakeCluster({"m1": model("embed", state)}, {"m1": (200, EMBEDDING_TENSORS)})
-    ok, result = run(cluster, check_mode=True, name="embed", parameters={"input": ["a"]})
-    assert ok, result
+def test_check_mode_skips_a_model_that_is_not_deployed(run_predict, cluster, state):
+    add_model(cluster, "embed", state, answer=EMBEDDING_TENSORS)
+    result = run_predict(check_mode=True, name="embed", parameters={"input": ["a"]})
+    assert not result["failed"], result
     assert result["skipped"] is True
     assert result["changed"] is False
     assert result["model_id"] == "m1"
     assert state in result["msg"] and "not sent" in result["msg"]
     assert "inference_results" not in result
-    assert cluster.predicts() == []
+    assert predicts(cluster) == []
+    assert cluster.models["m1"]["model_state"] == state
 
 
-def test_a_model_that_is_not_deployed_is_predicted_with_a_warning(run):
-    cluster = FakeCluster({"m1": model("embed", "UNDEPLOYED")}, {"m1": (200, EMBEDDING_TENSORS)})
-    ok, result = run(cluster, name="embed", parameters={"input": ["a"]})
-    assert ok, result
+def test_a_model_that_is_not_deployed_is_predicted_with_a_warning(run_predict, cluster):
+    add_model(cluster, "embed", "UNDEPLOYED", answer=EMBEDDING_TENSORS)
+    result = run_predict(name="embed", parameters={"input": ["a"]})
+    assert not result["failed"], result
     assert result["changed"] is False
-    assert len(cluster.predicts()) == 1
+    assert len(predicts(cluster)) == 1
     assert len(result["warnings"]) == 1 and "UNDEPLOYED" in result["warnings"][0]
+    assert cluster.models["m1"]["model_state"] == "DEPLOYED"   # the server deployed it on the predict
 
 
 @pytest.mark.parametrize("check_mode", [False, True])
-def test_require_deployed_fails_without_predicting(run, check_mode):
-    cluster = FakeCluster({"m1": model("embed", "UNDEPLOYED")}, {"m1": (200, EMBEDDING_TENSORS)})
-    ok, result = run(cluster, check_mode=check_mode, name="embed", parameters={"input": ["a"]},
-                     require_deployed=True)
-    assert not ok
+def test_require_deployed_fails_without_predicting(run_predict, cluster, check_mode):
+    add_model(cluster, "embed", "UNDEPLOYED", answer=EMBEDDING_TENSORS)
+    result = run_predict(check_mode=check_mode, name="embed", parameters={"input": ["a"]}, require_deployed=True)
+    assert result["failed"]
     assert "UNDEPLOYED, not DEPLOYED" in result["msg"] and "require_deployed" in result["msg"]
     assert result["model_state"] == "UNDEPLOYED"
-    assert cluster.predicts() == []
+    assert predicts(cluster) == []
 
 
 @pytest.mark.parametrize("state", ["DEPLOYED", "PARTIALLY_DEPLOYED"])
-def test_require_deployed_passes_on_a_serving_model(run, state):
-    cluster = FakeCluster({"m1": model("embed", state)}, {"m1": (200, EMBEDDING_TENSORS)})
-    ok, result = run(cluster, name="embed", parameters={"input": ["a"]}, require_deployed=True)
-    assert ok, result
-    assert len(cluster.predicts()) == 1
+def test_require_deployed_passes_on_a_serving_model(run_predict, cluster, state):
+    add_model(cluster, "embed", state, answer=EMBEDDING_TENSORS)
+    result = run_predict(name="embed", parameters={"input": ["a"]}, require_deployed=True)
+    assert not result["failed"], result
+    assert len(predicts(cluster)) == 1
 
 
 # -- errors -----------------------------------------------------------------------------
-def test_remote_service_error_names_method_path_status_and_reason(run):
+def test_remote_service_error_names_method_path_status_and_reason(run_predict, cluster):
     reason = 'Error from remote service: {"error":{"message":"Incorrect API key provided."}}'
-    error = {"error": {"root_cause": [{"type": "status_exception", "reason": reason}],
-                       "type": "status_exception", "reason": reason}, "status": 401}
-    cluster = FakeCluster({"m1": model("chat")}, {"m1": (401, error)})
-    ok, result = run(cluster, name="chat", parameters={"messages": [{"role": "user", "content": "hi"}]})
-    assert not ok
+    add_model(cluster, "chat")
+    cluster.fail_next("POST", "/m1/_predict$", status=401, body=error(401, reason).body)
+    result = run_predict(name="chat", parameters={"messages": [{"role": "user", "content": "hi"}]})
+    assert result["failed"]
     assert result["msg"] == "POST %s/models/m1/_predict failed: HTTP 401: %s" % (ML, reason)
     assert result["status"] == 401
     assert result["changed"] is False
+    assert len(predicts(cluster)) == 1
 
 
-def test_model_disabled_error(run):
-    error = {"error": {"reason": "Model is disabled."}, "status": 403}
-    cluster = FakeCluster({"m1": model("chat")}, {"m1": (403, error)})
-    ok, result = run(cluster, name="chat", parameters={"prompt": "x"})
-    assert not ok
+def test_model_disabled_error(run_predict, cluster):
+    cluster.add_model("chat", "c1", state="DEPLOYED", model_id="m1", is_enabled=False)
+    result = run_predict(name="chat", parameters={"prompt": "x"})
+    assert result["failed"]
     assert result["msg"].endswith("HTTP 403: Model is disabled.")
 
 
-def test_password_never_shows_in_an_error(run):
+def test_password_never_shows_in_an_error(run_predict, cluster):
     reason = "Error from remote service: echo s3cret-pass"
-    cluster = FakeCluster({"m1": model("chat")}, {"m1": (400, {"error": {"reason": reason}, "status": 400})})
-    ok, result = run(cluster, name="chat", parameters={"prompt": "x"}, username="admin", password="s3cret-pass")
-    assert not ok
+    add_model(cluster, "chat")
+    cluster.fail_next("POST", "/m1/_predict$", status=400, body={"error": {"reason": reason}, "status": 400})
+    result = run_predict(name="chat", parameters={"prompt": "x"}, connection=False, host=CONNECTION["host"],
+                         username="admin", password="s3cret-pass")
+    assert result["failed"]
     assert "s3cret-pass" not in result["msg"]
