@@ -251,10 +251,10 @@ def test_provision_creates_deploys_and_verifies(stack, rest, cluster):
     embedding = rest.predict_json(rest.one_model(stack.prefix + "text-embedding-v4")["model_id"], {"input": ["hello"]})
     assert embedding["inference_results"][0]["output"][0]["data"]
     rerank = rest.predict_json(rest.one_model(stack.prefix + "qwen3-rerank")["model_id"],
-                          {"query": "capital", "documents": ["Paris is the capital", "apples"]})
+                               {"query": "capital", "documents": ["Paris is the capital", "apples"]})
     assert len(rerank["inference_results"][0]["output"][0]["dataAsMap"]["output"]["results"]) == 2
     chat = rest.predict_json(rest.one_model(stack.prefix + "qwen-max")["model_id"],
-                        {"messages": [{"role": "user", "content": "hello"}]})
+                             {"messages": [{"role": "user", "content": "hello"}]})
     assert chat["inference_results"][0]["output"][0]["dataAsMap"]["choices"][0]["message"]["content"]
 
     again = stack.playbook("provision")
