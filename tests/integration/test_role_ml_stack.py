@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import ML, REPO, Rest
+from conftest import ML, REPO
 
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 KINDS = {"text-embedding-v4": "embedding", "qwen3-rerank": "rerank", "qwen-max": "llm"}
@@ -132,26 +132,12 @@ def last_seq(service):
 
 # -- fixtures -------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def cluster():
-    url = os.environ.get("POLARSEARCH_URL")
-    if not url:
-        pytest.skip("POLARSEARCH_URL is not set: start the cluster with scripts/polarsearch-local up and export "
-                    "the POLARSEARCH_URL, MODEL_SERVICE_ENDPOINT and MODEL_SERVICE_API_KEY lines it prints")
-    service = os.environ.get("MODEL_SERVICE_ENDPOINT", "127.0.0.1:18080")
+def cluster(env):
+    service = env["endpoint"]
     host, _sep, port = service.rpartition(":")
     if host not in ("127.0.0.1", "localhost"):
         pytest.skip("MODEL_SERVICE_ENDPOINT %s is not on 127.0.0.1; these tests reach it as localhost" % service)
-    return {
-        "url": url.rstrip("/"),
-        "service": service,
-        "endpoint": "http://localhost:%s" % port,
-        "api_key": os.environ.get("MODEL_SERVICE_API_KEY", "local-dev-key-0001"),
-    }
-
-
-@pytest.fixture(scope="module")
-def rest(cluster):
-    return Rest(cluster["url"])
+    return dict(env, service=service, endpoint="http://localhost:%s" % port)
 
 
 @pytest.fixture(scope="module")
