@@ -305,6 +305,16 @@ def handle_dashscope_rerank(body: dict) -> dict:
         raise ApiError(400, "'parameters' must be an object.", param="parameters")
     top_n = _optional_int(params.get("top_n"), "parameters.top_n")
     return_documents = params.get("return_documents", False)
+    results, tokens = _rerank_results(query, documents, top_n, return_documents)
+    return {
+        "output": {"results": results},
+        "usage": {"total_tokens": tokens},
+        "request_id": str(uuid.uuid4()),
+    }
+
+
+def _rerank_results(query, documents, top_n, return_documents):
+    """Results sorted by relevance, each with its index (and its text when asked for)."""
     scored, tokens = _rank(query, documents, top_n)
     results = []
     for score, i in scored:
@@ -312,11 +322,7 @@ def handle_dashscope_rerank(body: dict) -> dict:
         if return_documents:
             item["document"] = {"text": documents[i]}
         results.append(item)
-    return {
-        "output": {"results": results},
-        "usage": {"total_tokens": tokens},
-        "request_id": str(uuid.uuid4()),
-    }
+    return results, tokens
 
 
 def handle_simple_rerank(body: dict) -> dict:
@@ -325,13 +331,7 @@ def handle_simple_rerank(body: dict) -> dict:
     documents = _text_list(body.get("documents"), "documents")
     top_n = _optional_int(body.get("top_n"), "top_n")
     return_documents = body.get("return_documents", False)
-    scored, tokens = _rank(query, documents, top_n)
-    results = []
-    for score, i in scored:
-        item = {"index": i, "relevance_score": score}
-        if return_documents:
-            item["document"] = {"text": documents[i]}
-        results.append(item)
+    results, tokens = _rerank_results(query, documents, top_n, return_documents)
     out = {"id": "rerank-" + uuid.uuid4().hex[:24], "results": results,
            "usage": {"total_tokens": tokens}}
     if model is not None:
