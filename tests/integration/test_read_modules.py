@@ -24,6 +24,14 @@ class ModelService:
     def seen(self):
         return requests.get(self.base, timeout=10).json()["requests"]
 
+    def fault(self, spec=None):
+        """Make the next requests fail (``{"status": 500, "count": 2}``), or clear the fault."""
+        url = self.base.replace("/admin/requests", "/admin/faults")
+        if spec is None:
+            requests.delete(url, timeout=10)
+        else:
+            requests.post(url, json=spec, timeout=10).raise_for_status()
+
 
 @pytest.fixture()
 def model_service(env):
@@ -126,3 +134,31 @@ def test_predict_and_info_modules(env, rest, ansible, trusted, prefix, cleanup):
     assert [m["state"] for m in model_info["models"]] == ["deployed"]
     assert model_info["models"][0]["connector"] == connectors[0]
     assert ansible.run("polarsearch_model_info", {"model_id": "no-such-model"})["models"] == []
+
+
+def test_model_service_faults_through_ml_commons(env, rest, ansible, trusted, prefix, cleanup, model_service):
+    models, connectors = cleanup
+    connector, name = prefix + "-c", prefix + "-m"
+    connectors.append(connector)
+    models.append(name)
+    assert not ansible.run("polarsearch_connector", embedding_connector(connector, env)).get("failed")
+    assert ansible.run("polarsearch_model", {"name": name, "connector": connector,
+                                             "state": "deployed"})["model"]["model_state"] == "DEPLOYED"
+    try:
+        # One 429 from the model service: ML Commons passes it on, the client retries, the predict answers.
+        model_service.fault({"status": 429, "count": 1})
+        retried = ansible.run("polarsearch_predict", {"name": name, "parameters": EMBED_INPUT})
+        assert not retried.get("failed"), retried
+        assert len(retried["embeddings"]) == 2
+        statuses = [r["status"] for r in model_service.seen()[-2:]]
+        assert statuses == [429, 200], statuses
+
+        # A lasting 500: no retry, and the error names method, path, status and the remote reason.
+        model_service.fault({"status": 500, "count": 10})
+        failed = ansible.run("polarsearch_predict", {"name": name, "parameters": EMBED_INPUT})
+        assert failed["failed"] is True
+        assert failed["msg"].startswith("POST _plugins/_ml/models/")
+        assert "_predict failed: HTTP 500: Error from remote service" in failed["msg"], failed["msg"]
+        assert env["api_key"] not in ansible.last_output
+    finally:
+        model_service.fault(None)
