@@ -319,8 +319,6 @@ def ensure_model(params, context, resolve_connector):
     group_id = ensure_group(context, params["model_group"]) if params.get("model_group") else None
 
     if model is None:
-        if not params.get("name"):
-            raise ModuleFailure("name is required to register a model")
         model = register(context, params, connector_id, group_id)
     else:
         changes = desired_changes(params, model, connector_id, group_id)

@@ -242,6 +242,31 @@ def test_create_that_really_failed_is_sent_again_after_the_lookup(client, server
         ("POST", "_create"), ("POST", "_search"), ("POST", "_create")]
 
 
+def test_create_processed_on_the_last_attempt_is_found_instead_of_failing(server, clock):
+    client = PolarSearchClient(BASE, requests.Session(), retries=0)
+    server.fail_next("POST", "connectors/_create$", 502, reason="Bad Gateway", process=True)
+    answer = client.post("%s/connectors/_create" % ML, body=connector_body(), lookup=_lookup(client, "emb"))
+    assert list(server.connectors) == [answer["connector_id"]]
+    assert [(r.method, r.path.rsplit("/", 1)[1]) for r in server.requests] == [("POST", "_create"), ("POST", "_search")]
+
+
+def test_create_lost_on_the_last_connection_error_is_found_instead_of_failing(server, clock):
+    client = PolarSearchClient(BASE, requests.Session(), retries=0)
+    server.fail_next("POST", "connectors/_create$", exc=requests.exceptions.ConnectionError("reset by peer"),
+                     process=True)
+    answer = client.post("%s/connectors/_create" % ML, body=connector_body(), lookup=_lookup(client, "emb"))
+    assert list(server.connectors) == [answer["connector_id"]]
+
+
+def test_create_that_failed_on_the_last_attempt_and_is_not_found_is_an_error(server, clock):
+    client = PolarSearchClient(BASE, requests.Session(), retries=0)
+    server.fail_next("POST", "connectors/_create$", 502, reason="Bad Gateway")
+    with pytest.raises(PolarSearchError) as info:
+        client.post("%s/connectors/_create" % ML, body=connector_body(), lookup=_lookup(client, "emb"))
+    assert info.value.status == 502
+    assert server.connectors == {}
+
+
 # -- redaction ---------------------------------------------------------------------------------------------
 def test_secrets_in_the_reason_are_redacted(client, server):
     server.fail_next("POST", "connectors/_create$", 400, reason="bad header Bearer top-secret-value in request")

@@ -104,6 +104,14 @@ def test_wait_deployed_without_a_task(server, context):
     assert server.calls("GET", "tasks/") == []
 
 
+def test_wait_deployed_without_a_task_fails_on_deploy_failed(server, context):
+    cid = server.add_connector("c")
+    mid = server.add_model("m", cid, state="DEPLOY_FAILED")
+    with pytest.raises(ModuleFailure, match="model %s is DEPLOY_FAILED: deploy it again" % mid):
+        wait_deployed(context, mid, None, timeout=60)
+    assert server.calls("GET", "tasks/") == []
+
+
 def test_wait_deployed_for_a_connector_waits_until_the_model_uses_it(server, context, clock):
     cid = server.add_connector("c")
     mid = server.add_model("m", cid, state="DEPLOYED")
