@@ -120,55 +120,49 @@ class PolarSearchClient:
         """Send one request, retrying what may be retried.
 
         ``lookup`` makes a POST that creates something safe to retry: before every
-        retry it is called, and a non-``None`` answer (the object the lost attempt
-        created after all) is returned instead of sending the POST again.
+        retry, and before failing for good, it is called, and a non-``None`` answer
+        (the object the lost attempt created after all) is returned instead.
         ``missing_ok`` turns a 404 into a ``None`` answer.
         """
         url = self.base_url + "/" + path.lstrip("/")
         attempt = 0
         while True:
-            retry_reason = None
             try:
                 response = self.session.request(
                     method, url, json=body, params=params, timeout=self.timeout,
                     headers={"Content-Type": "application/json", "Accept": "application/json"},
                 )
             except requests.exceptions.RequestException as exc:
-                if attempt >= self.retries:
-                    found = lookup() if lookup is not None else None
-                    if found is not None:
-                        return found
-                    raise self._error(
-                        "%s %s failed after %d attempt(s): %s" % (method, path, attempt + 1, exc),
-                        method=method, path=path)
-                retry_reason = "connection"
-                response = None
-            if response is not None:
+                response, retry_reason = None, "connection"
+                failure = self._error("%s %s failed after %d attempt(s): %s" % (method, path, attempt + 1, exc),
+                                      method=method, path=path)
+            else:
                 payload = _decode(response)
                 status = response.status_code
                 if status < 300:
                     return payload
                 reason = server_reason(payload)
+                retry_reason = None
                 if status == 404 and MASTER_KEY_TEXT in reason.lower():
                     retry_reason = "master_key"
                 elif status in RETRY_STATUSES:
                     retry_reason = "status"
                 elif status == 404 and missing_ok:
                     return None
-                if retry_reason is not None and attempt >= self.retries and lookup is not None:
-                    found = lookup()
-                    if found is not None:
-                        return found
-                if retry_reason is None or attempt >= self.retries:
-                    raise self._error(
-                        "%s %s failed: HTTP %s: %s" % (method, path, status, reason),
-                        status=status, method=method, path=path, reason=reason, body=payload)
-            self._sleep(self._delay(attempt, retry_reason, response))
-            attempt += 1
-            if lookup is not None:
-                found = lookup()
-                if found is not None:
-                    return found
+                failure = self._error("%s %s failed: HTTP %s: %s" % (method, path, status, reason),
+                                      status=status, method=method, path=path, reason=reason)
+                if retry_reason is None:
+                    raise failure
+            exhausted = attempt >= self.retries
+            if not exhausted:
+                self._sleep(self._delay(attempt, retry_reason, response))
+                attempt += 1
+            # What failed may have been done after all: look before sending it again, or before failing.
+            found = lookup() if lookup is not None else None
+            if found is not None:
+                return found
+            if exhausted:
+                raise failure
 
     def _delay(self, attempt, retry_reason, response):
         delay = min(self.max_backoff, self.backoff * (2 ** attempt))
@@ -185,7 +179,6 @@ class PolarSearchClient:
     def _error(self, message, **kwargs):
         if "reason" in kwargs:
             kwargs["reason"] = redact(kwargs["reason"], self.secrets)
-        kwargs.pop("body", None)
         return PolarSearchError(redact(message, self.secrets), **kwargs)
 
 

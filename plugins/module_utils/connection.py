@@ -35,8 +35,6 @@ class ConnectionOptions:
         retries=dict(type="int", default=3),
     )
 
-    OPTION_NAMES = tuple(ARGUMENT_SPEC)
-
     def __init__(self, params):
         self.params = params
 

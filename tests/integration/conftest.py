@@ -204,21 +204,20 @@ def prefix():
     return "it-%s" % uuid.uuid4().hex[:8]
 
 
+def run_expecting(ansible, module, args, check, changed):
+    result = ansible.run(module, args, check=check)
+    assert not result.get("failed"), result
+    assert result["changed"] is changed, result
+    return result
+
+
 def four_steps(ansible, module, args, expect_change=True):
     """CHECK, real, CHECK again, real again; returns the first real result."""
-    check = ansible.run(module, args, check=True)
-    assert not check.get("failed"), check
-    assert check["changed"] is expect_change, check
-    real = ansible.run(module, args)
-    assert not real.get("failed"), real
-    assert real["changed"] is expect_change, real
+    check = run_expecting(ansible, module, args, True, expect_change)
+    real = run_expecting(ansible, module, args, False, expect_change)
     assert real["plan"] == check["plan"], (check["plan"], real["plan"])
-    again_check = ansible.run(module, args, check=True)
-    assert not again_check.get("failed"), again_check
-    assert again_check["changed"] is False, again_check
-    again = ansible.run(module, args)
-    assert not again.get("failed"), again
-    assert again["changed"] is False, again
+    run_expecting(ansible, module, args, True, False)
+    run_expecting(ansible, module, args, False, False)
     return real
 
 
