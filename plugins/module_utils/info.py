@@ -57,9 +57,6 @@ def connector_entry(view, model_ids=None):
         entry.pop(key, None)
     if "access" in entry:
         entry["access_mode"] = entry.pop("access")
-    # The connector module has no option for this flag; leave it out so an entry can be fed back.
-    entry["actions"] = [{k: v for k, v in action.items() if k != "supports_structured_output"}
-                        for action in entry.get("actions") or []]
     entry.setdefault("parameters", {})
     if model_ids is not None:
         entry["models"] = model_ids

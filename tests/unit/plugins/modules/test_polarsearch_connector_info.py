@@ -73,7 +73,7 @@ def test_by_name(run_info, cluster):
         "version": "1",
         "protocol": "http",
         "parameters": PARAMETERS,
-        "actions": [ACTION],
+        "actions": [dict(ACTION, supports_structured_output=True)],
         "client_config": CLIENT_CONFIG,
         "models": ["m1", "m2"],
     }]
@@ -161,3 +161,13 @@ def test_entries_use_polarsearch_connector_option_names(run_info, cluster, modul
             assert set(action) <= action_options, set(action) - action_options
         # the whole entry passes the module's own argument validation
         assert captured.errors(dict(options, host=CONNECTION["host"])) == []
+
+
+def test_an_entry_fed_back_to_polarsearch_connector_changes_nothing(run_info, run, cluster):
+    entry = run_info(name="embedding")["connectors"][0]
+    options = {k: v for k, v in entry.items() if k not in info.CONNECTOR_READ_ONLY}
+    result = run(polarsearch_connector, dict(options, credential={"api_key": "fed-back-api-key-value"}, credential_update="on_create",
+                                             **CONNECTION))
+    assert not result["failed"], result
+    assert result["changed"] is False
+    assert result["plan"] == []
