@@ -235,6 +235,7 @@ def test_connector_change_under_deployed_model(env, rest, ansible, trusted, pref
     finally:
         stop.set()
         worker.join()
+    assert not replaced.get("failed"), replaced
     assert replaced["plan"][0] == plan[0] == "create connector %s" % connector
     assert replaced["plan"][1:] == ["update model %s: connector_id" % name, "delete connector %s (%s)" % (connector, cid)]
     new_cid = replaced["connector_id"]
@@ -266,6 +267,7 @@ def test_interrupted_replace_converges(env, rest, ansible, trusted, prefix, clea
     assert check["plan"][:3] == ["finish replacing connector %s (%s) by %s" % (connector, old, new),
                                  "update model %s: connector_id" % name, "delete connector %s (%s)" % (connector, old)]
     result = ansible.run("polarsearch_connector", dict(spec, description="newer"))
+    assert not result.get("failed"), result
     assert result["connector_id"] == new
     assert [c["connector_id"] for c in rest.connectors(connector)] == [new]
     assert rest.model(model_id)["connector_id"] == new
