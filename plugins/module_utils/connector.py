@@ -25,6 +25,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.model import (
     deploy,
     is_deployed,
     label,
+    model_view,
     models_using_connector,
     point_models_at,
     undeploy,
@@ -38,6 +39,11 @@ ACTION_FIELDS = ("action_type", "method", "url", "headers", "request_body",
 ACTION_TYPES = ("PREDICT", "EXECUTE", "BATCH_PREDICT", "CANCEL_BATCH_PREDICT", "BATCH_PREDICT_STATUS")
 PROTOCOLS = ("http", "aws_sigv4", "mcp_sse", "mcp_streamable_http")
 SAFE_TEXT = re.compile(r"^[\w\s.,!?():@\-/'\"]*$")
+# Attempts at a replacement connector whose ID the server's in-use check tells apart from the old one.
+DISTINCT_ID_ATTEMPTS = 3
+DISCARDED_NAME = "%s (unused replacement)"
+DISTINCT_ID_PAUSE = 1.1
+REPLACE_HINT = ", or set on_deployed_models=redeploy to update this connector in place"
 
 
 # -- views ------------------------------------------------------------------------------
@@ -152,6 +158,45 @@ def find_connector(context, params):
     return next(c for c in found if c["connector_id"] == hit["_id"]) if hit else None
 
 
+# -- the server's in-use check ----------------------------------------------------------
+def id_terms(value):
+    """The terms the standard analyzer makes of an ID: split at '-' (any character but a letter,
+    a digit or '_'), lower-cased."""
+    return {term.lower() for term in re.split(r"[^0-9A-Za-z_]+", value or "") if term.strip("_")}
+
+
+def delete_blockers(client, connector_id):
+    """The models the server counts as users of the connector when asked to delete it.
+
+    ML Commons finds them with a ``match`` query on the models' ``connector_id``, a text field: a
+    model whose connector ID only shares a term with this one (see ``id_terms``) is counted too, and
+    the delete is refused with HTTP 409.
+    """
+    hits = client.search("%s/models/_search" % ML, {"match": {"connector_id": connector_id}}, size=1000)
+    return [model_view(hit["_id"], hit["_source"]) for hit in hits]
+
+
+def check_deletable(client, connector, hint):
+    """Fail, before anything is written, when the server would refuse to delete ``connector`` because
+    of models that do not use it; the models that do use it are the caller's concern."""
+    cid = connector["connector_id"]
+    others = sorted((m for m in delete_blockers(client, cid) if m.get("connector_id") != cid),
+                    key=lambda m: m["model_id"])
+    if not others:
+        return
+    shared = set()
+    for model in others:
+        shared |= id_terms(model.get("connector_id")) & id_terms(cid)
+    raise ModuleFailure(
+        "connector %s (%s) cannot be deleted: the server counts model(s) %s as its users, though they use "
+        "connector(s) %s, because ML Commons compares connector IDs as analyzed text%s. Nothing was changed. "
+        "Delete those models or re-point them to another connector first%s" % (
+            connector.get("name"), cid, ", ".join("%s (%s)" % (label(m), m["model_id"]) for m in others),
+            ", ".join(sorted(set(str(m.get("connector_id")) for m in others))),
+            " (shared term %s)" % ", ".join(repr(t) for t in sorted(shared)) if shared else "", hint),
+        models=[m["model_id"] for m in others])
+
+
 # -- input ------------------------------------------------------------------------------
 def validate(params):
     for option in ("name", "description"):
@@ -228,7 +273,7 @@ def credential_needs_write(params, current):
 
 
 # -- writes (each returns the predicted connector, so check mode shares the path) ------------
-def create_connector(context, spec, params, replaces=None, known_ids=()):
+def create_connector(context, spec, params, replaces=None, known_ids=(), distinct=False):
     credential = params.get("credential")
     if not credential and spec.get("protocol", "http") in ("http", "aws_sigv4"):
         raise ModuleFailure("credential is required to create connector %r (the server stores it "
@@ -245,20 +290,60 @@ def create_connector(context, spec, params, replaces=None, known_ids=()):
     body["parameters"] = parameters
     predicted = connector_view(None, body)
     name = body["name"]
+    known = list(known_ids)
 
     def lookup():
         for connector in search_connectors(context.client, name):
-            if connector["connector_id"] not in known_ids:
+            if connector["connector_id"] not in known:
                 return {"connector_id": connector["connector_id"]}
         return None
 
+    def create():
+        return context.client.post("%s/connectors/_create" % ML, body=body, lookup=lookup)["connector_id"]
+
     def run():
-        answer = context.client.post("%s/connectors/_create" % ML, body=body, lookup=lookup)
+        new_id, discarded = create(), []
+        if distinct:
+            new_id, discarded = distinct_replacement(context, new_id, replaces, name, create, known)
         # The predicted view plus the new ID: the server also fills client_config defaults, which
         # check mode cannot know, so both runs report the same connector.
-        return dict(predicted, connector_id=answer["connector_id"])
+        return dict(predicted, connector_id=new_id, _discarded=discarded)
 
     return context.act("create connector %s" % name, run, predicted)
+
+
+def distinct_replacement(context, new_id, old_id, name, create, known):
+    """(ID, discarded IDs): a replacement whose ID shares no term with the old one's, or the server
+    would never let the old connector be deleted once the models use the new one.
+
+    One that does share a term cannot be deleted either while the models still use the old
+    connector: it is renamed out of the way (so no later run takes it for the replacement), deleted
+    after the old connector, and another is created a moment later (the terms of an ID depend on
+    the time it was made). ``known`` collects the set-aside IDs, so a retried create never takes
+    one of them for its own.
+    """
+    avoid = id_terms(old_id)
+    discarded = []
+    for attempt in range(DISTINCT_ID_ATTEMPTS):
+        shared = id_terms(new_id) & avoid
+        if not shared:
+            return new_id, discarded
+        known.append(new_id)
+        context.client.put("%s/connectors/%s" % (ML, new_id), body={"name": DISCARDED_NAME % name})
+        context.changed = True
+        discarded.append(new_id)
+        avoid |= id_terms(new_id)
+        if attempt < DISTINCT_ID_ATTEMPTS - 1:
+            context.sleep(DISTINCT_ID_PAUSE)
+            new_id = create()
+    raise ModuleFailure(
+        "connector %s (%s) could not be replaced: each of the %d connector IDs the server gave shares a term "
+        "(%s) with the old ID or an earlier one, and the server would refuse to delete a connector whose ID "
+        "shares a term with one its models use. The models still use the old connector. The unused "
+        "connectors %s, named %r, can be deleted once no model uses %s. Set on_deployed_models=redeploy to "
+        "update the connector in place" % (
+            name, old_id, DISTINCT_ID_ATTEMPTS, ", ".join(repr(t) for t in sorted(shared)),
+            ", ".join(discarded), DISCARDED_NAME % name, old_id))
 
 
 def update_connector(context, current, changes, params, rotate):
@@ -281,10 +366,15 @@ def update_connector(context, current, changes, params, rotate):
                        run, predicted)
 
 
-def delete_connector(context, connector):
+def delete_connector(context, connector, discarded=()):
+    """Delete the connector, then the replacements set aside while its models used it."""
     cid = connector["connector_id"]
-    context.act("delete connector %s (%s)" % (connector.get("name"), cid),
-                lambda: context.client.delete("%s/connectors/%s" % (ML, cid)))
+
+    def run():
+        for connector_id in [cid] + list(discarded):
+            context.client.delete("%s/connectors/%s" % (ML, connector_id))
+
+    context.act("delete connector %s (%s)" % (connector.get("name"), cid), run)
 
 
 def full_spec(current, desired):
@@ -297,22 +387,23 @@ def full_spec(current, desired):
     return spec
 
 
-def replace_connector(context, current, desired, params, users):
+def replace_connector(context, current, desired, params, users, removals=()):
     """Create the desired connector, move every model to it, then delete the old one."""
     if not params.get("credential"):
         raise ModuleFailure("connector %s (%s) must be replaced, and its credential cannot be read back from "
                             "the server: set credential" % (current.get("name"), current["connector_id"]))
-    known = [current["connector_id"]]
+    check_deletable(context.client, current, REPLACE_HINT if users and not removals else "")
     new = create_connector(context, full_spec(current, desired), params, replaces=current["connector_id"],
-                           known_ids=known)
+                           known_ids=[current["connector_id"]], distinct=bool(users))
     point_models_at(context, users, new.get("connector_id"), params["wait_timeout"])
-    delete_connector(context, current)
+    delete_connector(context, current, new.get("_discarded") or ())
     return new
 
 
 def finish_replace(context, old, new, timeout):
     """Converge a replace that stopped halfway: models move to the new connector, the old one goes."""
     context.note("finish replacing connector %s (%s) by %s" % (old.get("name"), old["connector_id"], new["connector_id"]))
+    check_deletable(context.client, old, "")
     users = models_using_connector(context.client, old["connector_id"])
     moved = point_models_at(context, users, new["connector_id"], timeout)
     delete_connector(context, old)
@@ -351,6 +442,7 @@ def ensure_connector(params, context):
             raise ModuleFailure("connector %s (%s) is used by model(s) %s: delete or re-point those models first" % (
                 current.get("name"), current["connector_id"], ", ".join(label(m) for m in users)),
                 models=[m["model_id"] for m in users])
+        check_deletable(client, current, "")
         delete_connector(context, current)
         return {"connector": {}, "connector_id": current["connector_id"], "diff": diff_of(before, None)}
 
@@ -380,7 +472,7 @@ def ensure_connector(params, context):
                                 ", ".join(label(m) for m in deployed)),
                             models=[m["model_id"] for m in deployed])
     if removals or (deployed and policy == "replace"):
-        updated = replace_connector(context, current, desired, params, users)
+        updated = replace_connector(context, current, desired, params, users, removals)
     elif deployed:
         updated = redeploy_update(context, current, changes, params, deployed, rotate)
     else:

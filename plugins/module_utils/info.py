@@ -10,7 +10,9 @@ from ansible.module_utils.common.warnings import warn
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import ML
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector import (
     connector_view,
+    delete_blockers,
     get_connector,
+    id_terms,
     public,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model import get_model, model_view
@@ -21,7 +23,7 @@ MAX_HITS = 10000
 REMOTE = {"term": {"algorithm": "REMOTE"}}
 
 # Keys of an entry that are not options of the module the entry describes.
-CONNECTOR_READ_ONLY = ("models",)
+CONNECTOR_READ_ONLY = ("models", "delete_blocked_by")
 MODEL_READ_ONLY = ("model_state", "model_version", "model_group_id")
 # Keys never returned, whatever the server sends.
 NEVER_RETURNED = ("credential",)
@@ -50,7 +52,7 @@ def search_all(client, kind, query):
 
 
 # -- connectors -------------------------------------------------------------------------
-def connector_entry(view, model_ids=None):
+def connector_entry(view, model_ids=None, blockers=None):
     """A connector with the option names of polarsearch_connector (no credential, no fingerprint)."""
     entry = public(view)
     for key in NEVER_RETURNED:
@@ -60,6 +62,8 @@ def connector_entry(view, model_ids=None):
     entry.setdefault("parameters", {})
     if model_ids is not None:
         entry["models"] = model_ids
+    if blockers is not None:
+        entry["delete_blocked_by"] = blockers
     return entry
 
 
@@ -76,6 +80,17 @@ def models_by_connector(client, connector_id=None):
     return {cid: sorted(ids) for cid, ids in users.items()}
 
 
+def blocked_by(client, view, users, found):
+    """The models the server counts as users of the connector when asked to delete it: for one
+    connector, by the server's own query; in a listing, from the models already read, by the terms
+    the server's analyzer makes of the IDs (see ``id_terms``), so the listing stays one search."""
+    cid = view["connector_id"]
+    if len(found) == 1:
+        return sorted(m["model_id"] for m in delete_blockers(client, cid))
+    terms = id_terms(cid)
+    return sorted(mid for other, mids in users.items() if id_terms(other) & terms for mid in mids)
+
+
 def connector_info(params, context):
     client = context.client
     if params.get("connector_id"):
@@ -88,7 +103,8 @@ def connector_info(params, context):
         users = models_by_connector(client, found[0]["connector_id"])
     elif found:
         users = models_by_connector(client)
-    connectors = [connector_entry(view, users.get(view["connector_id"], [])) for view in found]
+    connectors = [connector_entry(view, users.get(view["connector_id"], []), blocked_by(client, view, users, found))
+                  for view in found]
     connectors.sort(key=lambda c: (c.get("name") or "", c["connector_id"]))
     return {"changed": False, "connectors": connectors}
 

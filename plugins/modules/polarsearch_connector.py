@@ -141,6 +141,11 @@ options:
       - What to do when a change is needed and a deployed model uses the connector.
       - V(replace) creates a new connector with the desired spec, points each model at it (allowed while
         deployed), waits until each model is deployed on it again, then deletes the old connector. No downtime.
+      - The server refuses to delete a connector while a model's connector ID shares a term with the connector's
+        ID (ML Commons compares connector IDs as analyzed text, split at C(-) and case folded). A replacement
+        whose ID does is renamed C(<name> (unused replacement)), deleted after the old connector, and another
+        is created a moment later, up to 3 times. When a model of another connector blocks the old
+        connector's delete, the module fails before any change and names the model.
       - V(redeploy) undeploys the models, updates the connector, deploys them again and waits.
       - V(fail) fails and names the models.
     type: str
@@ -153,7 +158,9 @@ options:
   state:
     description:
       - V(present) creates or updates the connector; V(absent) deletes it.
-      - V(absent) fails, naming them, while models still use the connector. A connector that is already gone is success.
+      - V(absent) fails, naming them, while models still use the connector, or while models of other connectors
+        keep the server from deleting it (see O(on_deployed_models)); nothing is changed then. A connector that is
+        already gone is success.
     type: str
     choices: [present, absent]
     default: present

@@ -13,7 +13,7 @@ description:
   - Returns the connectors named O(name) (exact match; names are not unique, so there may be several),
     the connector O(connector_id), or, with neither, every connector.
   - Each connector is returned with the option names of M(polardb.polarsearch.polarsearch_connector), so an
-    entry, without its read-only C(models) key, can be passed back to that module.
+    entry, without its read-only C(models) and C(delete_blocked_by) keys, can be passed back to that module.
   - A credential is never returned; the server does not return it, and the collection's own
     credential fingerprint parameter is left out too.
   - A listing of every connector reads at most 10000 of them and warns when there are more.
@@ -71,7 +71,8 @@ RETURN = r"""
 connectors:
   description:
     - The connectors found, sorted by name and ID; an empty list when there is none.
-    - The keys are options of M(polardb.polarsearch.polarsearch_connector), except the read-only C(models).
+    - The keys are options of M(polardb.polarsearch.polarsearch_connector), except the read-only C(models) and
+      C(delete_blocked_by).
   returned: success
   type: list
   elements: dict
@@ -119,6 +120,14 @@ connectors:
       description: Read-only. The IDs of the remote models that use the connector.
       type: list
       elements: str
+    delete_blocked_by:
+      description:
+        - Read-only. The IDs of the models the server counts as users of the connector when asked to delete
+          it; while there is one, a delete is refused.
+        - The models in C(models), and any model whose connector ID shares a term with this connector's ID,
+          because ML Commons compares connector IDs as analyzed text (split at C(-), case folded).
+      type: list
+      elements: str
   sample:
     - connector_id: 3ZxYvJIBq2x1oHuOlq6Y
       name: dashscope-qwen-max
@@ -133,6 +142,7 @@ connectors:
           headers: {Authorization: "Bearer ${credential.api_key}", Content-Type: application/json}
           request_body: '{ "model": "${parameters.model}", "messages": ${parameters.messages} }'
       models: [x8nrvJIBq2x1oHuO3a0b]
+      delete_blocked_by: [x8nrvJIBq2x1oHuO3a0b]
 """
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import PolarSearchModule

@@ -50,6 +50,14 @@ def collections_path():
     return root
 
 
+@pytest.fixture(scope="session")
+def id_terms(collections_path):
+    """The collection's model of the terms the server's analyzer makes of an ID."""
+    sys.path.insert(0, str(collections_path))
+    from ansible_collections.polardb.polarsearch.plugins.module_utils.connector import id_terms as terms
+    return terms
+
+
 class Rest:
     """Direct REST access to the cluster, to make out-of-band changes and to check server state."""
 

@@ -111,8 +111,9 @@ def setting_string(value):
 
 
 def tokens(value):
-    """What the standard analyzer makes of a text field: lower-case alphanumeric tokens."""
-    return [t for t in re.split(r"[^0-9a-z]+", str(value).lower()) if t]
+    """What the standard analyzer makes of a text field: lower-case words of letters, digits and '_'
+    (checked against a real server's ``_analyze``: "ab_cd-ef_" -> ab_cd, ef_; "-_-" -> nothing)."""
+    return [t for t in re.split(r"[^0-9a-z_]+", str(value).lower()) if t.strip("_")]
 
 
 def flatten_settings(values, prefix=""):
@@ -148,6 +149,7 @@ class FakeServer:
                  deploy_error="Connection refused: remote endpoint is unreachable",
                  check_trusted=True, master_key_missing=0, leak_credentials=False):
         self._random = random.Random(seed)
+        self.next_ids = []                 # IDs the next creates get, in order, before random ones
         self._clock = 1760000000000
         self.connectors = {}
         self.models = {}
@@ -254,6 +256,8 @@ class FakeServer:
 
     # -- ids and time ----------------------------------------------------------------------
     def new_id(self):
+        if self.next_ids:
+            return self.next_ids.pop(0)
         alphabet = string.ascii_letters + string.digits
         return "".join(self._random.choice(alphabet) for dummy in range(20))
 
@@ -616,7 +620,10 @@ class FakeServer:
                 "_shards": {"total": 1, "successful": 1, "failed": 0}, "_seq_no": 1, "_primary_term": 1}
 
     def delete_connector(self, cid):
-        using = [mid for mid, m in self.models.items() if m.get("connector_id") == cid]
+        # As ML Commons: a match query on the text field connector_id, so a model whose connector ID
+        # shares a term with this one counts as a user too.
+        using = [mid for mid, m in self.models.items()
+                 if self.matches(m, {"match": {"connector_id": cid}}, mid)]
         if using:
             raise error(409, "%d models are still using this connector, please delete or update the models first: "
                         "[%s]" % (len(using), ", ".join(using)))

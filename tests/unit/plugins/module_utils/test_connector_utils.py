@@ -21,6 +21,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector impo
     fingerprint,
     fingerprint_matches,
     full_spec,
+    id_terms,
     normalize_action,
     public,
     split_twins,
@@ -172,3 +173,18 @@ def test_full_spec_lays_the_desired_fields_over_the_current_ones():
     assert spec == {"name": "n", "description": "d", "version": "1", "protocol": "http",
                     "parameters": {"model": "m2"}, "actions": CURRENT["actions"],
                     "client_config": {"max_connection": 30, "read_timeout": 5}}
+
+
+# Answers of a real server's _analyze (standard analyzer, OpenSearch 3.6.0).
+@pytest.mark.parametrize("value, terms", [
+    ("ab_cd-ef_", {"ab_cd", "ef_"}),
+    ("_x-_-Y_Z", {"_x", "y_z"}),
+    ("a-B-9_", {"a", "b", "9_"}),
+    ("-_-", set()),
+    ("AB-12", {"ab", "12"}),
+    ("A0zKG6IBdy9ujDy4-aMO", {"a0zkg6ibdy9ujdy4", "amo"}),
+    ("NUzJG6IBdy9ujDy4GKF1", {"nuzjg6ibdy9ujdy4gkf1"}),
+    (None, set()),
+])
+def test_id_terms_are_the_standard_analyzers(value, terms):
+    assert id_terms(value) == terms

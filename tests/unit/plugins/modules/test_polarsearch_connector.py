@@ -13,7 +13,7 @@ import requests
 
 from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_connector as module
 
-from fake_server import ADMIN_PASSWORD, default_action
+from fake_server import ADMIN_PASSWORD, HttpError, default_action
 
 FP = "polarsearch_credential_fingerprint"
 REPLACES = "polarsearch_replaces"
@@ -539,6 +539,123 @@ def test_delete_refused_while_models_use_it(run, server):
     assert result["models"] == [m1]
     assert server.writes == []
     assert cid in server.connectors
+
+
+# -- the server's in-use check matches connector IDs as analyzed text ----------------------------------------
+# Real IDs from one node: the server refused to delete the first while a model used the second
+# ("1 models are still using this connector"), as both hold the term "amo".
+OLD_ID = "A0zKG6IBdy9ujDy4-aMO"
+TWIN_TERM_IDS = ["BUzKG6IBdy9ujDy4-aMo", "CkzKG6IBdy9ujDy4-AmO", "D0zKG6IBdy9ujDy4-amo",
+                 "EEzKG6IBdy9ujDy4-aMo", "FUzKG6IBdy9ujDy4-AMO"]
+DISTINCT_ID = "GkzKG6IBdy9ujDy5aNqA"
+
+
+def test_replace_takes_another_id_when_the_new_one_shares_a_term_with_the_old(run, server, clock):
+    server.next_ids = [OLD_ID]
+    old = create(run, server)
+    mid = deployed_model(server, old)
+    server.requests.clear()
+    changed = spec(description="changed")
+    checked = run(module, changed, check_mode=True)
+    server.next_ids = [TWIN_TERM_IDS[0], DISTINCT_ID]
+    result = run(module, changed)
+    assert result["failed"] is False, result
+    assert result["connector_id"] == DISTINCT_ID
+    assert result["plan"] == checked["plan"] == ["create connector %s" % NAME,
+                                                 "update model embedding-model: connector_id",
+                                                 "delete connector %s (%s)" % (NAME, old)]
+    # The first new connector cannot be deleted while the model uses the old one: it is renamed
+    # out of the way and deleted after the old connector.
+    assert server.write_summary() == [("POST", "%s/connectors/_create" % ML),
+                                      ("PUT", "%s/connectors/%s" % (ML, TWIN_TERM_IDS[0])),
+                                      ("POST", "%s/connectors/_create" % ML),
+                                      ("PUT", "%s/models/%s" % (ML, mid)),
+                                      ("DELETE", "%s/connectors/%s" % (ML, old)),
+                                      ("DELETE", "%s/connectors/%s" % (ML, TWIN_TERM_IDS[0]))]
+    assert server.calls("PUT", r"connectors/")[0].body == {"name": NAME + " (unused replacement)"}
+    assert 1.1 in clock.sleeps
+    assert list(server.connectors) == [DISTINCT_ID]
+    assert server.models[mid]["connector_id"] == DISTINCT_ID
+
+
+def test_replace_gives_up_when_every_new_id_shares_a_term_and_the_models_stay(run, server):
+    server.next_ids = [OLD_ID]
+    old = create(run, server)
+    mid = deployed_model(server, old)
+    server.next_ids = list(TWIN_TERM_IDS)
+    result = run(module, spec(description="changed"))
+    assert result["failed"] is True
+    assert result["changed"] is True
+    assert "'amo'" in result["msg"] and "on_deployed_models=redeploy" in result["msg"]
+    set_aside = TWIN_TERM_IDS[:3]
+    assert ", ".join(set_aside) in result["msg"]
+    assert len(server.calls("POST", r"connectors/_create$")) == 3
+    assert server.calls("DELETE") == [] and server.calls("PUT", r"models/") == []
+    assert sorted(server.connectors) == sorted([old] + set_aside)
+    assert {server.connectors[i]["name"] for i in set_aside} == {NAME + " (unused replacement)"}
+    assert server.models[mid]["connector_id"] == old
+    # The next run finds one connector by that name, and the set-aside ones are no duplicates.
+    server.next_ids = [DISTINCT_ID]
+    again = run(module, spec(description="changed"))
+    assert again["failed"] is False, again
+    assert server.models[mid]["connector_id"] == DISTINCT_ID
+
+
+def _phantom_user(server):
+    """Connector NAME, unused, and a model of another connector whose ID shares a term with it."""
+    old = server.add_connector(NAME, parameters={"model": "text-embedding-3-small", "dimensions": 1536},
+                               connector_id=OLD_ID, credential={"api_key": KEY})
+    other = server.add_connector("other-connector", connector_id=TWIN_TERM_IDS[0])
+    mid = server.add_model("other-model", other)
+    return old, mid
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_delete_fails_first_when_the_server_would_count_another_connectors_model(run, server, check_mode):
+    old, mid = _phantom_user(server)
+    server.requests.clear()
+    result = run(module, {"name": NAME, "state": "absent"}, check_mode=check_mode)
+    assert result["failed"] is True
+    assert result["changed"] is False
+    assert "other-model (%s)" % mid in result["msg"] and TWIN_TERM_IDS[0] in result["msg"]
+    assert "'amo'" in result["msg"] and "Nothing was changed" in result["msg"]
+    assert result["models"] == [mid]
+    assert server.writes == []
+    # What the server would have answered.
+    with pytest.raises(HttpError) as refused:
+        server.delete_connector(old)
+    assert refused.value.status == 409
+    assert refused.value.body["error"]["reason"].startswith("1 models are still using this connector")
+
+
+def test_replace_fails_first_when_the_old_connector_could_not_be_deleted(run, server):
+    old, mid = _phantom_user(server)
+    user = deployed_model(server, old)
+    server.requests.clear()
+    result = run(module, spec(description="changed"))
+    assert result["failed"] is True and result["changed"] is False
+    assert "other-model" in result["msg"] and "on_deployed_models=redeploy" in result["msg"]
+    assert server.writes == []
+    assert server.models[user]["connector_id"] == old
+
+
+def test_redeploy_is_not_blocked_by_the_in_use_check(run, server):
+    old, dummy = _phantom_user(server)
+    user = deployed_model(server, old)
+    result = run(module, spec(description="changed", on_deployed_models="redeploy"))
+    assert result["failed"] is False, result
+    assert result["connector_id"] == old
+    assert server.models[user]["model_state"] == "DEPLOYED"
+
+
+def test_interrupted_replace_fails_first_when_the_old_connector_could_not_be_deleted(run, server):
+    old, mid = _phantom_user(server)
+    server.add_connector(NAME, parameters={"model": "m", REPLACES: old})
+    server.requests.clear()
+    result = run(module, {"name": NAME})
+    assert result["failed"] is True and result["changed"] is False
+    assert "other-model" in result["msg"]
+    assert server.writes == []
 
 
 # -- duplicates -------------------------------------------------------------------------------------------

@@ -76,6 +76,7 @@ def test_by_name(run_info, cluster):
         "actions": [dict(ACTION, supports_structured_output=True)],
         "client_config": CLIENT_CONFIG,
         "models": ["m1", "m2"],
+        "delete_blocked_by": ["m1", "m2"],
     }]
 
 
@@ -110,6 +111,7 @@ def test_all_connectors_page_by_page(run_info, cluster, monkeypatch):
     assert not result["failed"], result
     assert [c["connector_id"] for c in result["connectors"]] == ["c1", "c2", "c3", "c4"]
     assert [c["models"] for c in result["connectors"]] == [["m1", "m2"], ["m3"], [], []]
+    assert [c["delete_blocked_by"] for c in result["connectors"]] == [["m1", "m2"], ["m3"], [], []]
     assert [(s["from"], s["size"]) for s in searches(cluster, "connectors")] == [(0, 3), (3, 3)]
     # one search for the models of every connector, not one per connector
     assert [s["query"] for s in searches(cluster, "models")] == [
@@ -171,3 +173,21 @@ def test_an_entry_fed_back_to_polarsearch_connector_changes_nothing(run_info, ru
     assert not result["failed"], result
     assert result["changed"] is False
     assert result["plan"] == []
+
+
+# -- what keeps a delete from happening ------------------------------------------------------------
+@pytest.mark.parametrize("args", [{"name": "amo-old"}, {}])
+def test_delete_blocked_by_counts_models_whose_connector_id_shares_a_term(run_info, server, args):
+    """The server refuses to delete A0zK...-aMO while a model uses BUzK...-aMo (shared term "amo"):
+    one connector is read with the server's own query, a listing from the models it read."""
+    server.add_connector("amo-old", connector_id="A0zKG6IBdy9ujDy4-aMO")
+    server.add_connector("amo-new", connector_id="BUzKG6IBdy9ujDy4-aMo")
+    server.add_connector("unrelated", connector_id="C0zKG6IBdy9ujDy4xaMO")
+    server.add_model("user", "BUzKG6IBdy9ujDy4-aMo", model_id="m-user")
+    result = run_info(**args)
+    entries = {c["name"]: c for c in result["connectors"]}
+    assert entries["amo-old"]["models"] == []
+    assert entries["amo-old"]["delete_blocked_by"] == ["m-user"]
+    if not args:
+        assert entries["amo-new"]["delete_blocked_by"] == ["m-user"]
+        assert entries["unrelated"]["delete_blocked_by"] == []
