@@ -273,7 +273,7 @@ def credential_needs_write(params, current):
 
 
 # -- writes (each returns the predicted connector, so check mode shares the path) ------------
-def create_connector(context, spec, params, replaces=None, known_ids=(), distinct=False):
+def create_connector(context, spec, params, replaces=None, known_ids=(), distinct_from=()):
     credential = params.get("credential")
     if not credential and spec.get("protocol", "http") in ("http", "aws_sigv4"):
         raise ModuleFailure("credential is required to create connector %r (the server stores it "
@@ -303,8 +303,8 @@ def create_connector(context, spec, params, replaces=None, known_ids=(), distinc
 
     def run():
         new_id, discarded = create(), []
-        if distinct:
-            new_id, discarded = distinct_replacement(context, new_id, replaces, name, create, known)
+        if distinct_from:
+            new_id, discarded = distinct_replacement(context, new_id, distinct_from, name, create, known)
         # The predicted view plus the new ID: the server also fills client_config defaults, which
         # check mode cannot know, so both runs report the same connector.
         return dict(predicted, connector_id=new_id, _discarded=discarded)
@@ -312,9 +312,10 @@ def create_connector(context, spec, params, replaces=None, known_ids=(), distinc
     return context.act("create connector %s" % name, run, predicted)
 
 
-def distinct_replacement(context, new_id, old_id, name, create, known):
-    """(ID, discarded IDs): a replacement whose ID shares no term with the old one's, or the server
-    would never let the old connector be deleted once the models use the new one.
+def distinct_replacement(context, new_id, avoid_ids, name, create, known):
+    """(ID, discarded IDs): a replacement whose ID shares no term with the old one's (the first of
+    ``avoid_ids``) or those set aside before, or the server would never let the old connector be
+    deleted once the models use the new one.
 
     One that does share a term cannot be deleted either while the models still use the old
     connector: it is renamed out of the way (so no later run takes it for the replacement), deleted
@@ -322,7 +323,10 @@ def distinct_replacement(context, new_id, old_id, name, create, known):
     the time it was made). ``known`` collects the set-aside IDs, so a retried create never takes
     one of them for its own.
     """
-    avoid = id_terms(old_id)
+    old_id = avoid_ids[0]
+    avoid = set()
+    for connector_id in avoid_ids:
+        avoid |= id_terms(connector_id)
     discarded = []
     for attempt in range(DISTINCT_ID_ATTEMPTS):
         shared = id_terms(new_id) & avoid
@@ -366,12 +370,19 @@ def update_connector(context, current, changes, params, rotate):
                        run, predicted)
 
 
+def set_aside(client, connector):
+    """IDs of the replacements an earlier run set aside while the connector's models used it."""
+    found = search_connectors(client, DISCARDED_NAME % connector.get("name"))
+    return [c["connector_id"] for c in found if c.get("_replaces") == connector["connector_id"]]
+
+
 def delete_connector(context, connector, discarded=()):
     """Delete the connector, then the replacements set aside while its models used it."""
     cid = connector["connector_id"]
+    discarded = sorted(set(discarded) | set(set_aside(context.client, connector)))
 
     def run():
-        for connector_id in [cid] + list(discarded):
+        for connector_id in [cid] + discarded:
             context.client.delete("%s/connectors/%s" % (ML, connector_id))
 
     context.act("delete connector %s (%s)" % (connector.get("name"), cid), run)
@@ -393,8 +404,9 @@ def replace_connector(context, current, desired, params, users, removals=()):
         raise ModuleFailure("connector %s (%s) must be replaced, and its credential cannot be read back from "
                             "the server: set credential" % (current.get("name"), current["connector_id"]))
     check_deletable(context.client, current, REPLACE_HINT if users and not removals else "")
+    distinct_from = [current["connector_id"]] + set_aside(context.client, current) if users else ()
     new = create_connector(context, full_spec(current, desired), params, replaces=current["connector_id"],
-                           known_ids=[current["connector_id"]], distinct=bool(users))
+                           known_ids=[current["connector_id"]], distinct_from=distinct_from)
     point_models_at(context, users, new.get("connector_id"), params["wait_timeout"])
     delete_connector(context, current, new.get("_discarded") or ())
     return new

@@ -144,7 +144,8 @@ options:
       - The server refuses to delete a connector while a model's connector ID shares a term with the connector's
         ID (ML Commons compares connector IDs as analyzed text, split at C(-) and case folded). A replacement
         whose ID does is renamed C(<name> (unused replacement)), deleted after the old connector, and another
-        is created a moment later, up to 3 times. When a model of another connector blocks the old
+        is created a moment later, up to 3 times; a connector set aside like that and left by a failed run is
+        deleted with the connector it was meant to replace. When a model of another connector blocks the old
         connector's delete, the module fails before any change and names the model.
       - V(redeploy) undeploys the models, updates the connector, deploys them again and waits.
       - V(fail) fails and names the models.

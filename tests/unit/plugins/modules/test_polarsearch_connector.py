@@ -594,11 +594,27 @@ def test_replace_gives_up_when_every_new_id_shares_a_term_and_the_models_stay(ru
     assert sorted(server.connectors) == sorted([old] + set_aside)
     assert {server.connectors[i]["name"] for i in set_aside} == {NAME + " (unused replacement)"}
     assert server.models[mid]["connector_id"] == old
-    # The next run finds one connector by that name, and the set-aside ones are no duplicates.
-    server.next_ids = [DISTINCT_ID]
+    # The next run finds one connector by that name (the set-aside ones are no duplicates), takes
+    # a new ID that shares no term with the old one or the set-aside ones, and deletes them all.
+    server.next_ids = ["HkzKG6IBdy9ujDy5-AMO", DISTINCT_ID]
+    server.requests.clear()
     again = run(module, spec(description="changed"))
     assert again["failed"] is False, again
+    assert again["plan"] == ["create connector %s" % NAME, "update model embedding-model: connector_id",
+                             "delete connector %s (%s)" % (NAME, old)]
     assert server.models[mid]["connector_id"] == DISTINCT_ID
+    assert list(server.connectors) == [DISTINCT_ID]
+
+
+def test_delete_takes_the_replacements_set_aside_for_the_connector_along(run, server):
+    old = server.add_connector(NAME, connector_id=OLD_ID)
+    aside = server.add_connector(NAME + " (unused replacement)", connector_id=TWIN_TERM_IDS[0],
+                                 parameters={REPLACES: OLD_ID})
+    foreign = server.add_connector(NAME + " (unused replacement)", parameters={REPLACES: "another-connector"})
+    result = run(module, {"name": NAME, "state": "absent"})
+    assert result["plan"] == ["delete connector %s (%s)" % (NAME, old)]
+    assert [r.path for r in server.calls("DELETE")] == ["%s/connectors/%s" % (ML, c) for c in (old, aside)]
+    assert list(server.connectors) == [foreign]
 
 
 def _phantom_user(server):
