@@ -254,9 +254,6 @@ def test_drift_reports_a_rotated_key_without_applying_it(stack, rest):
 
     run = stack.playbook("drift", {"ml_stack_api_key": "rotated-" + uuid.uuid4().hex})
 
-    assert run.rc != 0 and "the ML stack drifted" in run.output, run.tail()
-    assert run.changes() == sorted((stack.names(entry)[0], "connector", "replace", ("credential",))
-                                   for entry in KINDS)
     assert "rotated-" not in run.output
     for entry in KINDS:
         name, connector_name = stack.names(entry)
@@ -264,6 +261,13 @@ def test_drift_reports_a_rotated_key_without_applying_it(stack, rest):
         assert after["connector_id"] == before[entry]["connector_id"]
         assert after["last_updated_time"] == before[entry]["last_updated_time"]
         assert rest.one_model(name)["connector_id"] == after["connector_id"]
+    if "ML Commons compares connector IDs as analyzed text" in run.output:
+        # Two of the stack's connector IDs share a term, so the server would refuse the old
+        # connector's delete that ends a replace, and check mode says so instead of a drift row.
+        pytest.skip("two connector IDs of the stack share a term: %s" % run.tail())
+    assert run.rc != 0 and "the ML stack drifted" in run.output, run.tail()
+    assert run.changes() == sorted((stack.names(entry)[0], "connector", "replace", ("credential",))
+                                   for entry in KINDS)
 
 
 def test_drift_names_out_of_band_changes_and_provision_fixes_them(stack, rest):
