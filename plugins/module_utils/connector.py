@@ -376,10 +376,11 @@ def set_aside(client, connector):
     return [c["connector_id"] for c in found if c.get("_replaces") == connector["connector_id"]]
 
 
-def delete_connector(context, connector, discarded=()):
-    """Delete the connector, then the replacements set aside while its models used it."""
+def delete_connector(context, connector, discarded=None):
+    """Delete the connector, then the replacements set aside while its models used it (looked up
+    when ``discarded`` is not given)."""
     cid = connector["connector_id"]
-    discarded = sorted(set(discarded) | set(set_aside(context.client, connector)))
+    discarded = sorted(set(set_aside(context.client, connector) if discarded is None else discarded))
 
     def run():
         for connector_id in [cid] + discarded:
@@ -404,11 +405,12 @@ def replace_connector(context, current, desired, params, users, removals=()):
         raise ModuleFailure("connector %s (%s) must be replaced, and its credential cannot be read back from "
                             "the server: set credential" % (current.get("name"), current["connector_id"]))
     check_deletable(context.client, current, REPLACE_HINT if users and not removals else "")
-    distinct_from = [current["connector_id"]] + set_aside(context.client, current) if users else ()
+    leftovers = set_aside(context.client, current)
     new = create_connector(context, full_spec(current, desired), params, replaces=current["connector_id"],
-                           known_ids=[current["connector_id"]], distinct_from=distinct_from)
+                           known_ids=[current["connector_id"]],
+                           distinct_from=[current["connector_id"]] + leftovers if users else ())
     point_models_at(context, users, new.get("connector_id"), params["wait_timeout"])
-    delete_connector(context, current, new.get("_discarded") or ())
+    delete_connector(context, current, leftovers + (new.get("_discarded") or []))
     return new
 
 
