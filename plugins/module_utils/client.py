@@ -372,15 +372,20 @@ class PolarSearchClient:
         if not text or not text.strip():
             return {}
         try:
-            return response.json()
+            payload = response.json()
         except ValueError:
-            content_type = response.headers.get("Content-Type") or "no content type"
-            raise self._error(
-                "%s %s answered HTTP %s with %s, not JSON: %r. host does not point at the PolarSearch REST "
-                "endpoint (a proxy, load balancer or console page answered): check host and port"
-                % (method, url, response.status_code, content_type, _short(text)),
-                status=response.status_code, method=method, path=urlsplit(url).path.lstrip("/"),
-                reason="not JSON", kind=FATAL)
+            payload, what = None, "not JSON"
+        else:
+            what = "not a JSON object"
+        if isinstance(payload, (dict, list)):
+            return payload
+        content_type = response.headers.get("Content-Type") or "no content type"
+        raise self._error(
+            "%s %s answered HTTP %s with %s, %s: %r. host does not point at the PolarSearch REST "
+            "endpoint (a proxy, load balancer or console page answered): check host and port"
+            % (method, url, response.status_code, content_type, what, _short(text)),
+            status=response.status_code, method=method, path=urlsplit(url).path.lstrip("/"),
+            reason=what, kind=FATAL)
 
     def _status_text(self, method, path, status, reason, response, payload):
         """The server's reason and, for the statuses a user can act on, what to do.

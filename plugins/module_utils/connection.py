@@ -175,6 +175,11 @@ class ConnectionOptions:
                 "POLARSEARCH_HOST_PORT / POLARSEARCH_URL environment variable")
         if "://" not in host:
             host = "%s://%s" % (self.params.get("scheme") or DEFAULTS["scheme"], host)
+        if "@" in host.split("://", 1)[1].split("/", 1)[0]:
+            raise ConnectionOptionsError(
+                "%s contains credentials (user:password@): remove them and set username and password, or "
+                "user_password, so that they are kept out of messages" % (
+                    "host" if self.source("host") == "host" else self.source("host")))
         scheme = host.split("://", 1)[0].lower()
         if scheme not in ("http", "https"):
             raise ConnectionOptionsError("host has the scheme %r: use http:// or https://" % scheme)

@@ -141,7 +141,7 @@ class WebServer(ThreadingHTTPServer):
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(*tls)
             self.socket = context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     def handle_error(self, request, client_address):  # a client that gives up is not a test failure
         pass
@@ -178,7 +178,7 @@ class RawServer(socketserver.ThreadingTCPServer):
         self.connections = 0
         self.release = threading.Event()
         super().__init__((LOOPBACK, 0), _RawHandler)
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     @property
     def port(self):
@@ -218,7 +218,7 @@ class ConnectProxy(socketserver.ThreadingTCPServer):
     def __init__(self):
         self.targets = []
         super().__init__((LOOPBACK, 0), _ProxyHandler)
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     @property
     def url(self):

@@ -348,3 +348,20 @@ def test_the_module_no_longer_declares_env_fallbacks_in_its_argument_spec(module
     for name in ("host", "username", "password", "user_password", "ca_path", "validate_certs"):
         assert "fallback" not in captured.argument_spec[name]
     assert captured.errors(dict(READ_ONLY, user_password="a:b", username="c")) == []
+
+
+@pytest.mark.parametrize("host", ["https://admin:" + PW + "@h:9200", "admin:" + PW + "@h:9200"])
+def test_credentials_in_host_are_refused_without_showing_them(host):
+    with pytest.raises(ConnectionOptionsError) as info:
+        options(host=host).base_url()
+    assert "username" in str(info.value) and "user_password" in str(info.value)
+    assert PW not in str(info.value)
+
+
+def test_retry_warnings_never_show_an_environment_password(run_warned, server, monkeypatch):
+    monkeypatch.setenv("POLARSEARCH_USER_PASSWORD", ENV_USER + ":" + ENV_PW)
+    server.fail_next("GET", "_cluster/settings", 503, reason="busy for Basic " + ENV_PW)
+    result = run_warned(settings_module, dict(READ_ONLY, host="h:1"), connection=False, extra_secrets=[ENV_PW])
+    assert result["failed"] is False
+    assert len(result["warnings"]) == 1
+    assert ENV_PW not in json.dumps(result)

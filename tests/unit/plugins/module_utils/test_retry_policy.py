@@ -436,3 +436,12 @@ def test_the_module_has_no_other_retry_statuses():
     # 500 without the master key text, 409 and 404 are the server's word, not a passing state
     for status in (400, 401, 403, 404, 409, 500):
         assert status not in client_mod.BUSY_STATUSES | client_mod.LOST_STATUSES
+
+
+@pytest.mark.parametrize("text", ['"OK"', "42", "true"])
+def test_a_2xx_json_scalar_is_an_error_not_a_string(text):
+    session = ScriptedSession(Answer(200, text))
+    session.outcomes[0].headers = {"Content-Type": "application/json"}
+    c = PolarSearchClient(BASE, session, sleep=lambda s: None)
+    with pytest.raises(PolarSearchError, match="not a JSON object"):
+        c.get("_cluster/settings")

@@ -20,6 +20,8 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connection imp
 
 from net_servers import CertificateAuthority, ConnectProxy, WebServer
 
+pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+
 BUNDLE_VARS = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy",
               "NO_PROXY", "no_proxy")
