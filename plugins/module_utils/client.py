@@ -428,9 +428,11 @@ class PolarSearchClient:
         raw = _short(str(exc), 400)
         text = _text(exc)
         if not isinstance(exc, requests.exceptions.RequestException):
-            # requests raises OSError for a CA bundle it cannot read
-            bundle = self._tls_in_use()
-            return FATAL, "cannot read the CA bundle (%s): set ca_path to a readable PEM file (%s)" % (bundle, raw)
+            # requests raises OSError for a CA bundle or client certificate file it cannot read
+            if "ca certificate bundle" in text:
+                return FATAL, "cannot read the CA bundle (%s): set ca_path to a readable PEM file (%s)" % (
+                    self._tls_in_use(), raw)
+            return FATAL, "a TLS file cannot be read: check ca_path, client_cert and client_key (%s)" % raw
         if isinstance(exc, requests.exceptions.SSLError):
             if any(marker in text for marker in PLAIN_HTTP_MARKERS):
                 return FATAL, ("%s answered the TLS handshake with plain HTTP: the port does not serve HTTPS; use "

@@ -159,3 +159,13 @@ def test_no_proxy_bypasses_the_proxy(https, pki, env):
         env.setenv("NO_PROXY", "127.0.0.1")
         assert settings(client(https.url, ca_path=pki["private_ca"]))["ok"] is True
     assert proxy.targets == []
+
+
+def test_an_unreadable_client_certificate_is_a_clear_error(https, pki, env, tmp_path):
+    cert = tmp_path / "client.pem"
+    cert.write_text("x")
+    c = client(https.url, ca_path=pki["private_ca"], client_cert=str(cert), retries=0)
+    cert.unlink()
+    with pytest.raises(PolarSearchError) as info:
+        settings(c)
+    assert "client_cert" in str(info.value)
