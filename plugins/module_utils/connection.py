@@ -87,7 +87,8 @@ class ConnectionOptions:
         for variable in ENVIRONMENT.get(name, ()):
             value = self.environ.get(variable)
             if value is not None and value.strip():
-                return variable, value.strip()
+                # a credential is taken as it is; other values may carry stray blanks
+                return variable, (value if name in CREDENTIALS else value.strip())
         return None, None
 
     def value(self, name):
@@ -128,7 +129,7 @@ class ConnectionOptions:
         return text
 
     def credentials(self):
-        """``(form, values, where)``: the credentials of one source, never a mix of two.
+        """``(values, where)``: the credentials of one source (``task`` or ``environment``), never a mix.
 
         Any credential option in the task means the task's credentials are used and the
         environment's are not read at all.

@@ -365,3 +365,9 @@ def test_retry_warnings_never_show_an_environment_password(run_warned, server, m
     assert result["failed"] is False
     assert len(result["warnings"]) == 1
     assert ENV_PW not in json.dumps(result)
+
+
+def test_an_environment_password_is_taken_as_it_is(monkeypatch):
+    monkeypatch.setenv("POLARSEARCH_USERNAME", ENV_USER)
+    monkeypatch.setenv("POLARSEARCH_PASSWORD", " spaced " + ENV_PW + " ")
+    assert options(host="h").auth() == (ENV_USER, " spaced " + ENV_PW + " ")
