@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import (
     ML,
     ModuleFailure,
@@ -27,15 +28,14 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.model_group im
     group_for_model,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model_references import (
-    SAFE_DELETE,
     describe,
     find_model_references,
-    safe_delete_enabled,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.plan import Step
 
 DEPLOYED_STATES = ("DEPLOYED", "PARTIALLY_DEPLOYED", "DEPLOYING", "LOADED", "LOADING", "PARTIALLY_LOADED")
 FAILED_TASK_STATES = ("FAILED", "COMPLETED_WITH_ERROR", "CANCELLED")
+SAFE_DELETE = "plugins.ml_commons.safe_delete_model"
 OPTIONAL_FIELDS = ("interface", "is_enabled", "rate_limiter", "guardrails")
 
 
@@ -286,9 +286,30 @@ def settle_duplicate_models(context, name, own_id):
     return get_model(context.client, own_id)
 
 
+def safe_delete_enabled(client):
+    """The server's own check at delete (``plugins.ml_commons.safe_delete_model``, default false)."""
+    settings = client.get("_cluster/settings", params={"include_defaults": "true", "flat_settings": "true"}) or {}
+    for scope in ("transient", "persistent", "defaults"):
+        values = settings.get(scope) or {}
+        if SAFE_DELETE in values:
+            return str(values[SAFE_DELETE]).lower() == "true"
+    return False
+
+
 def check_references(context, model, force):
     """Fail, changing nothing, when pipelines or agents use the model (unless the user opted in)."""
-    references = find_model_references(context.client, model["model_id"])
+    try:
+        references = find_model_references(context.client, model["model_id"])
+    except PolarSearchError as exc:
+        # A user without read access to pipelines or agents (security plugin: 403) cannot tell.
+        if exc.status != 403:
+            raise
+        if force:
+            return
+        raise ModuleFailure(
+            "cannot tell whether pipelines or agents use model %s (%s): %s, so nothing was changed. Grant the user "
+            "read access to ingest and search pipelines and agents, or set force_delete_referenced: true to delete "
+            "without this check" % (label(model), model["model_id"], exc))
     if not references:
         return
     names = describe(references)

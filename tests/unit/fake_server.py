@@ -840,9 +840,9 @@ class FakeServer:
                         "delete")
         if self.setting("plugins.ml_commons.safe_delete_model") == "true":
             # DeleteModelTransportAction with safe_delete_model: agents, then ingest and search pipelines.
-            for kind, what, store in (("agents", "agents", self.agents),
-                                      ("ingest pipelines", "pipelines", self.ingest_pipelines),
-                                      ("search pipelines", "pipelines", self.search_pipelines)):
+            for kind, what, store in (("agents", "agents", self.agents or {}),
+                                      ("ingest pipelines", "pipelines", self.pipelines["_ingest"]),
+                                      ("search pipelines", "pipelines", self.pipelines["_search"])):
                 users = sorted(name for name, body in store.items() if mentions_id(body, mid))
                 if users:
                     raise error(409, "%d %s are still using this model, please delete or update the %s first: [%s]"
@@ -979,9 +979,9 @@ class FakeServer:
 
     # -- what uses a model: pipelines and agents ------------------------------------------------
     def _init_model_side(self):
-        self.ingest_pipelines = {}         # name -> pipeline body (GET _ingest/pipeline)
-        self.search_pipelines = {}         # name -> pipeline body (GET _search/pipeline)
-        self.agents = {}                   # agent_id -> agent document (_plugins/_ml/agents/_search)
+        # Stored in the shapes the pipeline section of this file uses (PUT and DELETE are handled there).
+        self.pipelines = {"_ingest": {}, "_search": {}}   # name -> body, as GET _ingest|_search/pipeline
+        self.agents = None                 # agent_id -> document; None: the agent index does not exist yet
         self.security_user = None          # {"name", "backend_roles", "roles"}: the security plugin is on
 
     def route_model_users(self, method, path):
@@ -992,15 +992,16 @@ class FakeServer:
             user = self.security_user
             return 200, {"user_name": user["name"], "backend_roles": list(user.get("backend_roles", [])),
                          "roles": list(user.get("roles", []))}
-        store = self.ingest_pipelines if path.startswith("_ingest/") else self.search_pipelines
+        kind = path.split("/")[0]
         if method == "GET" and path.rstrip("/") in ("_ingest/pipeline", "_search/pipeline"):
-            # Both APIs answer 404 with an empty object when there is no pipeline at all.
+            # Both APIs answer 404 with an empty object when there is no pipeline at all (3.6).
+            store = self.pipelines[kind]
             return (200, copy.deepcopy(store)) if store else (404, {})
         raise error(404, "no handler found for uri [/%s] and method [%s]" % (path, method))
 
     def route_agents(self, method, tail, body):
         if tail == ["_search"] and method in ("GET", "POST"):
-            if not self.agents:
+            if self.agents is None:
                 # Before the first agent, 3.6 answers 404 index_not_found_exception for .plugins-ml-agent.
                 raise error(404, "no such index [.plugins-ml-agent]", "index_not_found_exception")
             return 200, self.search(self.agents, body)
