@@ -158,7 +158,14 @@ def deploy(context, model, wait=True, timeout=300):
         return {} if current and current.get("model_state") in ("DEPLOYING", "DEPLOYED") else None
 
     def run():
-        answer = context.client.post("%s/models/%s/_deploy" % (ML, model_id), lookup=lookup) or {}
+        try:
+            answer = context.client.post("%s/models/%s/_deploy" % (ML, model_id), lookup=lookup) or {}
+        except PolarSearchError as exc:
+            # Another run deploying the same model at the same moment: the server's write of the
+            # model document conflicts (409 "Document version conflict"). Its deploy is ours too.
+            if exc.status != 409 or lookup() is None:
+                raise
+            answer = {}
         context.changed = True
         if not wait:
             return dict(get_model(context.client, model_id) or predicted)
@@ -176,7 +183,11 @@ def undeploy(context, model, wait=True, timeout=300):
         return {} if current is None or current.get("model_state") not in DEPLOYED_STATES else None
 
     def run():
-        context.client.post("%s/models/%s/_undeploy" % (ML, model_id), lookup=lookup)
+        try:
+            context.client.post("%s/models/%s/_undeploy" % (ML, model_id), lookup=lookup)
+        except PolarSearchError as exc:
+            if exc.status != 409 or lookup() is None:
+                raise
         context.changed = True
         if not wait:
             return get_model(context.client, model_id) or predicted

@@ -991,3 +991,38 @@ def test_absent_fails_when_the_user_may_not_read_the_pipelines(run, server):
     forced = run(module, {"name": NAME, "state": "absent", "force_delete_referenced": True})
     assert forced["failed"] is False
     assert mid not in server.models
+
+
+def test_deploy_that_conflicts_with_another_runs_deploy_waits_for_it(run, server):
+    """Seen on 3.6 with two runs at once: the second _deploy answers 409 "Document version conflict"
+    while the first one's deploy is under way; the model ends DEPLOYED and the run succeeds."""
+    cid = connector(server)
+    mid = server.add_model(NAME, cid)
+    server.deploy_polls = 3
+    server.deploy_model(mid)                     # the other run's deploy, still DEPLOYING
+    server.models[mid]["model_state"] = "REGISTERED"   # read just before it started
+    real_get = server.get_model
+    state = {"first": True}
+
+    def get_model(model_id):
+        doc = real_get(model_id)
+        if state.pop("first", False):
+            doc["model_state"] = "REGISTERED"
+            server.models[mid]["model_state"] = "DEPLOYING"
+        return doc
+
+    server.get_model = get_model
+    server.fail_next("POST", r"/_deploy$", 409, reason="Document version conflict updating %s in index "
+                     ".plugins-ml-model" % mid)
+    result = run(module, {"model_id": mid, "state": "deployed"})
+    assert result["failed"] is False, result["msg"]
+    assert server.models[mid]["model_state"] == "DEPLOYED"
+    assert len(server.calls("POST", r"/_deploy$")) == 1
+
+
+def test_a_deploy_conflict_on_a_model_nobody_deploys_is_reported(run, server):
+    cid = connector(server)
+    mid = server.add_model(NAME, cid)
+    server.fail_next("POST", r"/_deploy$", 409, reason="Document version conflict updating %s" % mid)
+    result = run(module, {"name": NAME, "state": "deployed"})
+    assert result["failed"] is True and "409" in result["msg"]
