@@ -184,7 +184,7 @@ plan:
 """
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import PolarSearchModule
-from ansible_collections.polardb.polarsearch.plugins.module_utils.connector import resolve_connector_id
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_lookup import resolve_connector_id
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model import ensure_model
 
 

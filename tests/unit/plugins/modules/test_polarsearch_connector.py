@@ -559,11 +559,18 @@ def test_replace_takes_another_id_when_the_new_one_shares_a_term_with_the_old(ru
     result = run(module, changed)
     assert result["failed"] is False, result
     assert result["connector_id"] == DISTINCT_ID
-    assert plan_text(result, model_ids=False) == plan_text(checked, model_ids=False) == ["create connector %s" % NAME,
-                                                                                         "update model embedding-model: connector_id",
-                                                                                         "delete connector %s (%s)" % (NAME, old)]
+    assert plan_text(checked, model_ids=False) == ["create connector %s" % NAME,
+                                                   "update model embedding-model: connector_id",
+                                                   "delete connector %s (%s)" % (NAME, old)]
     # The first new connector cannot be deleted while the model uses the old one: it is renamed
-    # out of the way and deleted after the old connector.
+    # out of the way and deleted after the old connector. Every write is in the plan (check mode
+    # cannot know the IDs the server will give).
+    assert plan_text(result, model_ids=False) == ["create connector %s" % NAME,
+                                                  "rename connector %s: name" % NAME,
+                                                  "create connector %s" % NAME,
+                                                  "update model embedding-model: connector_id",
+                                                  "delete connector %s (%s)" % (NAME, old),
+                                                  "delete connector %s (unused replacement)" % NAME]
     assert server.write_summary() == [("POST", "%s/connectors/_create" % ML),
                                       ("PUT", "%s/connectors/%s" % (ML, TWIN_TERM_IDS[0])),
                                       ("POST", "%s/connectors/_create" % ML),
@@ -598,8 +605,13 @@ def test_replace_gives_up_when_every_new_id_shares_a_term_and_the_models_stay(ru
     server.requests.clear()
     again = run(module, spec(description="changed"))
     assert again["failed"] is False, again
-    assert plan_text(again, model_ids=False) == ["create connector %s" % NAME, "update model embedding-model: connector_id",
-                                                 "delete connector %s (%s)" % (NAME, old)]
+    aside = "delete connector %s (unused replacement)" % NAME
+    assert plan_text(again, model_ids=False) == ["create connector %s" % NAME,
+                                                 "rename connector %s: name" % NAME,
+                                                 "create connector %s" % NAME,
+                                                 "update model embedding-model: connector_id",
+                                                 "delete connector %s (%s)" % (NAME, old)] + [
+        "%s (%s)" % (aside, cid) for cid in set_aside] + [aside]
     assert server.models[mid]["connector_id"] == DISTINCT_ID
     assert list(server.connectors) == [DISTINCT_ID]
 
@@ -610,7 +622,8 @@ def test_delete_takes_the_replacements_set_aside_for_the_connector_along(run, se
                                  parameters={REPLACES: OLD_ID})
     foreign = server.add_connector(NAME + " (unused replacement)", parameters={REPLACES: "another-connector"})
     result = run(module, {"name": NAME, "state": "absent"})
-    assert plan_text(result, model_ids=False) == ["delete connector %s (%s)" % (NAME, old)]
+    assert plan_text(result, model_ids=False) == ["delete connector %s (%s)" % (NAME, old),
+                                                  "delete connector %s (unused replacement) (%s)" % (NAME, aside)]
     assert [r.path for r in server.calls("DELETE")] == ["%s/connectors/%s" % (ML, c) for c in (old, aside)]
     assert list(server.connectors) == [foreign]
 
