@@ -54,10 +54,11 @@ options:
     description: The connector version; the server stores it as a string. V(1) when a connector is created without it.
     type: str
   protocol:
-    description: The connector protocol.
+    description:
+      - The connector protocol.
+      - When not set, a new connector gets C(http) and an existing connector keeps its protocol.
     type: str
     choices: [http, aws_sigv4, mcp_sse, mcp_streamable_http]
-    default: http
   parameters:
     description:
       - Connector parameters, referenced from the actions as C(${parameters.<key>}).
@@ -333,7 +334,7 @@ def main():
             connector_id=dict(type="str"),
             description=dict(type="str"),
             version=dict(type="str"),
-            protocol=dict(type="str", default="http", choices=["http", "aws_sigv4", "mcp_sse", "mcp_streamable_http"]),
+            protocol=dict(type="str", choices=["http", "aws_sigv4", "mcp_sse", "mcp_streamable_http"]),
             parameters=dict(type="dict"),
             credential=dict(type="dict", no_log=True),
             credential_update=dict(type="str", default="on_change", choices=["on_change", "always", "on_create"]),

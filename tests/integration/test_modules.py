@@ -367,3 +367,20 @@ def test_teardown_in_order_leaves_nothing(env, rest, ansible, trusted, prefix):
     four_steps(ansible, "polarsearch_connector", {"name": connector, "state": "absent"})
     assert rest.models(name) == [] and rest.connectors(connector) == [] and rest.groups(name) == []
     assert rest.session.get(rest.url + ML + "/model_groups/%s" % group_id).status_code == 404
+
+
+# -- the server's rules ------------------------------------------------------------------
+def test_unset_protocol_is_left_alone(env, rest, ansible, trusted, prefix, cleanup):
+    """protocol has no default: a task that does not set it keeps an aws_sigv4 connector aws_sigv4."""
+    name = prefix + "-sigv4"
+    cleanup[1].append(name)
+    sigv4 = embedding_connector(name, env, protocol="aws_sigv4",
+                                credential={"access_key": "AKIAEXAMPLE0001", "secret_key": "secret-" + prefix})
+    sigv4["parameters"] = dict(sigv4["parameters"], service_name="bedrock", region="us-east-1")
+    four_steps(ansible, "polarsearch_connector", sigv4)
+    cid = rest.connectors(name)[0]["connector_id"]
+    unset = {k: v for k, v in sigv4.items() if k != "protocol"}
+    result = four_steps(ansible, "polarsearch_connector", dict(unset, description="changed"))
+    assert plan_text(result) == ["update connector %s (%s): description" % (name, cid)]
+    stored = rest.connectors(name)[0]
+    assert stored["protocol"] == "aws_sigv4" and stored["description"] == "changed"

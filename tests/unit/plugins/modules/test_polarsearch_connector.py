@@ -161,6 +161,28 @@ def test_unset_options_are_left_alone(run, server):
     assert result["connector"] == public_view(server, cid)
 
 
+def test_an_unset_protocol_is_neither_compared_nor_written(run, server):
+    """The protocol default (http) applies on create only: a description change on an aws_sigv4
+    connector updates the description and leaves the protocol alone."""
+    cid = create(run, server, protocol="aws_sigv4",
+                 credential={"access_key": "AKIAEXAMPLE0001", "secret_key": "secret-key-0001"},
+                 parameters={"service_name": "bedrock", "region": "us-east-1"})
+    assert server.connectors[cid]["protocol"] == "aws_sigv4"
+    args = spec(description="changed", protocol=None,
+                credential={"access_key": "AKIAEXAMPLE0001", "secret_key": "secret-key-0001"},
+                parameters={"service_name": "bedrock", "region": "us-east-1"})
+    result = run(module, args)
+    assert result["failed"] is False, result
+    assert plan_text(result) == ["update connector %s (%s): description" % (NAME, cid)]
+    assert [r.body for r in server.calls("PUT", r"connectors/")] == [{"description": "changed"}]
+    assert server.connectors[cid]["protocol"] == "aws_sigv4"
+
+
+def test_create_without_protocol_uses_http(run, server):
+    cid = create(run, server)
+    assert server.connectors[cid]["protocol"] == "http"
+
+
 def test_action_type_case_and_json_spacing_are_no_drift(run, server):
     create(run, server, parameters={"model": "m", "opts": {"a": 1, "b": [1, 2]}})
     server.connectors[next(iter(server.connectors))]["parameters"]["opts"] = '{ "a": 1, "b": [1, 2] }'
