@@ -11,7 +11,10 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.common import 
     subset_differs,
     to_server_string,
 )
-from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_rules import normalize_action
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_rules import (
+    normalize_action,
+    normalize_client_config,
+)
 from ansible_collections.polardb.polarsearch.plugins.module_utils.fingerprint import fingerprint_matches
 
 # Fields a replacement copies from the connector it replaces (server names).
@@ -25,7 +28,7 @@ def desired_spec(params):
         "description": params.get("description"),
         "version": to_server_string(params.get("version")),
         "protocol": params.get("protocol"),
-        "client_config": drop_none(params.get("client_config")) if params.get("client_config") else None,
+        "client_config": normalize_client_config(params.get("client_config")) or None,
         "access_mode": params.get("access_mode"),
         "backend_roles": params.get("backend_roles"),
     }

@@ -25,6 +25,62 @@ ACTION_TYPES = ("PREDICT", "EXECUTE", "BATCH_PREDICT", "CANCEL_BATCH_PREDICT", "
 PROTOCOLS = ("http", "aws_sigv4", "mcp_sse", "mcp_streamable_http")
 # MLCreateConnectorRequest / StringUtils (3.1+): the safe-character rule for name and description.
 SAFE_TEXT = re.compile(r"^[\w\s.,!?():@\-/'\"]*$")
+# ConnectorClientConfig.parse (ML Commons 3.6): the keys it reads, and how it stores each value.
+# Any other key is skipped without a word, so the server would silently drop it.
+RETRY_BACKOFF_POLICIES = ("constant", "exponential_equal_jitter", "exponential_full_jitter")
+
+
+def _integer(key, value):
+    try:
+        if isinstance(value, bool) or float(value) != int(float(value)):
+            raise ValueError(value)
+        return int(float(value))
+    except (TypeError, ValueError):
+        raise ModuleFailure("client_config.%s must be a whole number, not %r" % (key, value))
+
+
+def _boolean(key, value):
+    text = str(value).lower()
+    if text not in ("true", "false"):
+        raise ModuleFailure("client_config.%s must be true or false, not %r" % (key, value))
+    return text == "true"
+
+
+def _retry_backoff_policy(key, value):
+    # RetryBackoffPolicy.from(value) upper-cases the value; the enum's toString lower-cases it.
+    text = str(value).lower()
+    if text not in RETRY_BACKOFF_POLICIES:
+        raise ModuleFailure("client_config.%s %r is not one of %s" % (key, value, ", ".join(RETRY_BACKOFF_POLICIES)))
+    return text
+
+
+CLIENT_CONFIG_RULES = {
+    "max_connection": _integer,
+    "connection_timeout": _integer,
+    "read_timeout": _integer,
+    "retry_backoff_millis": _integer,
+    "retry_timeout_seconds": _integer,
+    "max_retry_times": _integer,
+    "retry_backoff_policy": _retry_backoff_policy,
+    "skip_ssl_verification": _boolean,
+}
+
+
+def normalize_client_config(client_config):
+    """``client_config`` as the server stores it; a key the server would drop fails, naming the key
+    and the accepted ones."""
+    if client_config is None:
+        return None
+    out = {}
+    for key, value in client_config.items():
+        if value is None:
+            continue
+        rule = CLIENT_CONFIG_RULES.get(key)
+        if rule is None:
+            raise ModuleFailure("client_config.%s is not a client_config key of the server, which would drop it "
+                                "without a word: use one of %s" % (key, ", ".join(sorted(CLIENT_CONFIG_RULES))))
+        out[key] = rule(key, value)
+    return out
 
 
 def normalize_action(action):
@@ -62,6 +118,7 @@ def validate(params):
         if str(action["action_type"]).upper() not in ACTION_TYPES:
             raise ModuleFailure("actions[%d].action_type %r is not one of %s" % (
                 index, action["action_type"], ", ".join(a.lower() for a in ACTION_TYPES)))
+    normalize_client_config(params.get("client_config"))
     for key, value in (params.get("credential") or {}).items():
         if isinstance(value, (dict, list)):
             raise ModuleFailure("credential.%s must be a string, not a %s" % (key, type(value).__name__))

@@ -125,9 +125,13 @@ options:
         type: bool
   client_config:
     description:
-      - HTTP client settings of the connector (C(max_connection), C(connection_timeout), C(read_timeout),
-        C(max_retry_times), C(retry_backoff_policy), ...). Only the keys you set are compared; the server
-        fills the others with defaults.
+      - HTTP client settings of the connector. The keys the server reads are C(max_connection),
+        C(connection_timeout), C(read_timeout), C(retry_backoff_millis), C(retry_timeout_seconds),
+        C(max_retry_times) (whole numbers), C(retry_backoff_policy) (C(constant), C(exponential_equal_jitter)
+        or C(exponential_full_jitter), any case) and C(skip_ssl_verification) (boolean).
+      - Only the keys you set are compared, after the server's own normalisation (numbers from numeric
+        strings, a lower-case C(retry_backoff_policy)); the server fills the others with defaults.
+      - Any other key fails before any write, because the server would drop it without a word.
     type: dict
   access_mode:
     description: C(public), C(private) or C(restricted); only with the Security plugin and connector access control.

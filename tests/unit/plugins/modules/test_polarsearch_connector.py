@@ -206,6 +206,32 @@ def test_client_config_compares_only_the_given_keys(run, server):
     assert server.connectors[cid]["client_config"]["read_timeout"] == 90
 
 
+def test_client_config_is_compared_as_the_server_stores_it(run, server):
+    """The server lower-cases retry_backoff_policy and reads numbers from numeric strings: such
+    input is no drift on the next run."""
+    given = {"retry_backoff_policy": "EXPONENTIAL_FULL_JITTER", "read_timeout": "60", "max_retry_times": 2}
+    cid = create(run, server, client_config=given)
+    assert server.connectors[cid]["client_config"]["retry_backoff_policy"] == "exponential_full_jitter"
+    again = run(module, spec(client_config=given))
+    assert again["changed"] is False, again["plan"]
+    assert server.writes == []
+
+
+def test_a_client_config_key_the_server_would_drop_fails_before_any_write(run, server):
+    result = run(module, spec(client_config={"read_timeout": 60, "retry_policy": "constant"}))
+    assert result["failed"] is True
+    assert "client_config.retry_policy" in result["msg"]
+    assert "retry_backoff_policy" in result["msg"] and "max_connection" in result["msg"]
+    assert server.writes == []
+
+
+def test_a_client_config_value_the_server_would_refuse_fails_before_any_write(run, server):
+    result = run(module, spec(client_config={"retry_backoff_policy": "linear"}))
+    assert result["failed"] is True
+    assert "client_config.retry_backoff_policy 'linear' is not one of constant" in result["msg"]
+    assert server.writes == []
+
+
 # -- update ---------------------------------------------------------------------------------------
 def test_update_sends_only_the_changed_fields(run, server):
     cid = create(run, server)
