@@ -24,13 +24,19 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_repl
     replace_connector,
     users_of,
 )
-from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_rules import validate
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_rules import (
+    MCP_PROTOCOLS,
+    MCP_SETTING,
+    check_protocol_fields,
+    validate,
+)
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_writes import (
     create_connector,
     update_connector,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.in_use import check_deletable
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model import is_deployed, label
+from ansible_collections.polardb.polarsearch.plugins.module_utils.settings import effective, read_settings
 
 
 def find(context, params):
@@ -66,11 +72,11 @@ def ensure_connector(params, context):
         delete_with_set_aside(context, current)
         return {"connector": {}, "connector_id": current.connector_id, "diff": diff_of(before, None)}
 
+    protocol = params.get("protocol") or (current.protocol if current else "http")
+    check_protocol_fields(params, protocol)
     desired = desired_spec(params)
     if current is None:
-        if not desired.get("actions"):
-            raise ModuleFailure("actions is required to create connector %r: give at least one predict action"
-                                % params.get("name"))
+        check_creatable(client, params, protocol)
         created = create_connector(context, desired, params)
         after = dict(public(created), credential="set") if params.get("credential") else public(created)
         return result(created, before, after, [])
@@ -104,6 +110,20 @@ def ensure_connector(params, context):
         before = dict(before, credential="set")
         after = dict(after, credential="changed" if rotate else "set")
     return result(updated, before, after, [m["model_id"] for m in users])
+
+
+def check_creatable(client, params, protocol):
+    """Fail, before any write, on a create the server would refuse for a missing field or setting."""
+    if protocol not in MCP_PROTOCOLS:
+        if not params.get("actions"):
+            raise ModuleFailure("actions is required to create connector %r: give at least one predict action"
+                                % params.get("name"))
+        return
+    if not params.get("url"):
+        raise ModuleFailure("url is required to create %s connector %r: set url" % (protocol, params.get("name")))
+    if str(effective(read_settings(client), "transient", MCP_SETTING)).lower() != "true":
+        raise ModuleFailure("the server refuses %s connectors while %s is false: set it to true first (with "
+                            "polardb.polarsearch.polarsearch_cluster_settings)" % (protocol, MCP_SETTING))
 
 
 def result(connector, before, after, model_ids):

@@ -18,7 +18,8 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_rule
 from ansible_collections.polardb.polarsearch.plugins.module_utils.fingerprint import fingerprint_matches
 
 # Fields a replacement copies from the connector it replaces (server names).
-COPIED_FIELDS = ("name", "description", "version", "protocol", "parameters", "actions", "client_config")
+COPIED_FIELDS = ("name", "description", "version", "protocol", "parameters", "url", "headers", "actions",
+                 "client_config")
 
 
 def desired_spec(params):
@@ -29,11 +30,14 @@ def desired_spec(params):
         "version": to_server_string(params.get("version")),
         "protocol": params.get("protocol"),
         "client_config": normalize_client_config(params.get("client_config")) or None,
+        "url": params.get("url"),
         "access_mode": params.get("access_mode"),
         "backend_roles": params.get("backend_roles"),
     }
     if params.get("parameters") is not None:
         spec["parameters"] = {str(k): to_server_string(v) for k, v in params["parameters"].items()}
+    if params.get("headers") is not None:
+        spec["headers"] = {str(k): to_server_string(v) for k, v in params["headers"].items()}
     if params.get("actions") is not None:
         spec["actions"] = [normalize_action(a) for a in params["actions"]]
     return drop_none(spec)
@@ -42,7 +46,7 @@ def desired_spec(params):
 def compute_drift(desired, current, rename):
     """The fields to PUT, and the parameter keys that would have to be removed."""
     changes = {}
-    for field in ("description", "version", "protocol"):
+    for field in ("description", "version", "protocol", "url", "headers"):
         if field in desired and desired[field] != getattr(current, field):
             changes[field] = desired[field]
     if rename and desired.get("name") and desired["name"] != current.name:

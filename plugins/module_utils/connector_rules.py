@@ -23,6 +23,10 @@ ACTION_FIELDS = ("action_type", "method", "url", "headers", "request_body",
                  "pre_process_function", "post_process_function", "name")
 ACTION_TYPES = ("PREDICT", "EXECUTE", "BATCH_PREDICT", "CANCEL_BATCH_PREDICT", "BATCH_PREDICT_STATUS")
 PROTOCOLS = ("http", "aws_sigv4", "mcp_sse", "mcp_streamable_http")
+# McpConnector (3.0+): a top-level url and headers, no actions; created only while this setting is true.
+MCP_PROTOCOLS = ("mcp_sse", "mcp_streamable_http")
+MCP_FIELDS = ("url", "headers")
+MCP_SETTING = "plugins.ml_commons.mcp_connector_enabled"
 # MLCreateConnectorRequest / StringUtils (3.1+): the safe-character rule for name and description.
 SAFE_TEXT = re.compile(r"^[\w\s.,!?():@\-/'\"]*$")
 # ConnectorClientConfig.parse (ML Commons 3.6): the keys it reads, and how it stores each value.
@@ -101,6 +105,20 @@ def normalize_action(action):
     if action.get("supports_structured_output"):
         out["supports_structured_output"] = True
     return out
+
+
+def check_protocol_fields(params, protocol):
+    """Fail when options do not fit the connector's protocol (the one set, else the existing one)."""
+    mcp = protocol in MCP_PROTOCOLS
+    if mcp and params.get("actions"):
+        raise ModuleFailure("actions are not used by %s connectors (the server ignores them): remove actions, "
+                            "and set url and headers instead" % protocol)
+    if not mcp:
+        given = [field for field in MCP_FIELDS if params.get(field) is not None]
+        if given:
+            raise ModuleFailure("%s only apply to MCP connectors (protocol mcp_sse or mcp_streamable_http), and "
+                                "this connector's protocol is %s: remove %s, or give them inside actions" % (
+                                    " and ".join(given), protocol, " and ".join(given)))
 
 
 def validate(params):

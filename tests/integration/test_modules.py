@@ -384,3 +384,41 @@ def test_unset_protocol_is_left_alone(env, rest, ansible, trusted, prefix, clean
     assert plan_text(result) == ["update connector %s (%s): description" % (name, cid)]
     stored = rest.connectors(name)[0]
     assert stored["protocol"] == "aws_sigv4" and stored["description"] == "changed"
+
+
+def test_client_config_as_the_server_stores_it(env, rest, ansible, trusted, prefix, cleanup):
+    """An upper-case retry_backoff_policy and a numeric string are no drift; a key the server would
+    drop fails before any write."""
+    name = prefix + "-cc"
+    cleanup[1].append(name)
+    given = {"retry_backoff_policy": "EXPONENTIAL_FULL_JITTER", "read_timeout": "60"}
+    four_steps(ansible, "polarsearch_connector", embedding_connector(name, env, client_config=given))
+    stored = rest.connectors(name)[0]["client_config"]
+    assert stored["retry_backoff_policy"] == "exponential_full_jitter" and stored["read_timeout"] == 60
+    dropped = ansible.run("polarsearch_connector", embedding_connector(
+        name, env, description="changed", client_config=dict(given, retry_policy="constant")))
+    assert dropped["failed"] and "client_config.retry_policy" in dropped["msg"], dropped
+    assert rest.connectors(name)[0]["description"] == "Local text-embedding-v4", "nothing was written"
+
+
+def test_mcp_connector(env, rest, ansible, prefix, cleanup):
+    """MCP connectors: refused (before any write) while the setting is off; with it on, a top-level
+    url and headers and no actions."""
+    name = prefix + "-mcp"
+    cleanup[1].append(name)
+    setting = "plugins.ml_commons.mcp_connector_enabled"
+    spec = {"name": name, "protocol": "mcp_sse", "url": "https://api.openai.com/mcp",
+            "headers": {"Authorization": "Bearer ${credential.token}"}, "credential": {"token": "mcp-" + prefix}}
+    refused = ansible.run("polarsearch_connector", spec, check=True)
+    assert refused["failed"] and setting in refused["msg"], refused
+    try:
+        four_steps(ansible, "polarsearch_cluster_settings", {"persistent": {setting: True}})
+        four_steps(ansible, "polarsearch_connector", spec)
+        stored = rest.connectors(name)[0]
+        assert stored["url"] == spec["url"] and stored["headers"] == spec["headers"] and "actions" not in stored
+        moved = four_steps(ansible, "polarsearch_connector", dict(spec, url="https://api.openai.com/mcp2"))
+        assert plan_text(moved) == ["update connector %s (%s): url" % (name, stored["connector_id"])]
+        assert rest.connectors(name)[0]["url"] == "https://api.openai.com/mcp2"
+    finally:
+        ansible.run("polarsearch_connector", {"name": name, "state": "absent"})
+        ansible.run("polarsearch_cluster_settings", {"persistent": {setting: None}})

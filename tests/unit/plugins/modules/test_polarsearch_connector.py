@@ -1050,3 +1050,58 @@ def test_the_runner_catches_a_leaked_secret(run, server):
     # the no-secret check every run makes does fail when a "secret" reaches the result
     with pytest.raises(AssertionError, match="leaked into the module result"):
         run(module, spec(), extra_secrets=[NAME])
+
+
+# -- MCP connectors ------------------------------------------------------------------------------------------
+MCP_SETTING = "plugins.ml_commons.mcp_connector_enabled"
+
+
+def mcp_spec(**overrides):
+    args = {"name": "tools-mcp", "description": "MCP tools", "protocol": "mcp_streamable_http",
+            "url": "https://api.openai.com/mcp", "headers": {"Authorization": "Bearer ${credential.token}"},
+            "credential": {"token": KEY}}
+    args.update(overrides)
+    return {k: v for k, v in args.items() if v is not None}
+
+
+def test_mcp_connector_is_created_with_a_top_level_url_and_no_actions(check_matches_real):
+    def setup(server):
+        server.set_setting(MCP_SETTING, "true")
+
+    checked, real, dummy, server = check_matches_real(module, mcp_spec(), setup=setup, ignore=("connector_id",))
+    assert real["changed"] is True and real["failed"] is False, real
+    body = server.calls("POST", r"connectors/_create$")[0].body
+    assert body["url"] == "https://api.openai.com/mcp" and "actions" not in body
+    doc = server.connectors[real["connector_id"]]
+    assert doc["protocol"] == "mcp_streamable_http" and doc["headers"] == {"Authorization": "Bearer ${credential.token}"}
+
+
+def test_mcp_connector_converges_and_updates_its_url(run, server):
+    server.set_setting(MCP_SETTING, "true")
+    cid = run(module, mcp_spec())["connector_id"]
+    assert run(module, mcp_spec())["changed"] is False
+    server.requests.clear()
+    result = run(module, mcp_spec(url="https://api.openai.com/mcp2"))
+    assert plan_text(result) == ["update connector tools-mcp (%s): url" % cid]
+    assert server.connectors[cid]["url"] == "https://api.openai.com/mcp2"
+
+
+def test_mcp_connector_fails_before_any_write_while_the_setting_is_off(run, server):
+    for check_mode in (True, False):
+        result = run(module, mcp_spec(), check_mode=check_mode)
+        assert result["failed"] is True
+        assert MCP_SETTING in result["msg"] and "polarsearch_cluster_settings" in result["msg"]
+    assert server.writes == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (mcp_spec(actions=[copy.deepcopy(ACTION)]), "actions are not used by mcp_streamable_http connectors"),
+    (mcp_spec(url=None), "url is required to create mcp_streamable_http connector"),
+    (spec(url="https://api.openai.com/mcp"), "url only apply to MCP connectors"),
+])
+def test_mcp_options_that_do_not_fit_the_protocol_fail_before_any_write(run, server, args, message):
+    server.set_setting(MCP_SETTING, "true")
+    result = run(module, args)
+    assert result["failed"] is True
+    assert message in result["msg"]
+    assert server.writes == []
