@@ -6,7 +6,7 @@ Usage: polarsearch-local up | down | status | logs [-n LINES]
 `up` and `status` print three lines on stdout:
 
     POLARSEARCH_URL=http://127.0.0.1:9250
-    MODEL_SERVICE_ENDPOINT=127.0.0.1:18080
+    MODEL_SERVICE_ENDPOINT=http://127.0.0.1:18080
     MODEL_SERVICE_API_KEY=local-dev-key-0001
 
 Everything else goes to stderr. See docs/local-cluster.md.
@@ -16,8 +16,8 @@ Environment:
                               POLARSEARCH_LOCAL_PORT
   POLARSEARCH_LOCAL_PORT      HTTP port (default 9250)
   POLARSEARCH_LOCAL_TRANSPORT_PORT  transport port (default 9350)
-  MODEL_SERVICE_ENDPOINT      host:port of the model service (loopback only);
-                              overrides MODEL_SERVICE_PORT
+  MODEL_SERVICE_ENDPOINT      http://host:port (or host:port) of the model
+                              service (loopback only); overrides MODEL_SERVICE_PORT
   MODEL_SERVICE_PORT          model service port (default 18080)
   MODEL_SERVICE_API_KEY       key the model service accepts
                               (default local-dev-key-0001)
@@ -208,11 +208,14 @@ class Config:
         if endpoint:
             ep = endpoint
             if "://" in ep:
+                if urlsplit(ep).scheme != "http":
+                    raise Failure("MODEL_SERVICE_ENDPOINT must be http:// (the model service has "
+                                  "no TLS): %s" % endpoint)
                 ep = urlsplit(ep).netloc
             ep = ep.rstrip("/")
             parts = urlsplit("//" + ep)
             if not parts.port:
-                raise Failure("MODEL_SERVICE_ENDPOINT must be host:port, got %r" % endpoint)
+                raise Failure("MODEL_SERVICE_ENDPOINT must be http://host:port, got %r" % endpoint)
             self.ms_host = _loopback_host(parts.hostname or "", "MODEL_SERVICE_ENDPOINT")
             self.ms_port = _check_port(parts.port, "MODEL_SERVICE_ENDPOINT port")
             self.endpoint = ep
@@ -238,7 +241,9 @@ class Config:
     def lines(self):
         return [
             "POLARSEARCH_URL=%s" % self.url,
-            "MODEL_SERVICE_ENDPOINT=%s" % self.endpoint,
+            # with its scheme: the value is passed on as is (ml_stack_endpoint
+            # reads a bare host:port as https)
+            "MODEL_SERVICE_ENDPOINT=http://%s" % self.endpoint,
             "MODEL_SERVICE_API_KEY=%s" % self.api_key,
         ]
 
