@@ -992,5 +992,5 @@ class PipelineServer(FakeServer):
                 for holder in (config, config.get("ml_opensearch") or {}):
                     if "model_id" in holder and not isinstance(holder["model_id"], str):
                         raise error(400, "[model_id] property isn't a string, but of type [%s]" % (
-                            "java.util.LinkedHashMap" if isinstance(holder["model_id"], dict) else "java.lang.Object"),
+                            "java.util.HashMap" if isinstance(holder["model_id"], dict) else "java.util.ArrayList"),
                             "parse_exception")

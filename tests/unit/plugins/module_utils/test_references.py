@@ -92,3 +92,15 @@ def test_mentions_looks_into_keys_values_and_texts():
 def test_describe_names_each_reference():
     refs = [{"kind": "agent", "name": "a", "id": "A1"}, {"kind": "ingest_pipeline", "name": "embed"}]
     assert describe(refs) == "agent a (A1), ingest pipeline embed"
+
+
+def test_the_fake_refuses_a_mapping_where_a_model_id_goes(server, client):
+    """As text_embedding, rerank and retrieval_augmented_generation do on OpenSearch 3.6: the reason a
+    reference can never be a real value."""
+    with pytest.raises(PolarSearchError) as exc:
+        client.put("_ingest/pipeline/p", body={"processors": [{"text_embedding": {
+            "model_id": {"model": "m"}, "field_map": {"text": "e"}}}]})
+    assert exc.value.status == 400 and "[model_id] property isn't a string" in exc.value.reason
+    with pytest.raises(PolarSearchError):
+        client.put("_search/pipeline/s", body={"response_processors": [{"rerank": {
+            "ml_opensearch": {"model_id": {"model": "m"}}}}]})
