@@ -15,7 +15,7 @@ import pytest
 import requests
 import yaml
 
-from conftest import ML, four_steps
+from conftest import four_steps
 from specs import doc_connector, embedding_connector, llm_connector
 
 PRESETS = Path(__file__).resolve().parents[2] / "roles" / "ml_stack" / "vars" / "presets"
