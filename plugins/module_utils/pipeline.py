@@ -214,7 +214,8 @@ def compared(desired, current):
 
 # -- writes -------------------------------------------------------------------------------
 def step(operation, kind, name, fields=()):
-    """One plan entry."""
+    """One plan entry: the operation (create, update, delete), the pipeline kind and name, and for an
+    update the places that change. Every entry is made here."""
     text = "%s %s pipeline %s" % (operation, kind, name)
     return text + (": " + ", ".join(fields) if fields else "")
 

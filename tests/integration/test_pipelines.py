@@ -132,6 +132,14 @@ def test_ingest_pipeline_by_model_name_vectors_neural_query_and_repointing(env, 
     # The pipeline is what find_model_references finds before the model is deleted.
     assert {"kind": "ingest_pipeline", "name": args["name"]} in model_references(embed_id)
     assert model_references("no-such-model-id-000") == []
+    agent_id = rest.call("POST", "/_plugins/_ml/agents/_register", {
+        "name": stack.prefix + "-agent", "type": "flow",
+        "tools": [{"type": "MLModelTool", "parameters": {"model_id": embed_id, "prompt": "${parameters.question}"}}]}
+    )["agent_id"]
+    try:
+        assert {"kind": "agent", "name": stack.prefix + "-agent", "id": agent_id} in model_references(embed_id)
+    finally:
+        rest.call("DELETE", "/_plugins/_ml/agents/" + agent_id)
 
     # Out of band: the pipeline is replaced by hand with another model's ID (a restore from elsewhere).
     other, other_id = stack.model("other-embed", embedding_connector(stack.prefix + "-other-c", env))
