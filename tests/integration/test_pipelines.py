@@ -68,8 +68,17 @@ class Stack:
             self.ansible.run("polarsearch_pipeline", {"name": name, "type": kind, "state": "absent"})
 
 
+@pytest.fixture(scope="module")
+def search_plugins(rest):
+    """The processors and queries here come from the k-NN and neural-search plugins."""
+    installed = {entry["component"] for entry in rest.call("GET", "/_cat/plugins?format=json")}
+    missing = sorted({"opensearch-knn", "opensearch-neural-search"} - installed)
+    if missing:
+        pytest.skip("the cluster has no %s plugin (scripts/polarsearch-local up installs them)" % " or ".join(missing))
+
+
 @pytest.fixture()
-def stack(ansible, rest, prefix, cleanup, trusted):
+def stack(ansible, rest, prefix, cleanup, trusted, search_plugins):
     made = Stack(ansible, rest, prefix, cleanup)
     yield made
     made.remove()
