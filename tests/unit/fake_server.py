@@ -26,7 +26,7 @@ import random
 import re
 import string
 from collections import namedtuple
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 
@@ -1137,3 +1137,101 @@ def default_action(url="https://api.openai.com/v1/embeddings"):
         "pre_process_function": "connector.pre_process.openai.embedding",
         "post_process_function": "connector.post_process.openai.embedding",
     }
+
+
+# -- ingest and search pipelines, ML Commons agents ----------------------------------------------
+class PipelineServer(FakeServer):
+    """FakeServer plus OpenSearch ingest and search pipelines and the ML Commons agent search.
+
+    Seen on OpenSearch 3.6.0 with ML Commons, k-NN and neural-search 3.6.0.0:
+
+    * ``GET _ingest/pipeline[/NAME]`` and ``GET _search/pipeline[/NAME]`` answer ``{NAME: body}``
+      with the body exactly as it was sent, and 404 with ``{}`` when there is none;
+    * ``PUT`` stores the body whole (replaces it) and answers ``{"acknowledged": true}``; a top-level
+      key the kind does not accept, an ingest pipeline without ``processors``, an unknown processor
+      type and a ``model_id`` that is not a string are refused with 400 and the server's reason;
+    * ``DELETE`` of a missing pipeline answers 200 ``{"acknowledged": true}``;
+    * ``POST _plugins/_ml/agents/_search`` answers 404 ``index_not_found_exception`` until the first
+      agent is registered (``agents`` is ``None`` until then).
+    """
+
+    PIPELINE_KINDS = {
+        "_ingest": (("description", "processors", "on_failure", "version"), ("processors", "on_failure")),
+        "_search": (("description", "version", "request_processors", "response_processors",
+                     "phase_results_processors"),
+                    ("request_processors", "response_processors", "phase_results_processors")),
+    }
+    PROCESSOR_TYPES = {
+        "_ingest": ("set", "remove", "rename", "append", "script", "text_embedding", "sparse_encoding",
+                    "text_image_embedding", "text_chunking", "ml_inference"),
+        "_search": ("filter_query", "neural_query_enricher", "neural_sparse_two_phase_processor", "ml_inference",
+                    "rerank", "retrieval_augmented_generation", "collapse", "truncate_hits",
+                    "normalization-processor", "score-ranker-processor"),
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pipelines = {"_ingest": {}, "_search": {}}
+        self.agents = None
+
+    @property
+    def ingest_pipelines(self):
+        return self.pipelines["_ingest"]
+
+    @property
+    def search_pipelines(self):
+        return self.pipelines["_search"]
+
+    def add_agent(self, name, agent_id=None, **fields):
+        aid = agent_id or self.new_id()
+        if self.agents is None:
+            self.agents = {}
+        self.agents[aid] = dict({"name": name, "type": "flow", "tools": []}, **fields)
+        return aid
+
+    def route(self, method, path, params, body):
+        parts = path.split("/")
+        if len(parts) in (2, 3) and parts[0] in self.pipelines and parts[1] == "pipeline":
+            return self.route_pipelines(method, parts[0], unquote(parts[2]) if len(parts) == 3 else None, body)
+        if path == ML + "/agents/_search" and method in ("GET", "POST"):
+            if self.agents is None:
+                raise error(404, "no such index [.plugins-ml-agent]", "index_not_found_exception")
+            return 200, self.search(self.agents, body)
+        return super().route(method, path, params, body)
+
+    def route_pipelines(self, method, kind, name, body):
+        store = self.pipelines[kind]
+        if method == "GET":
+            found = {n: copy.deepcopy(b) for n, b in store.items() if name is None or n == name}
+            return (200, found) if found else (404, {})
+        if name is None:
+            return self._unsupported(method, [kind, "pipeline"])
+        if method == "PUT":
+            self._validate_pipeline(kind, name, body or {})
+            store[name] = copy.deepcopy(body)
+            return 200, {"acknowledged": True}
+        if method == "DELETE":
+            store.pop(name, None)
+            return 200, {"acknowledged": True}
+        return self._unsupported(method, [kind, "pipeline", name])
+
+    def _validate_pipeline(self, kind, name, body):
+        accepted, lists = self.PIPELINE_KINDS[kind]
+        unknown = [k for k in body if k not in accepted]
+        if unknown:
+            raise error(400, "pipeline [%s] doesn't support one or more provided configuration parameters [%s]"
+                        % (name, ", ".join(unknown)), "parse_exception")
+        if kind == "_ingest" and "processors" not in body:
+            raise error(400, "[processors] required property is missing", "parse_exception")
+        for key in lists:
+            for processor in body.get(key) or []:
+                (ptype, config), = processor.items()
+                if ptype not in self.PROCESSOR_TYPES[kind]:
+                    if kind == "_ingest":
+                        raise error(400, "No processor type exists with name [%s]" % ptype, "parse_exception")
+                    raise error(400, "Invalid processor type %s" % ptype, "illegal_argument_exception")
+                for holder in (config, config.get("ml_opensearch") or {}):
+                    if "model_id" in holder and not isinstance(holder["model_id"], str):
+                        raise error(400, "[model_id] property isn't a string, but of type [%s]" % (
+                            "java.util.HashMap" if isinstance(holder["model_id"], dict) else "java.util.ArrayList"),
+                            "parse_exception")

@@ -1,0 +1,56 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, polardb.polarsearch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.polardb.polarsearch.plugins.module_utils.common import ModuleFailure
+from ansible_collections.polardb.polarsearch.plugins.module_utils.pipeline import (
+    changed_paths,
+    compared,
+    holds_model_id,
+    references,
+    substitute,
+)
+
+
+def test_model_id_places():
+    assert holds_model_id("model_id") and holds_model_id("default_model_id")
+    assert not holds_model_id("model") and not holds_model_id("model_ids") and not holds_model_id("model_config")
+
+
+def test_references_in_document_order_with_their_places():
+    definition = {
+        "request_processors": [{"neural_query_enricher": {"default_model_id": {"model": "e"},
+                                                          "neural_field_default_id": {"f": {"model": "e2"}}}}],
+        "response_processors": [{"rerank": {"ml_opensearch": {"model_id": {"model": "r"}}}},
+                                {"filter_query": {"query": {"neural": {"v": {"query_text": "q",
+                                                                             "model_id": {"model": "e"}}}}}}],
+    }
+    assert references(definition) == [
+        ("request_processors[0].neural_query_enricher.default_model_id", "e"),
+        ("request_processors[0].neural_query_enricher.neural_field_default_id.f", "e2"),
+        ("response_processors[0].rerank.ml_opensearch.model_id", "r"),
+        ("response_processors[1].filter_query.query.neural.v.model_id", "e"),
+    ]
+    resolved = substitute(definition, {"e": "E", "e2": "E2", "r": "R"})
+    assert resolved["response_processors"][1]["filter_query"]["query"]["neural"]["v"]["model_id"] == "E"
+    assert resolved["request_processors"][0]["neural_query_enricher"]["neural_field_default_id"] == {"f": "E2"}
+    assert definition["response_processors"][0]["rerank"]["ml_opensearch"]["model_id"] == {"model": "r"}, \
+        "the definition itself is left alone"
+
+
+def test_a_mapping_at_a_model_id_place_must_be_a_reference():
+    with pytest.raises(ModuleFailure) as exc:
+        references({"processors": [{"ml_inference": {"model_id": {"model": "m", "version": 2}}}]})
+    assert "definition.processors[0].ml_inference.model_id" in exc.value.message
+
+
+def test_changed_paths_and_compared_keys():
+    assert changed_paths({"a": {"b": 1, "c": [1, 2]}}, {"a": {"b": 2, "c": [1, 3]}}) == ["a.b", "a.c[1]"]
+    assert changed_paths({"a": [1]}, {"a": [1, 2]}) == ["a"]
+    assert changed_paths({"a": {"b": 1}}, {"a": {"b": 1, "x": 0}}) == ["a.x"]
+    assert compared({"description": None, "processors": []}, {"processors": [], "version": 3}) == (
+        {"processors": []}, {"processors": []})
