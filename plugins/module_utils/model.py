@@ -27,7 +27,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.model_group im
     get_group,
     group_for_model,
 )
-from ansible_collections.polardb.polarsearch.plugins.module_utils.model_references import (
+from ansible_collections.polardb.polarsearch.plugins.module_utils.references import (
     describe,
     find_model_references,
 )

@@ -19,6 +19,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.common import 
     diff_of,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model import find_model
+from ansible_collections.polardb.polarsearch.plugins.module_utils.plan import Step
 
 KINDS = {
     # type option -> (REST path, the top-level keys the server accepts, the processor lists)
@@ -214,10 +215,10 @@ def compared(desired, current):
 
 # -- writes -------------------------------------------------------------------------------
 def step(operation, kind, name, fields=()):
-    """One plan entry: the operation (create, update, delete), the pipeline kind and name, and for an
-    update the places that change. Every entry is made here."""
-    text = "%s %s pipeline %s" % (operation, kind, name)
-    return text + (": " + ", ".join(fields) if fields else "")
+    """One plan entry: the operation (create, update, delete), the pipeline kind (``ingest_pipeline``
+    or ``search_pipeline``) and name, and for an update the places that change. Every entry is made
+    here."""
+    return Step(operation, "%s_pipeline" % kind, name, None, tuple(fields))
 
 
 def write(context, entry, func, predicted=None):

@@ -16,6 +16,7 @@ import requests
 import yaml
 
 from conftest import four_steps
+from plans import plan_text
 from specs import doc_connector, embedding_connector, llm_connector
 
 PRESETS = Path(__file__).resolve().parents[2] / "roles" / "ml_stack" / "vars" / "presets"
@@ -116,7 +117,7 @@ def test_ingest_pipeline_by_model_name_vectors_neural_query_and_repointing(env, 
     args = stack.pipeline_args("ingest", "embedding-ingest", embedding_definition(embed))
 
     created = four_steps(ansible, "polarsearch_pipeline", args)
-    assert created["plan"] == ["create ingest pipeline %s" % args["name"]]
+    assert plan_text(created) == ["create ingest pipeline %s" % args["name"]]
     assert created["resolved_models"] == {embed: embed_id}
     stored = rest.call("GET", "/_ingest/pipeline/" + args["name"])[args["name"]]
     assert stored["processors"][0]["text_embedding"]["model_id"] == embed_id
@@ -156,7 +157,7 @@ def test_ingest_pipeline_by_model_name_vectors_neural_query_and_repointing(env, 
         {"text_embedding": {"model_id": other_id, "field_map": {"text": "embedding"}}}]))
     drift = ansible.run("polarsearch_pipeline", args, check=True)
     assert drift["changed"] is True and not drift.get("failed")
-    assert drift["plan"] == ["update ingest pipeline %s: processors[0].text_embedding.model_id" % args["name"]]
+    assert plan_text(drift) == ["update ingest pipeline %s: processors[0].text_embedding.model_id" % args["name"]]
     assert drift["diff"]["before"]["processors"][0]["text_embedding"]["model_id"] == other_id
     assert drift["diff"]["after"]["processors"][0]["text_embedding"]["model_id"] == embed_id
     held = rest.call("GET", "/_ingest/pipeline/" + args["name"])[args["name"]]

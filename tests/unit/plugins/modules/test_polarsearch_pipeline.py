@@ -11,6 +11,7 @@ import pytest
 from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_pipeline as module
 
 from fake_server import PipelineServer
+from plans import plan_text
 
 EMBED = "text-embedding-v4"
 RERANK = "qwen3-rerank"
@@ -76,7 +77,7 @@ def test_create_resolves_the_model_name_to_its_id(run, server):
     ids = seed_models(server, EMBED)
     result = run(module, ingest_args(), diff=True)
     assert result["changed"] is True and not result["failed"]
-    assert result["plan"] == ["create ingest pipeline embed"]
+    assert plan_text(result) == ["create ingest pipeline embed"]
     assert server.write_summary() == [("PUT", "_ingest/pipeline/embed")]
     assert server.ingest_pipelines["embed"] == stored_ingest(ids[EMBED])
     assert result["pipeline"] == stored_ingest(ids[EMBED])
@@ -90,7 +91,7 @@ def test_second_run_changes_nothing(run, server):
     run(module, ingest_args())
     writes = len(server.writes)
     again = run(module, ingest_args(), diff=True)
-    assert again["changed"] is False and again["plan"] == []
+    assert again["changed"] is False and plan_text(again) == []
     assert len(server.writes) == writes
     assert again["diff"]["before"] == again["diff"]["after"]
 
@@ -101,7 +102,7 @@ def test_check_mode_predicts_the_create_exactly(twin):
         return server
 
     checked, real, real_server = twin(ingest_args(), setup)
-    assert real["changed"] is True and real["plan"] == ["create ingest pipeline embed"]
+    assert real["changed"] is True and plan_text(real) == ["create ingest pipeline embed"]
     assert real_server.ingest_pipelines["embed"] == stored_ingest(model_id_of(EMBED))
 
 
@@ -119,7 +120,7 @@ def test_search_pipeline_resolves_every_model_position(twin):
     assert stored["response_processors"][1]["retrieval_augmented_generation"]["model_id"] == model_id_of(LLM)
     assert real["resolved_models"] == {EMBED: model_id_of(EMBED), RERANK: model_id_of(RERANK),
                                        LLM: model_id_of(LLM)}
-    assert real["plan"] == ["create search pipeline rag"]
+    assert plan_text(real) == ["create search pipeline rag"]
 
 
 # -- drift: another model's ID, a model registered again --------------------------------------------------
@@ -131,7 +132,7 @@ def test_a_pipeline_holding_another_models_id_is_drift_and_is_repointed(twin):
 
     checked, real, real_server = twin(ingest_args(), setup)
     assert real["changed"] is True
-    assert real["plan"] == ["update ingest pipeline embed: processors[0].text_embedding.model_id"]
+    assert plan_text(real) == ["update ingest pipeline embed: processors[0].text_embedding.model_id"]
     assert real["diff"]["before"] == stored_ingest(model_id_of("other-model"))
     assert real["diff"]["after"] == stored_ingest(model_id_of(EMBED))
     assert real_server.ingest_pipelines["embed"] == stored_ingest(model_id_of(EMBED))
@@ -162,7 +163,7 @@ def test_top_level_keys_the_user_did_not_set_survive_a_write(run, server):
     ids = seed_models(server, EMBED)
     server.ingest_pipelines["embed"] = dict(stored_ingest("oldmodel000000000000"), version=7)
     result = run(module, ingest_args({"processors": INGEST["processors"]}))
-    assert result["plan"] == ["update ingest pipeline embed: processors[0].text_embedding.model_id"]
+    assert plan_text(result) == ["update ingest pipeline embed: processors[0].text_embedding.model_id"]
     assert server.ingest_pipelines["embed"] == dict(stored_ingest(ids[EMBED]), version=7)
 
 
@@ -171,7 +172,7 @@ def test_below_the_top_level_the_definition_is_compared_whole(run, server):
     server.ingest_pipelines["embed"] = stored_ingest(ids[EMBED])
     server.ingest_pipelines["embed"]["processors"][0]["text_embedding"]["field_map"]["title"] = "title_embedding"
     result = run(module, ingest_args())
-    assert result["plan"] == ["update ingest pipeline embed: processors[0].text_embedding.field_map.title"]
+    assert plan_text(result) == ["update ingest pipeline embed: processors[0].text_embedding.field_map.title"]
     assert server.ingest_pipelines["embed"] == stored_ingest(ids[EMBED])
 
 
@@ -182,7 +183,7 @@ def test_a_changed_setting_is_an_update_naming_the_place(run, server):
     definition["processors"][0]["text_embedding"]["field_map"] = {"body": "embedding"}
     definition["description"] = "new"
     result = run(module, ingest_args(definition))
-    assert result["plan"] == ["update ingest pipeline embed: description, processors[0].text_embedding.field_map.body, "
+    assert plan_text(result) == ["update ingest pipeline embed: description, processors[0].text_embedding.field_map.body, "
                               "processors[0].text_embedding.field_map.text"]
     assert server.ingest_pipelines["embed"]["processors"][0]["text_embedding"]["field_map"] == {"body": "embedding"}
 
@@ -217,7 +218,7 @@ def test_a_missing_model_fails_naming_it_and_the_place_before_any_write(run, ser
 def test_check_mode_predicts_a_model_the_play_creates_earlier(run, server):
     result = run(module, ingest_args(), check_mode=True, diff=True)
     assert result["failed"] is False and result["changed"] is True
-    assert result["plan"] == ["create ingest pipeline embed"]
+    assert plan_text(result) == ["create ingest pipeline embed"]
     assert result["missing_models"] == [EMBED]
     assert result["resolved_models"] == {EMBED: None}
     assert result["pipeline"] == stored_ingest("<model %s: to be created>" % EMBED)
@@ -227,7 +228,7 @@ def test_check_mode_predicts_a_model_the_play_creates_earlier(run, server):
 def test_check_mode_shows_a_pipeline_to_repoint_at_a_model_still_to_be_created(run, server):
     server.ingest_pipelines["embed"] = stored_ingest("oldmodel000000000000")
     result = run(module, ingest_args(), check_mode=True, diff=True)
-    assert result["plan"] == ["update ingest pipeline embed: processors[0].text_embedding.model_id"]
+    assert plan_text(result) == ["update ingest pipeline embed: processors[0].text_embedding.model_id"]
     assert result["diff"]["after"] == stored_ingest("<model %s: to be created>" % EMBED)
 
 
@@ -290,11 +291,11 @@ def test_absent_deletes_and_is_idempotent(twin, run, server):
         return fake
 
     checked, real, real_server = twin({"name": "rag", "type": "search", "state": "absent"}, setup)
-    assert real["plan"] == ["delete search pipeline rag"] and real["changed"] is True
+    assert plan_text(real) == ["delete search pipeline rag"] and real["changed"] is True
     assert real["diff"] == {"before": {"response_processors": []}, "after": {}}
     assert real_server.search_pipelines == {}
     again = run(module, {"name": "rag", "type": "search", "state": "absent"})
-    assert again["changed"] is False and again["plan"] == []
+    assert again["changed"] is False and plan_text(again) == []
 
 
 def test_names_are_sent_url_encoded(run, server):
