@@ -250,7 +250,9 @@ def run_warned(server, monkeypatch):
     """Like ``run``, and the result's ``warnings`` are the messages the module passed to ``warn()``."""
 
     def runner(module, args, **kwargs):
-        monkeypatch.setattr(ansible_warnings, "_global_warnings", {})
+        # an empty store of the type this ansible-core keeps: a list before
+        # 2.19, a dict (ordered, de-duplicated) from 2.19 on
+        monkeypatch.setattr(ansible_warnings, "_global_warnings", type(ansible_warnings._global_warnings)())
         result = run_module(module, args, **kwargs)
         result["warnings"] = list(ansible_warnings.get_warning_messages())
         return result
