@@ -8,18 +8,25 @@ file is skipped.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from conftest import PRIVATE_IP, REPO, TRUSTED
 from secure_support import (
+    SCRUBBED,
     SECURE_SKIP,
     Runner,
     SecureCluster,
     as_user,
+    find_secrets,
     other_ca_bundle,
     secure_profile,
 )
@@ -288,3 +295,81 @@ def test_replace_under_a_deployed_model_keeps_the_access_fields(cluster, users, 
     assert model["connector_id"] == stored[0]["id"] and model["model_state"] == "DEPLOYED", model
     again = users[0].run("polarsearch_connector", changed)
     assert not again.get("failed") and not again["changed"], again
+
+
+# -- the role as a non-admin user -----------------------------------------------------------------------------------
+RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def role_playbook(cluster, collections_path, user, playbook, variables, check=False):
+    """``ansible-playbook polardb.polarsearch.<playbook>`` at -vvv as AWX runs it: the user, CA and key from the
+    environment. Returns (return code, output, changed count); the output is scanned for secrets."""
+    workdir = Path(tempfile.mkdtemp(prefix="secure-role-"))
+    vars_file = workdir / "vars.json"
+    vars_file.write_text(json.dumps(variables))
+    environment = {k: v for k, v in os.environ.items() if k not in SCRUBBED and not k.startswith(
+        ("POLARSEARCH_", "ML_STACK_", "DASHSCOPE_"))}
+    environment.update(user.env)
+    environment.update({
+        "ANSIBLE_COLLECTIONS_PATH": str(collections_path),
+        "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
+        "ANSIBLE_PYTHON_INTERPRETER": sys.executable, "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "POLARSEARCH_URL": cluster.url, "POLARSEARCH_CA_PATH": cluster.ca_path, "ML_STACK_API_KEY": cluster.api_key,
+        # another bundle in the environment, as on the hosts this runs on: the CA variable must still win
+        "REQUESTS_CA_BUNDLE": other_ca_bundle(),
+    })
+    command = [str(Path(sys.executable).parent / "ansible-playbook"), "polardb.polarsearch." + playbook,
+               "-e", "@%s" % vars_file, "-vvv"] + (["--check"] if check else [])
+    completed = subprocess.run(command, env=environment, cwd=workdir, capture_output=True, text=True,
+                               timeout=900, check=False)
+    output = completed.stdout + completed.stderr
+    leaked = find_secrets(output, cluster.secrets)
+    assert not leaked, "%d secret value(s) appear in the -vvv output of %s" % (len(leaked), playbook)
+    recap = RECAP.search(completed.stdout)
+    return completed.returncode, output, int(recap.group(2)) if recap else None
+
+
+def test_role_provision_drift_teardown_as_a_non_admin_user(cluster, collections_path, trusted_endpoint):
+    needs("plugins/filter/ml_stack_resolve.py", "the ml_stack role with connection options and access fields")
+    owner, stranger = cluster.users
+    rest, prefix = cluster.rest(), "it-sec-role-%s-" % os.urandom(3).hex()
+    name, connector = prefix + "text-embedding-v4", prefix + "text-embedding-v4-connector"
+    variables = {
+        "ml_stack_name_prefix": prefix,
+        "ml_stack_endpoint": "http://" + cluster.endpoint,
+        "ml_stack_models": [{"name": "text-embedding-v4", "kind": "embedding",
+                             "connector_overrides": {"access_mode": "private"}}],
+        # the admin applied both settings (trusted_endpoint); a non-admin user may not write them
+        "ml_stack_private_ip_enabled": True,
+        "ml_stack_keep_trusted_endpoints": True,
+        "ml_stack_wait_timeout": 120,
+    }
+    settings_before = rest.persistent()
+    try:
+        rc, output, _changed = role_playbook(cluster, collections_path, owner, "provision", variables)
+        assert rc == 0, output[-6000:]
+        stored = rest.by_name("connectors", connector)
+        assert len(stored) == 1 and stored[0]["access"] == "private", stored
+        assert stored[0]["owner"]["name"] == owner.name, stored[0]
+        model = rest.by_name("models", name)
+        assert len(model) == 1 and model[0]["model_state"] == "DEPLOYED", model
+        assert model[0].get("model_group_id"), "registered into a model group: %s" % model[0]
+
+        rc, output, changed = role_playbook(cluster, collections_path, owner, "provision", variables)
+        assert rc == 0 and changed == 0, output[-6000:]
+        rc, output, _changed = role_playbook(cluster, collections_path, owner, "drift", variables)
+        assert rc == 0, "no drift for the owner: %s" % output[-6000:]
+
+        # the other user sees none of it: drift reports the whole stack missing, teardown touches nothing
+        rc, output, _changed = role_playbook(cluster, collections_path, stranger, "drift", variables)
+        assert rc != 0, "the other user saw the owner's private stack: %s" % output[-6000:]
+        rc, output, _changed = role_playbook(cluster, collections_path, stranger, "teardown", variables)
+        assert rc == 0, output[-6000:]
+        assert len(rest.by_name("connectors", connector)) == 1 and len(rest.by_name("models", name)) == 1
+
+        rc, output, _changed = role_playbook(cluster, collections_path, owner, "teardown", variables)
+        assert rc == 0, output[-6000:]
+        assert rest.by_name("connectors", connector) == [] and rest.by_name("models", name) == []
+        assert rest.persistent().get(TRUSTED) == settings_before.get(TRUSTED), "the admin's settings stay"
+    finally:
+        role_playbook(cluster, collections_path, owner, "teardown", variables)
