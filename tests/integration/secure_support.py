@@ -53,7 +53,7 @@ def other_ca_bundle():
 @dataclass
 class User:
     name: str
-    password: str
+    password: str = field(repr=False)  # kept out of assertion messages
     backend_role: str = ""
 
     @property
@@ -99,8 +99,8 @@ class SecureCluster:
     admin: User
     users: list
     endpoint: str
-    api_key: str
-    secrets: set = field(default_factory=set)
+    api_key: str = field(repr=False)
+    secrets: set = field(default_factory=set, repr=False)
 
     @classmethod
     def from_environment(cls):
