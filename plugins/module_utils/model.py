@@ -14,6 +14,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.common import 
     parse_json_text,
     subset_differs,
 )
+from ansible_collections.polardb.polarsearch.plugins.module_utils.plan import Step
 
 DEPLOYED_STATES = ("DEPLOYED", "PARTIALLY_DEPLOYED", "DEPLOYING", "LOADED", "LOADING", "PARTIALLY_LOADED")
 FAILED_TASK_STATES = ("FAILED", "COMPLETED_WITH_ERROR", "CANCELLED")
@@ -135,7 +136,7 @@ def deploy(context, model, wait=True, timeout=300):
             return dict(get_model(context.client, model["model_id"]) or predicted)
         return wait_deployed(context, model["model_id"], answer.get("task_id"), timeout)
 
-    return context.act("deploy model %s" % label(model), run, predicted)
+    return context.act(Step("deploy", "model", label(model), model.get("model_id")), run, predicted)
 
 
 def undeploy(context, model, wait=True, timeout=300):
@@ -148,7 +149,7 @@ def undeploy(context, model, wait=True, timeout=300):
             return get_model(context.client, model["model_id"]) or predicted
         return wait_undeployed(context, model["model_id"], timeout) or predicted
 
-    return context.act("undeploy model %s" % label(model), run, predicted)
+    return context.act(Step("undeploy", "model", label(model), model.get("model_id")), run, predicted)
 
 
 def update_model(context, model, changes, timeout=300):
@@ -167,7 +168,7 @@ def update_model(context, model, changes, timeout=300):
                                  states=("DEPLOYED", "PARTIALLY_DEPLOYED"))
         return get_model(context.client, model["model_id"]) or predicted
 
-    return context.act("update model %s: %s" % (label(model), ", ".join(sorted(changes))),
+    return context.act(Step("update", "model", label(model), model.get("model_id"), sorted(changes)),
                        run, predicted)
 
 
@@ -198,7 +199,7 @@ def ensure_group(context, name):
         found = find_group(context.client, name)
         return {"model_group_id": found["_id"]} if found else None
 
-    return context.act("create model group %s" % name, run, None)
+    return context.act(Step("create", "model_group", name), run, None)
 
 
 def group_name(client, group_id):
@@ -219,7 +220,7 @@ def delete_group_if_owned(context, group_id, model):
     others = [m for m in search_models(context.client, {"term": {"model_group_id": group_id}})
               if m["model_id"] != model["model_id"]]
     if owned and not others:
-        context.act("delete model group %s (%s)" % (group.get("name"), group_id),
+        context.act(Step("delete", "model_group", group.get("name"), group_id),
                     lambda: context.client.delete("%s/model_groups/%s" % (ML, group_id)))
 
 
@@ -268,7 +269,7 @@ def register(context, params, connector_id, group_id):
         answer = context.client.post("%s/models/_register" % ML, body=body, lookup=lookup)
         return get_model(context.client, answer["model_id"])
 
-    return context.act("register model %s" % name, run, predicted)
+    return context.act(Step("register", "model", name), run, predicted)
 
 
 def ensure_model_absent(context, model, timeout):
@@ -276,7 +277,7 @@ def ensure_model_absent(context, model, timeout):
         return None
     if is_deployed(model):
         undeploy(context, model, True, timeout)
-    context.act("delete model %s" % label(model),
+    context.act(Step("delete", "model", label(model), model.get("model_id")),
                 lambda: context.client.delete("%s/models/%s" % (ML, model["model_id"])))
     delete_group_if_owned(context, model.get("model_group_id"), model)
     return None

@@ -11,6 +11,8 @@ import pytest
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model import MANAGED_GROUP_DESCRIPTION
 from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_model as module
 
+from plans import plan_text
+
 ML = "_plugins/_ml"
 NAME = "qwen-max"
 CONNECTOR = "dashscope-qwen-max"
@@ -45,7 +47,7 @@ def test_register_with_a_connector_name(run, server):
     cid = connector(server)
     result = run(module, {"name": NAME, "connector": CONNECTOR, "description": "Qwen max"}, diff=True)
     assert result["changed"] is True
-    assert result["plan"] == ["register model %s" % NAME]
+    assert plan_text(result, model_ids=False) == ["register model %s" % NAME]
     registers = server.calls("POST", r"models/_register$")
     assert [r.body for r in registers] == [{"name": NAME, "function_name": "remote", "connector_id": cid,
                                             "description": "Qwen max"}]
@@ -75,7 +77,7 @@ def test_register_with_a_connector_id_and_optional_fields(run, server):
     assert result["model"]["interface"] == INTERFACE
     again = run(module, args)
     assert again["changed"] is False
-    assert again["plan"] == []
+    assert plan_text(again, model_ids=False) == []
 
 
 def test_register_and_deploy(run, server, clock):
@@ -83,7 +85,7 @@ def test_register_and_deploy(run, server, clock):
     server.deploy_polls = 3
     result = run(module, {"name": NAME, "connector": CONNECTOR, "state": "deployed"})
     assert result["changed"] is True
-    assert result["plan"] == ["register model %s" % NAME, "deploy model %s" % NAME]
+    assert plan_text(result, model_ids=False) == ["register model %s" % NAME, "deploy model %s" % NAME]
     mid = only_model(server)
     assert server.write_summary() == [("POST", "%s/models/_register" % ML),
                                       ("POST", "%s/models/%s/_deploy" % (ML, mid))]
@@ -98,7 +100,7 @@ def test_register_and_deploy(run, server, clock):
 def test_register_and_undeployed_state_registers_only(run, server):
     connector(server)
     result = run(module, {"name": NAME, "connector": CONNECTOR, "state": "undeployed"})
-    assert result["plan"] == ["register model %s" % NAME]
+    assert plan_text(result, model_ids=False) == ["register model %s" % NAME]
     assert server.models[only_model(server)]["model_state"] == "REGISTERED"
 
 
@@ -123,7 +125,7 @@ def test_connector_name_not_found_is_planned_in_check_mode(run, server):
                  check_mode=True)
     assert result["failed"] is False
     assert result["changed"] is True
-    assert result["plan"] == ["register model %s" % NAME, "deploy model %s" % NAME]
+    assert plan_text(result, model_ids=False) == ["register model %s" % NAME, "deploy model %s" % NAME]
     assert result["model"]["model_state"] == "DEPLOYED"
     assert server.writes == []
 
@@ -142,7 +144,7 @@ def test_connector_name_not_found_for_an_existing_model_is_planned_in_check_mode
     result = run(module, {"name": NAME, "connector": "created-earlier-in-the-play"}, check_mode=True, diff=True)
     assert result["failed"] is False
     assert result["changed"] is True
-    assert result["plan"] == ["update model %s: connector_id" % NAME]
+    assert plan_text(result, model_ids=False) == ["update model %s: connector_id" % NAME]
     assert result["diff"]["after"]["connector"] == "created-earlier-in-the-play"
     assert server.writes == []
 
@@ -205,7 +207,7 @@ def test_name_or_model_id_is_required(run, server):
 def test_model_group_is_created_when_missing(run, server):
     cid = connector(server)
     result = run(module, {"name": NAME, "connector": CONNECTOR, "model_group": "llms"}, diff=True)
-    assert result["plan"] == ["create model group llms", "register model %s" % NAME]
+    assert plan_text(result, model_ids=False) == ["create model group llms", "register model %s" % NAME]
     groups = server.calls("POST", r"model_groups/_register$")
     assert [g.body for g in groups] == [{"name": "llms", "description": MANAGED_GROUP_DESCRIPTION}]
     gid = next(g for g, doc in server.groups.items() if doc["name"] == "llms")
@@ -221,7 +223,7 @@ def test_existing_model_group_is_used(run, server):
     connector(server)
     gid = server.add_group("llms")
     result = run(module, {"name": NAME, "connector": CONNECTOR, "model_group": "llms"})
-    assert result["plan"] == ["register model %s" % NAME]
+    assert plan_text(result, model_ids=False) == ["register model %s" % NAME]
     assert server.calls("POST", r"model_groups/_register$") == []
     assert server.models[only_model(server)]["model_group_id"] == gid
     again = run(module, {"name": NAME, "connector": CONNECTOR, "model_group": "llms"}, diff=True)
@@ -235,7 +237,7 @@ def test_model_moves_to_another_group(run, server):
     old_group = server.models[mid]["model_group_id"]
     gid = server.add_group("llms")
     result = run(module, {"name": NAME, "connector": CONNECTOR, "model_group": "llms"}, diff=True)
-    assert result["plan"] == ["update model %s: model_group_id" % NAME]
+    assert plan_text(result, model_ids=False) == ["update model %s: model_group_id" % NAME]
     assert server.calls("PUT", r"models/")[0].body == {"model_group_id": gid}
     assert server.models[mid]["model_group_id"] == gid
     assert result["diff"]["before"]["model_group"] == NAME
@@ -250,7 +252,7 @@ def test_no_change_makes_no_writes(run, server):
     result = run(module, {"name": NAME, "connector": CONNECTOR, "description": "Qwen max", "state": "deployed"},
                  diff=True)
     assert result["changed"] is False
-    assert result["plan"] == []
+    assert plan_text(result, model_ids=False) == []
     assert server.writes == []
     assert result["diff"]["before"] == result["diff"]["after"]
 
@@ -270,7 +272,7 @@ def test_update_description(run, server):
     before = model_result_view(server, mid)
     result = run(module, {"name": NAME, "description": "new"}, diff=True)
     assert result["changed"] is True
-    assert result["plan"] == ["update model %s: description" % NAME]
+    assert plan_text(result, model_ids=False) == ["update model %s: description" % NAME]
     assert server.write_summary() == [("PUT", "%s/models/%s" % (ML, mid))]
     assert server.calls("PUT", r"models/")[0].body == {"description": "new"}
     assert result["diff"] == {"before": before, "after": model_result_view(server, mid)}
@@ -282,7 +284,7 @@ def test_update_of_a_deployed_model_keeps_it_deployed(run, server):
     other = connector(server, name="other-connector")
     mid = server.add_model(NAME, cid, state="DEPLOYED")
     result = run(module, {"name": NAME, "connector": "other-connector", "state": "deployed"}, diff=True)
-    assert result["plan"] == ["update model %s: connector_id" % NAME]
+    assert plan_text(result, model_ids=False) == ["update model %s: connector_id" % NAME]
     assert server.calls("PUT", r"models/")[0].body == {"connector_id": other}
     assert server.models[mid]["connector_id"] == other
     assert server.models[mid]["model_state"] == "DEPLOYED"
@@ -296,7 +298,7 @@ def test_update_of_a_partially_deployed_model(run, server):
     mid = server.add_model(NAME, cid, state="PARTIALLY_DEPLOYED")
     result = run(module, {"name": NAME, "description": "new", "wait_timeout": 30})
     assert result["failed"] is False, result["msg"]
-    assert result["plan"] == ["update model %s: description" % NAME]
+    assert plan_text(result, model_ids=False) == ["update model %s: description" % NAME]
     assert server.models[mid]["description"] == "new"
     assert server.models[mid]["model_state"] == "PARTIALLY_DEPLOYED"
 
@@ -323,7 +325,7 @@ def test_update_of_interface_rate_limiter_and_enabled(run, server):
     assert result["changed"] is False
     result = run(module, {"name": NAME, "interface": INTERFACE, "rate_limiter": {"limit": 20},
                           "is_enabled": False})
-    assert result["plan"] == ["update model %s: interface, is_enabled, rate_limiter" % NAME]
+    assert plan_text(result, model_ids=False) == ["update model %s: interface, is_enabled, rate_limiter" % NAME]
     assert server.calls("PUT", r"models/")[0].body == {
         "interface": INTERFACE, "is_enabled": False, "rate_limiter": {"limit": 20}}
     assert server.models[mid]["is_enabled"] is False
@@ -333,7 +335,7 @@ def test_model_id_renames(run, server):
     cid = connector(server)
     mid = server.add_model(NAME, cid)
     result = run(module, {"model_id": mid, "name": "qwen-max-2"})
-    assert result["plan"] == ["update model %s: name" % NAME]
+    assert plan_text(result, model_ids=False) == ["update model %s: name" % NAME]
     assert server.models[mid]["name"] == "qwen-max-2"
 
 
@@ -362,7 +364,7 @@ def test_deployed_state_deploys_a_model_that_is_not_fully_deployed(run, server, 
     mid = server.add_model(NAME, cid, state=state)
     result = run(module, {"name": NAME, "state": "deployed"}, diff=True)
     assert result["changed"] is True
-    assert result["plan"] == ["deploy model %s" % NAME]
+    assert plan_text(result, model_ids=False) == ["deploy model %s" % NAME]
     assert server.write_summary() == [("POST", "%s/models/%s/_deploy" % (ML, mid))]
     assert server.models[mid]["model_state"] == "DEPLOYED"
     assert result["diff"]["before"]["model_state"] == state
@@ -387,7 +389,7 @@ def test_undeployed_state_undeploys(run, server, state):
     mid = server.add_model(NAME, cid, state=state)
     result = run(module, {"name": NAME, "state": "undeployed"})
     assert result["changed"] is True
-    assert result["plan"] == ["undeploy model %s" % NAME]
+    assert plan_text(result, model_ids=False) == ["undeploy model %s" % NAME]
     assert server.write_summary() == [("POST", "%s/models/%s/_undeploy" % (ML, mid))]
     assert server.models[mid]["model_state"] == "UNDEPLOYED"
     assert result["model"]["model_state"] == "UNDEPLOYED"
@@ -406,7 +408,7 @@ def test_undeploy_without_waiting(run, server):
     cid = connector(server)
     mid = server.add_model(NAME, cid, state="DEPLOYED")
     result = run(module, {"name": NAME, "state": "undeployed", "wait": False})
-    assert result["plan"] == ["undeploy model %s" % NAME]
+    assert plan_text(result, model_ids=False) == ["undeploy model %s" % NAME]
     assert result["model"]["model_state"] == "UNDEPLOYED"
     assert server.models[mid]["model_state"] == "UNDEPLOYED"
 
@@ -418,7 +420,7 @@ def test_deploy_failure_reports_the_task_error(run, server):
     result = run(module, {"name": NAME, "connector": CONNECTOR, "state": "deployed"})
     assert result["failed"] is True
     assert result["changed"] is True
-    assert result["plan"] == ["register model %s" % NAME, "deploy model %s" % NAME]
+    assert plan_text(result, model_ids=False) == ["register model %s" % NAME, "deploy model %s" % NAME]
     mid = only_model(server)
     assert "deploying model %s failed" % mid in result["msg"]
     assert "FAILED" in result["msg"]
@@ -462,7 +464,7 @@ def test_failure_after_a_successful_write_is_reported_as_a_change(run, server):
     result = run(module, {"name": NAME, "connector": CONNECTOR, "state": "deployed"})
     assert result["failed"] is True
     assert result["changed"] is True
-    assert result["plan"] == ["register model %s" % NAME, "deploy model %s" % NAME]
+    assert plan_text(result, model_ids=False) == ["register model %s" % NAME, "deploy model %s" % NAME]
 
 
 def test_wait_timeout_expires(run, server, clock):
@@ -502,8 +504,8 @@ def test_absent_undeploys_deletes_and_removes_the_auto_created_group(run, server
     before = model_result_view(server, mid)
     result = run(module, {"name": NAME, "state": "absent"}, diff=True)
     assert result["changed"] is True
-    assert result["plan"] == ["undeploy model %s" % NAME, "delete model %s" % NAME,
-                              "delete model group %s (%s)" % (NAME, gid)]
+    assert plan_text(result, model_ids=False) == ["undeploy model %s" % NAME, "delete model %s" % NAME,
+                                                  "delete model group %s (%s)" % (NAME, gid)]
     assert server.write_summary() == [("POST", "%s/models/%s/_undeploy" % (ML, mid)),
                                       ("DELETE", "%s/models/%s" % (ML, mid)),
                                       ("DELETE", "%s/model_groups/%s" % (ML, gid))]
@@ -520,7 +522,7 @@ def test_absent_deletes_an_undeployed_model_directly(run, server, state):
     mid = server.add_model(NAME, cid, state=state)
     gid = server.models[mid]["model_group_id"]
     result = run(module, {"name": NAME, "state": "absent"})
-    assert result["plan"] == ["delete model %s" % NAME, "delete model group %s (%s)" % (NAME, gid)]
+    assert plan_text(result, model_ids=False) == ["delete model %s" % NAME, "delete model group %s (%s)" % (NAME, gid)]
     assert server.models == {}
 
 
@@ -528,7 +530,7 @@ def test_absent_undeploys_a_partially_deployed_model(run, server):
     cid = connector(server)
     server.add_model(NAME, cid, state="PARTIALLY_DEPLOYED")
     result = run(module, {"name": NAME, "state": "absent"})
-    assert result["plan"][:2] == ["undeploy model %s" % NAME, "delete model %s" % NAME]
+    assert plan_text(result, model_ids=False)[:2] == ["undeploy model %s" % NAME, "delete model %s" % NAME]
     assert server.models == {}
 
 
@@ -538,7 +540,7 @@ def test_absent_keeps_a_group_other_models_use(run, server):
     gid = server.models[mid]["model_group_id"]
     other = server.add_model("qwen-max-v2", cid, model_group_id=gid)
     result = run(module, {"name": NAME, "state": "absent"})
-    assert result["plan"] == ["delete model %s" % NAME]
+    assert plan_text(result, model_ids=False) == ["delete model %s" % NAME]
     assert gid in server.groups
     assert list(server.models) == [other]
 
@@ -548,7 +550,7 @@ def test_absent_keeps_a_group_it_does_not_own(run, server):
     gid = server.add_group("shared-llms", description="made by hand")
     server.add_model(NAME, cid, model_group_id=gid)
     result = run(module, {"name": NAME, "state": "absent"})
-    assert result["plan"] == ["delete model %s" % NAME]
+    assert plan_text(result, model_ids=False) == ["delete model %s" % NAME]
     assert gid in server.groups
 
 
@@ -558,7 +560,7 @@ def test_absent_removes_a_group_the_module_created(run, server):
     gid = next(iter(server.groups))
     server.requests.clear()
     result = run(module, {"name": NAME, "state": "absent"})
-    assert result["plan"] == ["delete model %s" % NAME, "delete model group llms (%s)" % gid]
+    assert plan_text(result, model_ids=False) == ["delete model %s" % NAME, "delete model group llms (%s)" % gid]
     assert server.groups == {}
 
 
@@ -567,7 +569,7 @@ def test_absent_of_a_model_without_a_group(run, server):
     mid = server.add_model(NAME, cid)
     gid = server.models[mid].pop("model_group_id")
     result = run(module, {"name": NAME, "state": "absent"})
-    assert result["plan"] == ["delete model %s" % NAME]
+    assert plan_text(result, model_ids=False) == ["delete model %s" % NAME]
     assert gid in server.groups
 
 
@@ -577,7 +579,7 @@ def test_absent_when_the_group_is_already_gone(run, server):
     del server.groups[server.models[mid]["model_group_id"]]
     result = run(module, {"name": NAME, "state": "absent"})
     assert result["failed"] is False
-    assert result["plan"] == ["delete model %s" % NAME]
+    assert plan_text(result, model_ids=False) == ["delete model %s" % NAME]
 
 
 def test_group_added_to_a_model_without_a_group(run, server):
@@ -585,7 +587,7 @@ def test_group_added_to_a_model_without_a_group(run, server):
     mid = server.add_model(NAME, cid)
     server.models[mid].pop("model_group_id")
     result = run(module, {"name": NAME, "model_group": "llms"}, diff=True)
-    assert result["plan"] == ["create model group llms", "update model %s: model_group_id" % NAME]
+    assert plan_text(result, model_ids=False) == ["create model group llms", "update model %s: model_group_id" % NAME]
     assert result["diff"]["before"]["model_group"] is None
     assert result["diff"]["after"]["model_group"] == "llms"
 
@@ -593,7 +595,7 @@ def test_group_added_to_a_model_without_a_group(run, server):
 def test_absent_when_already_gone(run, server):
     result = run(module, {"name": NAME, "state": "absent"}, diff=True)
     assert result["changed"] is False
-    assert result["plan"] == []
+    assert plan_text(result, model_ids=False) == []
     assert server.writes == []
     assert result["diff"] == {"before": {}, "after": {}}
 
