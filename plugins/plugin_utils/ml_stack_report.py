@@ -102,6 +102,8 @@ def connector_row(entry, result, listed):
         action = "update"
     elif steps(result, "connector", "delete"):
         action = "replace"
+    elif any(isinstance(s, dict) and s.get("kind") == "connector" for s in result.get("plan") or []):
+        action = "update"
     else:
         action = "none"
     if action == "create":

@@ -100,6 +100,13 @@ def test_a_replace_left_halfway_is_finished_as_a_replace():
     assert changes(rows({"models": [entry("m")]}, results))[1] == ("connector", "replace", [])
 
 
+def test_any_other_connector_write_is_an_update():
+    plan = [step("rename", "connector", "m-connector", "c1", ["name"])]
+    results = {"connectors_present": loop({"item": entry("m"), "plan": plan,
+                                           "diff": {"before": CONNECTOR_AFTER, "after": CONNECTOR_AFTER}})}
+    assert changes(rows({"models": [entry("m")]}, results))[1] == ("connector", "update", [])
+
+
 def test_out_of_band_changes_are_named_by_field():
     connector_before = dict(CONNECTOR_AFTER, parameters={"endpoint": "localhost:18080", "model": "other"})
     model_before = dict(MODEL_AFTER, description="changed by hand", model_state="UNDEPLOYED",
