@@ -34,9 +34,14 @@ def env():
     if not url:
         pytest.skip("POLARSEARCH_URL is not set: start the cluster with scripts/polarsearch-local up "
                     "(scripts/test does it)")
+    # `up` prints the endpoint with its scheme (http://127.0.0.1:18080), the value a user passes on;
+    # the connector specs and the model service's admin routes take its host:port
+    service = os.environ.get("MODEL_SERVICE_ENDPOINT", "http://127.0.0.1:18080").rstrip("/")
+    host_port = service.split("://", 1)[-1]
     return {
         "url": url.rstrip("/"),
-        "endpoint": os.environ.get("MODEL_SERVICE_ENDPOINT", "127.0.0.1:18080"),
+        "endpoint": host_port,
+        "endpoint_url": "http://" + host_port,
         "api_key": os.environ.get("MODEL_SERVICE_API_KEY", "local-dev-key-0001"),
     }
 

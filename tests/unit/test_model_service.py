@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""Unit tests for scripts/model_service.py (the local model service)."""
+"""Unit tests for tests/tools/model_service.py (the local model service)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import time
 import pytest
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-_SCRIPT = os.path.join(_HERE, "..", "..", "scripts", "model_service.py")
+_SCRIPT = os.path.join(_HERE, "..", "tools", "model_service.py")
 _spec = importlib.util.spec_from_file_location("polarsearch_model_service", _SCRIPT)
 ms = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = ms

@@ -1,12 +1,13 @@
-"""Run a single-node OpenSearch 3.6.0 with ML Commons 3.6.0.0 and the local
-model service on 127.0.0.1, for development and integration tests.
+"""Run a single-node OpenSearch 3.6.0 with ML Commons, k-NN and neural-search
+3.6.0.0 and the local model service on 127.0.0.1, for development and
+integration tests.
 
 Usage: polarsearch-local up | down | status | logs [-n LINES]
 
 `up` and `status` print three lines on stdout:
 
     POLARSEARCH_URL=http://127.0.0.1:9250
-    MODEL_SERVICE_ENDPOINT=127.0.0.1:18080
+    MODEL_SERVICE_ENDPOINT=http://127.0.0.1:18080
     MODEL_SERVICE_API_KEY=local-dev-key-0001
 
 Everything else goes to stderr. See docs/local-cluster.md.
@@ -16,8 +17,8 @@ Environment:
                               POLARSEARCH_LOCAL_PORT
   POLARSEARCH_LOCAL_PORT      HTTP port (default 9250)
   POLARSEARCH_LOCAL_TRANSPORT_PORT  transport port (default 9350)
-  MODEL_SERVICE_ENDPOINT      host:port of the model service (loopback only);
-                              overrides MODEL_SERVICE_PORT
+  MODEL_SERVICE_ENDPOINT      http://host:port (or host:port) of the model
+                              service (loopback only); overrides MODEL_SERVICE_PORT
   MODEL_SERVICE_PORT          model service port (default 18080)
   MODEL_SERVICE_API_KEY       key the model service accepts
                               (default local-dev-key-0001)
@@ -55,6 +56,8 @@ MODEL_SERVICE_SCRIPT = os.path.join(SCRIPT_DIR, "model_service.py")
 OPENSEARCH_VERSION = "3.6.0"
 ML_PLUGIN_VERSION = "3.6.0.0"
 JOB_SCHEDULER_VERSION = "3.6.0.0"
+KNN_VERSION = "3.6.0.0"
+NEURAL_SEARCH_VERSION = "3.6.0.0"
 MIN_JAVA = 21
 
 DEFAULT_HTTP_PORT = 9250
@@ -69,7 +72,7 @@ NODE_NAME = "polarsearch-local-0"
 
 # SHA-512 of the artifacts as downloaded from Maven Central. Maven Central
 # publishes .sha1/.sha256/.sha512 for the distribution zip but (as seen from
-# here) no checksum files for the two plugin zips, so these pinned values are
+# here) no checksum files for the plugin zips, so these pinned values are
 # what protects the plugin downloads. Published checksums are checked too when
 # the repository offers them.
 ARTIFACTS = [
@@ -94,11 +97,27 @@ ARTIFACTS = [
         "sha512": "b88f244d98ffaca978a07324aaa49ab75f77b3b5219fab59c62891b572d90540"
                   "b4b00f0e657f4ed0ea80d3b757a03158cf7f8593c4959fc34dab703044009c9e",
     },
+    {
+        "key": "knn",
+        "path": "org/opensearch/plugin/opensearch-knn/{v}/opensearch-knn-{v}.zip"
+                .format(v=KNN_VERSION),
+        "sha512": "fc5152c44729e636e0efc31c97f339f18bc8401376f1ac0a404016b654ff5372"
+                  "c2af01b37d537f234e9c132c0c39d576f02afc5da2bc0c38fa0c82c2cb47bb42",
+    },
+    {
+        "key": "neural-search",
+        "path": "org/opensearch/plugin/neural-search/{v}/neural-search-{v}.zip"
+                .format(v=NEURAL_SEARCH_VERSION),
+        "sha512": "50f64822417ea5aac14c1fe3a12f592a9354a8264240b62c58bc58c7eb94f8ff"
+                  "a7c6e7bd8fa9dd176251c4ca297611ecd935bf008f67b79d8b1fa1d0ccbe80ba",
+    },
 ]
 CHECKSUM_KINDS = ["sha512", "sha256", "sha1"]  # strongest first
 
-# Plugins in install order (job-scheduler first: ML Commons extends it).
-PLUGIN_ORDER = [("job-scheduler", "opensearch-job-scheduler"), ("ml", "opensearch-ml")]
+# Plugins in install order: job-scheduler before ML Commons (ML Commons extends it),
+# k-NN before neural-search (neural-search extends it).
+PLUGIN_ORDER = [("job-scheduler", "opensearch-job-scheduler"), ("ml", "opensearch-ml"),
+                ("knn", "opensearch-knn"), ("neural-search", "opensearch-neural-search")]
 
 
 class Failure(Exception):
@@ -208,11 +227,14 @@ class Config:
         if endpoint:
             ep = endpoint
             if "://" in ep:
+                if urlsplit(ep).scheme != "http":
+                    raise Failure("MODEL_SERVICE_ENDPOINT must be http:// (the model service has "
+                                  "no TLS): %s" % endpoint)
                 ep = urlsplit(ep).netloc
             ep = ep.rstrip("/")
             parts = urlsplit("//" + ep)
             if not parts.port:
-                raise Failure("MODEL_SERVICE_ENDPOINT must be host:port, got %r" % endpoint)
+                raise Failure("MODEL_SERVICE_ENDPOINT must be http://host:port, got %r" % endpoint)
             self.ms_host = _loopback_host(parts.hostname or "", "MODEL_SERVICE_ENDPOINT")
             self.ms_port = _check_port(parts.port, "MODEL_SERVICE_ENDPOINT port")
             self.endpoint = ep
@@ -238,7 +260,9 @@ class Config:
     def lines(self):
         return [
             "POLARSEARCH_URL=%s" % self.url,
-            "MODEL_SERVICE_ENDPOINT=%s" % self.endpoint,
+            # with its scheme: the value is passed on as is (ml_stack_endpoint
+            # reads a bare host:port as https)
+            "MODEL_SERVICE_ENDPOINT=http://%s" % self.endpoint,
             "MODEL_SERVICE_API_KEY=%s" % self.api_key,
         ]
 
