@@ -28,8 +28,8 @@ options:
   options:
     description:
       - The role variables that apply to every entry, C(state), C(name_prefix), C(preset), C(endpoint), C(scheme),
-        C(has_api_key) (whether C(ml_stack_api_key) is set) and C(presets) (C(ml_stack_presets), merged over
-        the built-in presets key by key).
+        C(has_api_key) (whether C(ml_stack_api_key) is set), C(presets) (C(ml_stack_presets), merged over
+        the built-in presets key by key), C(pipelines), C(text_field) and C(vector_field).
     type: dict
     required: true
 """
@@ -50,6 +50,8 @@ _value:
       resolved (C(name), C(kind), C(state), C(endpoint), C(regex), C(connector), C(model_options), C(verify) and
       C(index), its position in the input), and C(present), C(deployed) and C(absent), the resolved entries by
       state.
+    - C(pipelines), the search pipelines of the stack (C(name), C(type), C(model), C(state), C(definition) with
+      model references by name), and C(pipelines_present) and C(pipelines_absent), the same by state.
   type: dict
 """
 

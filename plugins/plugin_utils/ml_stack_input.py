@@ -20,6 +20,13 @@ ENDPOINT_PATTERN = re.compile(
     r"^(?:(https?)://)?([A-Za-z0-9._~%-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?)(/[^\s?#]*)?$")
 # connector_overrides keys that are not fields of the generated connector.
 NOT_CONNECTOR_FIELDS = ("credential", "action")
+# The search wiring: each pipeline, its type and the kinds of model it uses (its report row names the last).
+PIPELINES = (
+    ("embedding-ingest", "ingest", ("embedding",)),
+    ("rerank-search", "search", ("rerank",)),
+    ("rag-search", "search", ("rerank", "llm")),
+)
+RAG_PROMPT = "You are a helpful assistant. Answer the question from the search results; say so when they do not tell."
 
 
 def merge(base, extra):
@@ -65,6 +72,9 @@ class Options:
         self.endpoint = options.get("endpoint") or ""
         self.scheme = options.get("scheme") or "https"
         self.has_api_key = bool(options.get("has_api_key"))
+        self.pipelines = bool(options.get("pipelines"))
+        self.text_field = options.get("text_field") or "text"
+        self.vector_field = options.get("vector_field") or "embedding"
 
 
 def entry_state(entry, options):
@@ -112,6 +122,58 @@ def check(models, presets, options):
             problems.append(what + ": no API key; set ml_stack_api_key (or ML_STACK_API_KEY in the environment) "
                                    "or the entry api_key")
     return problems
+
+
+def pipeline_problems(models, options):
+    """With ``ml_stack_pipelines``, each pipeline needs a model of its kinds that stays."""
+    if not options.pipelines or options.state == "absent" or not isinstance(models, list):
+        return []
+    staying = {m.get("kind") for m in models if isinstance(m, dict) and entry_state(m, options) != "absent"}
+    problems = []
+    for suffix, _type, kinds in PIPELINES:
+        for kind in kinds:
+            if kind not in staying:
+                problems.append("ml_stack_pipelines: the pipeline %s%s needs a model of kind %s that is not absent; "
+                                "add one to ml_stack_models or set ml_stack_pipelines to false"
+                                % (options.prefix, suffix, kind))
+    return problems
+
+
+def pipeline_definition(suffix, models, options):
+    """The pipeline body, with models referenced by name ({model: NAME}), which polarsearch_pipeline resolves."""
+    text, vector = options.text_field, options.vector_field
+    if suffix == "embedding-ingest":
+        return {"description": "Embeds %s into %s with %s" % (text, vector, models["embedding"]),
+                "processors": [{"text_embedding": {"model_id": {"model": models["embedding"]},
+                                                   "field_map": {text: vector}}}]}
+    rerank = {"rerank": {"ml_opensearch": {"model_id": {"model": models["rerank"]}},
+                         "context": {"document_fields": [text]}}}
+    if suffix == "rerank-search":
+        return {"description": "Reranks the hits by %s with %s" % (text, models["rerank"]),
+                "response_processors": [rerank]}
+    return {"description": "Reranks the hits with %s and answers from them with %s" % (models["rerank"], models["llm"]),
+            "response_processors": [rerank, {"retrieval_augmented_generation": {
+                "tag": options.prefix + suffix, "description": "Answers from the reranked hits",
+                "model_id": {"model": models["llm"]}, "context_field_list": [text], "system_prompt": RAG_PROMPT}}]}
+
+
+def resolve_pipelines(resolved, options):
+    """The stack's pipelines, each with the model whose report row it belongs to, or none."""
+    if not options.pipelines:
+        return []
+    absent = options.state == "absent"
+    first = {}
+    for entry in resolved:
+        if entry["state"] != "absent" or absent:
+            first.setdefault(entry["kind"], entry["name"])
+    out = []
+    for suffix, kind, kinds in PIPELINES:
+        if not all(k in first for k in kinds):
+            continue  # only on teardown, where a pipeline without its models is still deleted by name
+        out.append({"name": options.prefix + suffix, "type": kind, "model": first[kinds[-1]],
+                    "state": "absent" if absent else "present",
+                    "definition": pipeline_definition(suffix, first, options)})
+    return out
 
 
 def predict_action(scheme, preset, template, overrides):
@@ -170,14 +232,19 @@ def resolve_entry(index, entry, presets, options):
 
 
 def resolve(models, builtin_presets, options):
-    """``{problems, models, present, deployed, absent}``: with problems, no model is resolved."""
+    """``{problems, models, present, deployed, absent, pipelines, pipelines_present, pipelines_absent}``:
+    with problems, nothing is resolved."""
     opts = Options(options)
     presets = merge_presets(builtin_presets, (options or {}).get("presets"))
-    problems = check(models, presets, opts)
+    problems = check(models, presets, opts) + pipeline_problems(models, opts)
     resolved = [] if problems else [resolve_entry(i, m, presets, opts) for i, m in enumerate(models)]
+    pipelines = resolve_pipelines(resolved, opts)
     return {
         "problems": problems,
         "models": resolved,
+        "pipelines": pipelines,
+        "pipelines_present": [p for p in pipelines if p["state"] == "present"],
+        "pipelines_absent": [p for p in pipelines if p["state"] == "absent"],
         "present": [m for m in resolved if m["state"] != "absent"],
         "deployed": [m for m in resolved if m["state"] == "deployed"],
         "absent": [m for m in resolved if m["state"] == "absent"],

@@ -16,6 +16,7 @@ PRIVATE_IP_KEY = "plugins.ml_commons.connector.private_ip_enabled"
 # Model fields the server owns; a new connector or group shows as ``connector`` or ``model_group``.
 MODEL_SERVER_FIELDS = ("model_id", "model_state", "algorithm", "connector_id", "model_group_id", "model_version")
 COLUMNS = ("MODEL", "RESOURCE", "NAME", "ACTION", "FIELDS")
+PIPELINE_KINDS = ("pipeline", "ingest_pipeline", "search_pipeline")
 
 
 # -- reading registered results -----------------------------------------------------------
@@ -28,9 +29,10 @@ def item_result(registered, name):
 
 
 def steps(result, kind, *operations):
-    """The plan steps of ``result`` on objects of ``kind`` with one of ``operations``."""
+    """The plan steps of ``result`` on objects of ``kind`` (a name or a tuple of names) with one of ``operations``."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
     return [step for step in (result or {}).get("plan") or []
-            if isinstance(step, dict) and step.get("kind") == kind and step.get("operation") in operations]
+            if isinstance(step, dict) and step.get("kind") in kinds and step.get("operation") in operations]
 
 
 def diff_side(result, side):
@@ -141,13 +143,28 @@ def deploy_row(entry, result):
     return row(entry["name"], "deploy", entry["name"], action, ["model_state"])
 
 
+def pipeline_row(pipeline, result):
+    """A pipeline is created, updated (the fields are the places that differ, such as a model ID that
+    points at another model) or deleted."""
+    for operation, action in (("create", "create"), ("update", "update"), ("delete", "delete")):
+        found = steps(result, PIPELINE_KINDS, operation)
+        if found:
+            fields = [f for s in found for f in s.get("fields") or []]
+            if action == "create" and not fields:
+                fields = list(diff_side(result, "after"))
+            return row(pipeline["model"], "pipeline", pipeline["name"], action, fields)
+    return row(pipeline["model"], "pipeline", pipeline["name"], "none")
+
+
 def rows(stack, results):
-    """The report rows of every model of the resolved ``stack``, in its order.
+    """The report rows of every model of the resolved ``stack``, in its order, then of its pipelines.
 
     ``results`` holds what the role registered: ``settings_present``, ``settings_absent``,
     ``connectors_present``, ``connectors_absent``, ``models_present`` and ``models_absent`` (loop
-    results whose items are the resolved entries), and ``connectors`` (the connectors a teardown
-    listed first; in check mode they stand for the connector deletes that cannot run).
+    results whose items are the resolved entries), ``pipelines_present`` and ``pipelines_absent``
+    (loop results over the stack's pipelines), and ``connectors`` (the connectors a teardown listed
+    first; in check mode they stand for the connector deletes that cannot run). The pipelines'
+    rows follow the models'.
     """
     results = results or {}
     listed = (results.get("connectors") or {}).get("connectors") or []
@@ -162,6 +179,9 @@ def rows(stack, results):
             model_row(entry, models),
             deploy_row(entry, models),
         ]
+    for pipeline in stack.get("pipelines") or []:
+        side = "absent" if pipeline["state"] == "absent" else "present"
+        out.append(pipeline_row(pipeline, item_result(results.get("pipelines_" + side), pipeline["name"])))
     return out
 
 

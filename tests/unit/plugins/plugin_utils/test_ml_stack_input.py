@@ -185,3 +185,49 @@ def test_helpers():
     assert parse_endpoint("host with space") is None
     assert endpoint_regex("http://a-b.c:1") == r"^http://a\-b\.c:1/.*$"
     assert merge({"a": {"b": 1, "c": 2}, "l": [1]}, {"a": {"b": 3}, "l": [2]}) == {"a": {"b": 3, "c": 2}, "l": [2]}
+
+
+def test_pipelines_refer_to_the_first_model_of_each_kind_by_name():
+    stack = resolve(DEFAULT_MODELS, BUILTIN, options(name_prefix="dev-", pipelines=True, text_field="body",
+                                                     vector_field="vec"))
+    assert stack["problems"] == []
+    assert [(p["name"], p["type"], p["model"], p["state"]) for p in stack["pipelines"]] == [
+        ("dev-embedding-ingest", "ingest", "dev-text-embedding-v4", "present"),
+        ("dev-rerank-search", "search", "dev-qwen3-rerank", "present"),
+        ("dev-rag-search", "search", "dev-qwen-max", "present")]
+    assert stack["pipelines_present"] == stack["pipelines"] and stack["pipelines_absent"] == []
+    ingest, rerank, rag = (p["definition"] for p in stack["pipelines"])
+    assert ingest["processors"] == [{"text_embedding": {"model_id": {"model": "dev-text-embedding-v4"},
+                                                        "field_map": {"body": "vec"}}}]
+    rerank_processor = {"rerank": {"ml_opensearch": {"model_id": {"model": "dev-qwen3-rerank"}},
+                                   "context": {"document_fields": ["body"]}}}
+    assert rerank["response_processors"] == [rerank_processor]
+    assert rag["response_processors"][0] == rerank_processor
+    generation = rag["response_processors"][1]["retrieval_augmented_generation"]
+    assert generation["model_id"] == {"model": "dev-qwen-max"} and generation["context_field_list"] == ["body"]
+
+
+def test_no_pipelines_unless_asked():
+    stack = resolve(DEFAULT_MODELS, BUILTIN, options())
+    assert stack["pipelines"] == stack["pipelines_present"] == stack["pipelines_absent"] == []
+
+
+def test_pipelines_need_a_model_of_each_kind_that_stays():
+    models = [{"name": "e", "kind": "embedding"}, {"name": "l", "kind": "llm", "state": "absent"}]
+    problems = resolve(models, BUILTIN, options(pipelines=True))["problems"]
+    assert problems == [
+        "ml_stack_pipelines: the pipeline rerank-search needs a model of kind rerank that is not absent; add one to "
+        "ml_stack_models or set ml_stack_pipelines to false",
+        "ml_stack_pipelines: the pipeline rag-search needs a model of kind rerank that is not absent; add one to "
+        "ml_stack_models or set ml_stack_pipelines to false",
+        "ml_stack_pipelines: the pipeline rag-search needs a model of kind llm that is not absent; add one to "
+        "ml_stack_models or set ml_stack_pipelines to false"]
+
+
+def test_a_teardown_deletes_the_pipelines_of_the_models_it_has():
+    stack = resolve(DEFAULT_MODELS, BUILTIN, options(state="absent", pipelines=True))
+    assert [(p["name"], p["state"]) for p in stack["pipelines_absent"]] == [
+        ("embedding-ingest", "absent"), ("rerank-search", "absent"), ("rag-search", "absent")]
+    only_embedding = resolve(DEFAULT_MODELS[:1], BUILTIN, options(state="absent", pipelines=True))
+    assert only_embedding["problems"] == []
+    assert [p["name"] for p in only_embedding["pipelines_absent"]] == ["embedding-ingest"]

@@ -205,3 +205,36 @@ def test_the_table_aligns_the_columns_and_says_what_changed():
         "longer-model  deploy    longer-model                 ok      in sync",
     ]
     assert table(report_rows, True)[0] == "ML stack drift (check mode): 1 of 2 resources would change"
+
+
+def pipeline(name, model, state="present"):
+    return {"name": name, "model": model, "state": state, "type": "search"}
+
+
+def test_pipeline_rows_follow_the_model_rows():
+    stack = {"models": [entry("m")], "pipelines": [pipeline("p-new", "m"), pipeline("p-stale", "m"),
+                                                   pipeline("p-same", "m")]}
+    stored = {"description": "d", "response_processors": []}
+    results = {"pipelines_present": loop(
+        {"item": stack["pipelines"][0], "plan": [step("create", "pipeline", "p-new")],
+         "diff": {"before": {}, "after": stored}},
+        {"item": stack["pipelines"][1],
+         "plan": [step("update", "pipeline", "p-stale", fields=["response_processors[0].rerank.ml_opensearch.model_id"])],
+         "diff": {"before": stored, "after": stored}},
+        {"item": stack["pipelines"][2], "plan": [], "diff": {"before": stored, "after": stored}})}
+    out = rows(stack, results)
+    assert [r["resource"] for r in out] == ["setting", "connector", "model", "deploy", "pipeline", "pipeline", "pipeline"]
+    assert out[4:] == [
+        {"model": "m", "resource": "pipeline", "name": "p-new", "action": "create",
+         "fields": ["description", "response_processors"]},
+        {"model": "m", "resource": "pipeline", "name": "p-stale", "action": "update",
+         "fields": ["response_processors[0].rerank.ml_opensearch.model_id"]},
+        {"model": "m", "resource": "pipeline", "name": "p-same", "action": "none", "fields": []}]
+
+
+def test_a_pipeline_teardown_is_a_delete_and_a_gone_pipeline_no_change():
+    stack = {"models": [], "pipelines": [pipeline("p", "m", "absent"), pipeline("q", "m", "absent")]}
+    results = {"pipelines_absent": loop(
+        {"item": stack["pipelines"][0], "plan": [step("delete", "search_pipeline", "p")]},
+        {"item": stack["pipelines"][1], "plan": []})}
+    assert [(r["name"], r["action"]) for r in rows(stack, results)] == [("p", "delete"), ("q", "none")]
