@@ -26,6 +26,10 @@ PIPELINES = (
     ("rerank-search", "search", ("rerank",)),
     ("rag-search", "search", ("rerank", "llm")),
 )
+# The description polarsearch_model recognises as a group this collection made, which it deletes with
+# the last model in it; a group the user describes is the user's and stays.
+GROUP_DESCRIPTION = "Model group managed by polardb.polarsearch"
+GROUP_FIELDS = ("description", "access_mode", "backend_roles", "add_all_backend_roles")
 RAG_PROMPT = "You are a helpful assistant. Answer the question from the search results; say so when they do not tell."
 
 
@@ -118,10 +122,53 @@ def check(models, presets, options):
         if parse_endpoint(endpoint) is None:
             problems.append(what + ": the endpoint %s is not host[:port][/path] or http(s)://host[:port][/path]; "
                                    "set endpoint or ml_stack_endpoint" % (endpoint or "(empty)"))
+        if entry.get("model_group") is not None and (entry.get("model_overrides") or {}).get("model_group"):
+            problems.append(what + ": model_group and model_overrides.model_group both name a group; set the group "
+                                   "in model_group only")
         if state != "absent" and not (entry.get("api_key") or options.has_api_key or overrides.get("credential")):
             problems.append(what + ": no API key; set ml_stack_api_key (or ML_STACK_API_KEY in the environment) "
                                    "or the entry api_key")
     return problems
+
+
+def group_of(entry, options):
+    """The model group an entry declares (``model_group``), with the role's defaults, or None."""
+    declared = entry.get("model_group")
+    if not isinstance(declared, dict):
+        return None
+    group = {"name": declared.get("name") or options.prefix + str(entry.get("name") or ""),
+             "description": declared.get("description") or GROUP_DESCRIPTION}
+    group.update((k, declared[k]) for k in GROUP_FIELDS[1:] if declared.get(k) is not None)
+    return group
+
+
+def group_problems(models, options):
+    """Entries that declare one group must declare it alike."""
+    if not isinstance(models, list):
+        return []
+    seen, problems = {}, []
+    for index, entry in enumerate(models):
+        group = group_of(entry, options) if isinstance(entry, dict) else None
+        if group is None:
+            continue
+        if group["name"] in seen and seen[group["name"]][1] != group:
+            problems.append("ml_stack_models[%d] (%s): model_group %s is declared by ml_stack_models[%d] too, with "
+                            "other fields; declare it alike in both entries" % (
+                                index, entry.get("name"), group["name"], seen[group["name"]][0]))
+        seen.setdefault(group["name"], (index, group))
+    return problems
+
+
+def resolve_groups(resolved):
+    """The declared groups, once each, with the first model in them (for the report) and their state: a
+    group stays while one of its models stays."""
+    groups = {}
+    for entry in resolved:
+        if entry.get("group"):
+            group = groups.setdefault(entry["group"]["name"], dict(entry["group"], model=entry["name"], state="absent"))
+            if entry["state"] != "absent":
+                group["state"] = "present"
+    return list(groups.values())
 
 
 def pipeline_problems(models, options):
@@ -215,6 +262,9 @@ def resolve_entry(index, entry, presets, options):
     connector = merge(connector, {k: v for k, v in overrides.items() if k not in NOT_CONNECTOR_FIELDS})
     model_options = merge({"description": "%s %s model %s" % (display_name, kind, model)},
                           without_none(entry.get("model_overrides")))
+    group = group_of(entry, options)
+    if group:
+        model_options["model_group"] = group["name"]
     url = "%s://%s" % (scheme, endpoint)
     return {
         "index": index,
@@ -228,17 +278,19 @@ def resolve_entry(index, entry, presets, options):
         "connector": connector,
         "model_options": model_options,
         "verify": entry.get("verify_parameters") or template.get("verify") or {},
+        "group": group,
     }
 
 
 def resolve(models, builtin_presets, options):
-    """``{problems, models, present, deployed, absent, pipelines, pipelines_present, pipelines_absent}``:
-    with problems, nothing is resolved."""
+    """``{problems, models, present, deployed, absent, groups, groups_present, pipelines, pipelines_present,
+    pipelines_absent}``: with problems, nothing is resolved."""
     opts = Options(options)
     presets = merge_presets(builtin_presets, (options or {}).get("presets"))
-    problems = check(models, presets, opts) + pipeline_problems(models, opts)
+    problems = check(models, presets, opts) + group_problems(models, opts) + pipeline_problems(models, opts)
     resolved = [] if problems else [resolve_entry(i, m, presets, opts) for i, m in enumerate(models)]
     pipelines = resolve_pipelines(resolved, opts)
+    groups = resolve_groups(resolved)
     return {
         "problems": problems,
         "models": resolved,
@@ -248,6 +300,8 @@ def resolve(models, builtin_presets, options):
         "present": [m for m in resolved if m["state"] != "absent"],
         "deployed": [m for m in resolved if m["state"] == "deployed"],
         "absent": [m for m in resolved if m["state"] == "absent"],
+        "groups": groups,
+        "groups_present": [g for g in groups if g["state"] == "present"],
     }
 
 

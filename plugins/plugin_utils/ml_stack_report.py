@@ -143,6 +143,21 @@ def deploy_row(entry, result):
     return row(entry["name"], "deploy", entry["name"], action, ["model_state"])
 
 
+def group_row(group, result, removals):
+    """A model group the stack declares: created or updated by polarsearch_model_group, or deleted by
+    polarsearch_model with the last model in it (a group the user described stays)."""
+    if group["state"] == "absent":
+        deleted = any(step.get("name") == group["name"] for r in (removals or {}).get("results") or []
+                      for step in steps(r, "model_group", "delete"))
+        return row(group["model"], "model_group", group["name"], "delete" if deleted else "none")
+    for operation in ("create", "update"):
+        found = steps(result, "model_group", operation)
+        if found:
+            return row(group["model"], "model_group", group["name"], operation,
+                       [f for s in found for f in s.get("fields") or []])
+    return row(group["model"], "model_group", group["name"], "none")
+
+
 def pipeline_row(pipeline, result):
     """A pipeline is created, updated (the fields are the places that differ, such as a model ID that
     points at another model) or deleted."""
@@ -157,14 +172,15 @@ def pipeline_row(pipeline, result):
 
 
 def rows(stack, results):
-    """The report rows of every model of the resolved ``stack``, in its order, then of its pipelines.
+    """The report rows of every model of the resolved ``stack``, in its order, then of its groups and pipelines.
 
     ``results`` holds what the role registered: ``settings_present``, ``settings_absent``,
     ``connectors_present``, ``connectors_absent``, ``models_present`` and ``models_absent`` (loop
     results whose items are the resolved entries), ``pipelines_present`` and ``pipelines_absent``
-    (loop results over the stack's pipelines), and ``connectors`` (the connectors a teardown listed
-    first; in check mode they stand for the connector deletes that cannot run). The pipelines'
-    rows follow the models'.
+    (loop results over the stack's pipelines), ``groups_present`` (the declared model groups), and
+    ``connectors`` (the connectors a teardown listed first; in check mode they stand for the connector
+    deletes that cannot run). The rows of the declared model groups, then of the pipelines, follow
+    the models'.
     """
     results = results or {}
     listed = (results.get("connectors") or {}).get("connectors") or []
@@ -179,6 +195,9 @@ def rows(stack, results):
             model_row(entry, models),
             deploy_row(entry, models),
         ]
+    for group in stack.get("groups") or []:
+        out.append(group_row(group, item_result(results.get("groups_present"), group["name"]),
+                             results.get("models_absent")))
     for pipeline in stack.get("pipelines") or []:
         side = "absent" if pipeline["state"] == "absent" else "present"
         out.append(pipeline_row(pipeline, item_result(results.get("pipelines_" + side), pipeline["name"])))

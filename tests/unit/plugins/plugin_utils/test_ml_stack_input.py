@@ -231,3 +231,37 @@ def test_a_teardown_deletes_the_pipelines_of_the_models_it_has():
     only_embedding = resolve(DEFAULT_MODELS[:1], BUILTIN, options(state="absent", pipelines=True))
     assert only_embedding["problems"] == []
     assert [p["name"] for p in only_embedding["pipelines_absent"]] == ["embedding-ingest"]
+
+
+def test_a_declared_model_group_carries_the_access_fields_and_is_listed_once():
+    models = [{"name": "a", "kind": "llm", "model_group": {"name": "team", "access_mode": "restricted",
+                                                         "backend_roles": ["team_a"]}},
+              {"name": "b", "kind": "rerank", "state": "absent",
+               "model_group": {"name": "team", "access_mode": "restricted", "backend_roles": ["team_a"]}},
+              {"name": "c", "kind": "embedding", "model_group": {"add_all_backend_roles": True}},
+              {"name": "d", "kind": "embedding", "model_overrides": {"model_group": "plain"}}]
+    stack = resolve(models, BUILTIN, options(name_prefix="p-"))
+    assert stack["problems"] == []
+    team = {"name": "team", "description": "Model group managed by polardb.polarsearch", "access_mode": "restricted",
+            "backend_roles": ["team_a"]}
+    assert stack["models"][0]["group"] == team and stack["models"][0]["model_options"]["model_group"] == "team"
+    assert stack["models"][2]["group"] == {"name": "p-c", "description": "Model group managed by polardb.polarsearch",
+                                           "add_all_backend_roles": True}
+    assert stack["models"][3]["group"] is None and stack["models"][3]["model_options"]["model_group"] == "plain"
+    assert stack["groups"] == [dict(team, model="p-a", state="present"),
+                               dict(stack["models"][2]["group"], model="p-c", state="present")]
+    assert stack["groups_present"] == stack["groups"]
+    gone = resolve(models, BUILTIN, options(state="absent"))
+    assert [(g["name"], g["state"]) for g in gone["groups"]] == [("team", "absent"), ("c", "absent")]
+    assert gone["groups_present"] == []
+
+
+def test_a_group_declared_two_ways_is_a_problem():
+    models = [{"name": "a", "kind": "llm", "model_group": {"name": "g", "access_mode": "private"}},
+              {"name": "b", "kind": "llm", "model_group": {"name": "g", "access_mode": "public"}},
+              {"name": "c", "kind": "llm", "model_group": {}, "model_overrides": {"model_group": "x"}}]
+    assert resolve(models, BUILTIN, options())["problems"] == [
+        "ml_stack_models[2] (c): model_group and model_overrides.model_group both name a group; set the group in "
+        "model_group only",
+        "ml_stack_models[1] (b): model_group g is declared by ml_stack_models[0] too, with other fields; declare it "
+        "alike in both entries"]

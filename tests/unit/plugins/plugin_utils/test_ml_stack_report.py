@@ -238,3 +238,25 @@ def test_a_pipeline_teardown_is_a_delete_and_a_gone_pipeline_no_change():
         {"item": stack["pipelines"][0], "plan": [step("delete", "search_pipeline", "p")]},
         {"item": stack["pipelines"][1], "plan": []})}
     assert [(r["name"], r["action"]) for r in rows(stack, results)] == [("p", "delete"), ("q", "none")]
+
+
+def group(name, model, state="present"):
+    return {"name": name, "model": model, "state": state}
+
+
+def test_declared_groups_have_rows_from_the_group_module_or_the_model_removals():
+    stack = {"models": [], "groups": [group("new", "m"), group("changed", "m"), group("same", "m")]}
+    results = {"groups_present": loop(
+        {"item": {"name": "new"}, "plan": [step("create", "model_group", "new", fields=["access_mode", "description"])]},
+        {"item": {"name": "changed"}, "plan": [step("update", "model_group", "changed", "g2", ["backend_roles"])]},
+        {"item": {"name": "same"}, "plan": []})}
+    assert [(r["resource"], r["name"], r["action"], r["fields"]) for r in rows(stack, results)] == [
+        ("model_group", "new", "create", ["access_mode", "description"]),
+        ("model_group", "changed", "update", ["backend_roles"]),
+        ("model_group", "same", "none", [])]
+
+    gone = {"models": [], "groups": [group("mine", "m", "absent"), group("theirs", "m", "absent")]}
+    removals = loop({"item": {"name": "m"}, "plan": [step("delete", "model", "m", "m1"),
+                                                     step("delete", "model_group", "mine", "g1")]})
+    assert [(r["name"], r["action"]) for r in rows(gone, {"models_absent": removals})] == [
+        ("mine", "delete"), ("theirs", "none")]
