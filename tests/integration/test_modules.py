@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -9,6 +10,24 @@ import pytest
 
 from conftest import ML, TRUSTED, four_steps
 from specs import EMBED_INPUT, embedding_connector, llm_connector, rerank_connector
+
+
+@pytest.fixture(scope="session")
+def id_terms(collections_path):
+    """The collection's model of the terms the server's analyzer makes of an ID."""
+    sys.path.insert(0, str(collections_path))
+    from ansible_collections.polardb.polarsearch.plugins.module_utils.in_use import id_terms as terms
+    return terms
+
+
+def plan_text(result):
+    """The structured plan a module returned, as text: "operation kind name (ID): fields"."""
+    texts = []
+    for step in result["plan"]:
+        text = "%s %s %s" % (step["operation"], step["kind"].replace("_", " "), step["name"])
+        text += " (%s)" % step["id"] if step["id"] else ""
+        texts.append(text + (": " + ", ".join(step["fields"]) if step["fields"] else ""))
+    return texts
 
 
 # -- cluster settings -----------------------------------------------------------------
@@ -77,7 +96,8 @@ def test_connector_lifecycle_drift_and_secrets(env, rest, ansible, trusted, pref
     # A removed parameter key needs a replace (the server cannot drop keys).
     rest.call("PUT", ML + "/connectors/%s" % cid, {"parameters": {"extra": "x"}})
     replaced = four_steps(ansible, "polarsearch_connector", spec)
-    assert [s.split(" ")[0] for s in replaced["plan"]] == ["create", "delete"]
+    assert [(s["operation"], s["kind"], s["id"]) for s in replaced["plan"]] == [("create", "connector", None),
+                                                                                ("delete", "connector", cid)]
     after = rest.connectors(name)
     assert len(after) == 1 and "extra" not in after[0]["parameters"] and after[0]["connector_id"] != cid
 
@@ -148,7 +168,7 @@ def test_model_states_drift_and_predictions(env, rest, ansible, trusted, prefix,
     # Out of band: undeployed through REST; check mode reports it, a real run fixes it.
     rest.call("POST", ML + "/models/%s/_undeploy" % model_id)
     drift = ansible.run("polarsearch_model", dict(base, state="deployed"), check=True)
-    assert drift["changed"] is True and drift["plan"] == ["deploy model %s" % name]
+    assert drift["changed"] is True and plan_text(drift) == ["deploy model %s (%s)" % (name, model_id)]
     assert rest.model(model_id)["model_state"] == "UNDEPLOYED"
     assert ansible.run("polarsearch_model", dict(base, state="deployed"))["changed"] is True
     assert rest.model(model_id)["model_state"] == "DEPLOYED"
@@ -207,8 +227,9 @@ def test_connector_change_under_deployed_model(env, rest, ansible, trusted, pref
     # redeploy: undeploy, update in place, deploy again.
     cid = rest.connectors(connector)[0]["connector_id"]
     check = ansible.run("polarsearch_connector", dict(changed_spec, on_deployed_models="redeploy"), check=True)
-    assert check["plan"] == ["undeploy model %s" % name, "update connector %s (%s): description" % (connector, cid),
-                             "deploy model %s" % name]
+    assert plan_text(check) == ["undeploy model %s (%s)" % (name, model_id),
+                                "update connector %s (%s): description" % (connector, cid),
+                                "deploy model %s (%s)" % (name, model_id)]
     redeployed = ansible.run("polarsearch_connector", dict(changed_spec, on_deployed_models="redeploy"))
     assert redeployed["plan"] == check["plan"]
     assert rest.connectors(connector)[0]["connector_id"] == cid
@@ -243,8 +264,12 @@ def test_connector_change_under_deployed_model(env, rest, ansible, trusted, pref
         assert rest.model(model_id)["connector_id"] == cid and set(outcomes) == {200}
         pytest.skip("this node's IDs all share a term, so the server refuses every replace: %s" % replaced["msg"])
     assert not replaced.get("failed"), replaced
-    assert replaced["plan"][0] == plan[0] == "create connector %s" % connector
-    assert replaced["plan"][1:] == ["update model %s: connector_id" % name, "delete connector %s (%s)" % (connector, cid)]
+    # A replacement whose ID shares a term with the old one is renamed, set aside and deleted at the
+    # end: those writes are in the plan too, and check mode cannot predict them.
+    steps = [t for t in plan_text(replaced) if not t.startswith("rename ") and "(unused replacement)" not in t]
+    assert sorted(set(steps)) == sorted(set(plan_text({"plan": plan}))) == sorted([
+        "create connector %s" % connector, "update model %s (%s): connector_id" % (name, model_id),
+        "delete connector %s (%s)" % (connector, cid)])
     new_cid = replaced["connector_id"]
     assert new_cid != cid and [c["connector_id"] for c in rest.connectors(connector)] == [new_cid]
     assert rest.model(model_id)["connector_id"] == new_cid
@@ -280,8 +305,8 @@ def test_interrupted_replace_converges(env, rest, ansible, trusted, prefix, clea
         pytest.skip("this node's IDs all share a term, so the server refuses every replace")
     check = ansible.run("polarsearch_connector", dict(spec, description="newer"), check=True)
     assert not check.get("failed"), check
-    assert check["plan"][:3] == ["finish replacing connector %s (%s) by %s" % (connector, old, new),
-                                 "update model %s: connector_id" % name, "delete connector %s (%s)" % (connector, old)]
+    assert plan_text(check)[:2] == ["update model %s (%s): connector_id" % (name, model_id),
+                                    "delete connector %s (%s)" % (connector, old)]
     result = ansible.run("polarsearch_connector", dict(spec, description="newer"))
     assert not result.get("failed"), result
     assert result["connector_id"] == new
@@ -342,3 +367,58 @@ def test_teardown_in_order_leaves_nothing(env, rest, ansible, trusted, prefix):
     four_steps(ansible, "polarsearch_connector", {"name": connector, "state": "absent"})
     assert rest.models(name) == [] and rest.connectors(connector) == [] and rest.groups(name) == []
     assert rest.session.get(rest.url + ML + "/model_groups/%s" % group_id).status_code == 404
+
+
+# -- the server's rules ------------------------------------------------------------------
+def test_unset_protocol_is_left_alone(env, rest, ansible, trusted, prefix, cleanup):
+    """protocol has no default: a task that does not set it keeps an aws_sigv4 connector aws_sigv4."""
+    name = prefix + "-sigv4"
+    cleanup[1].append(name)
+    sigv4 = embedding_connector(name, env, protocol="aws_sigv4",
+                                credential={"access_key": "AKIAEXAMPLE0001", "secret_key": "secret-" + prefix})
+    sigv4["parameters"] = dict(sigv4["parameters"], service_name="bedrock", region="us-east-1")
+    four_steps(ansible, "polarsearch_connector", sigv4)
+    cid = rest.connectors(name)[0]["connector_id"]
+    unset = {k: v for k, v in sigv4.items() if k != "protocol"}
+    result = four_steps(ansible, "polarsearch_connector", dict(unset, description="changed"))
+    assert plan_text(result) == ["update connector %s (%s): description" % (name, cid)]
+    stored = rest.connectors(name)[0]
+    assert stored["protocol"] == "aws_sigv4" and stored["description"] == "changed"
+
+
+def test_client_config_as_the_server_stores_it(env, rest, ansible, trusted, prefix, cleanup):
+    """An upper-case retry_backoff_policy and a numeric string are no drift; a key the server would
+    drop fails before any write."""
+    name = prefix + "-cc"
+    cleanup[1].append(name)
+    given = {"retry_backoff_policy": "EXPONENTIAL_FULL_JITTER", "read_timeout": "60"}
+    four_steps(ansible, "polarsearch_connector", embedding_connector(name, env, client_config=given))
+    stored = rest.connectors(name)[0]["client_config"]
+    assert stored["retry_backoff_policy"] == "exponential_full_jitter" and stored["read_timeout"] == 60
+    dropped = ansible.run("polarsearch_connector", embedding_connector(
+        name, env, description="changed", client_config=dict(given, retry_policy="constant")))
+    assert dropped["failed"] and "client_config.retry_policy" in dropped["msg"], dropped
+    assert rest.connectors(name)[0]["description"] == "Local text-embedding-v4", "nothing was written"
+
+
+def test_mcp_connector(env, rest, ansible, prefix, cleanup):
+    """MCP connectors: refused (before any write) while the setting is off; with it on, a top-level
+    url and headers and no actions."""
+    name = prefix + "-mcp"
+    cleanup[1].append(name)
+    setting = "plugins.ml_commons.mcp_connector_enabled"
+    spec = {"name": name, "protocol": "mcp_sse", "url": "https://api.openai.com/mcp",
+            "headers": {"Authorization": "Bearer ${credential.token}"}, "credential": {"token": "mcp-" + prefix}}
+    refused = ansible.run("polarsearch_connector", spec, check=True)
+    assert refused["failed"] and setting in refused["msg"], refused
+    try:
+        four_steps(ansible, "polarsearch_cluster_settings", {"persistent": {setting: True}})
+        four_steps(ansible, "polarsearch_connector", spec)
+        stored = rest.connectors(name)[0]
+        assert stored["url"] == spec["url"] and stored["headers"] == spec["headers"] and "actions" not in stored
+        moved = four_steps(ansible, "polarsearch_connector", dict(spec, url="https://api.openai.com/mcp2"))
+        assert plan_text(moved) == ["update connector %s (%s): url" % (name, stored["connector_id"])]
+        assert rest.connectors(name)[0]["url"] == "https://api.openai.com/mcp2"
+    finally:
+        ansible.run("polarsearch_connector", {"name": name, "state": "absent"})
+        ansible.run("polarsearch_cluster_settings", {"persistent": {setting: None}})

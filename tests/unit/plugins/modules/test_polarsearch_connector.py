@@ -14,6 +14,7 @@ import requests
 from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_connector as module
 
 from fake_server import ADMIN_PASSWORD, HttpError, default_action
+from plans import plan_text
 
 FP = "polarsearch_credential_fingerprint"
 REPLACES = "polarsearch_replaces"
@@ -70,7 +71,7 @@ def public_view(server, cid):
 def test_create_sends_the_normalized_connector(run, server):
     result = run(module, spec(actions=[dict(ACTION, action_type="predict")]))
     assert result["changed"] is True
-    assert result["plan"] == ["create connector %s" % NAME]
+    assert plan_text(result, model_ids=False) == ["create connector %s" % NAME]
     creates = server.calls("POST", r"connectors/_create$")
     assert len(creates) == 1
     body = creates[0].body
@@ -146,7 +147,7 @@ def test_second_run_changes_nothing_and_writes_nothing(run, server):
     cid = create(run, server)
     result = run(module, spec(), diff=True)
     assert result["changed"] is False
-    assert result["plan"] == []
+    assert plan_text(result, model_ids=False) == []
     assert server.writes == []
     assert result["connector_id"] == cid
     assert result["diff"]["before"] == result["diff"]["after"] == public_view(server, cid)
@@ -158,6 +159,28 @@ def test_unset_options_are_left_alone(run, server):
     assert result["changed"] is False
     assert server.writes == []
     assert result["connector"] == public_view(server, cid)
+
+
+def test_an_unset_protocol_is_neither_compared_nor_written(run, server):
+    """The protocol default (http) applies on create only: a description change on an aws_sigv4
+    connector updates the description and leaves the protocol alone."""
+    cid = create(run, server, protocol="aws_sigv4",
+                 credential={"access_key": "AKIAEXAMPLE0001", "secret_key": "secret-key-0001"},
+                 parameters={"service_name": "bedrock", "region": "us-east-1"})
+    assert server.connectors[cid]["protocol"] == "aws_sigv4"
+    args = spec(description="changed", protocol=None,
+                credential={"access_key": "AKIAEXAMPLE0001", "secret_key": "secret-key-0001"},
+                parameters={"service_name": "bedrock", "region": "us-east-1"})
+    result = run(module, args)
+    assert result["failed"] is False, result
+    assert plan_text(result) == ["update connector %s (%s): description" % (NAME, cid)]
+    assert [r.body for r in server.calls("PUT", r"connectors/")] == [{"description": "changed"}]
+    assert server.connectors[cid]["protocol"] == "aws_sigv4"
+
+
+def test_create_without_protocol_uses_http(run, server):
+    cid = create(run, server)
+    assert server.connectors[cid]["protocol"] == "http"
 
 
 def test_action_type_case_and_json_spacing_are_no_drift(run, server):
@@ -183,6 +206,32 @@ def test_client_config_compares_only_the_given_keys(run, server):
     assert server.connectors[cid]["client_config"]["read_timeout"] == 90
 
 
+def test_client_config_is_compared_as_the_server_stores_it(run, server):
+    """The server lower-cases retry_backoff_policy and reads numbers from numeric strings: such
+    input is no drift on the next run."""
+    given = {"retry_backoff_policy": "EXPONENTIAL_FULL_JITTER", "read_timeout": "60", "max_retry_times": 2}
+    cid = create(run, server, client_config=given)
+    assert server.connectors[cid]["client_config"]["retry_backoff_policy"] == "exponential_full_jitter"
+    again = run(module, spec(client_config=given))
+    assert again["changed"] is False, again["plan"]
+    assert server.writes == []
+
+
+def test_a_client_config_key_the_server_would_drop_fails_before_any_write(run, server):
+    result = run(module, spec(client_config={"read_timeout": 60, "retry_policy": "constant"}))
+    assert result["failed"] is True
+    assert "client_config.retry_policy" in result["msg"]
+    assert "retry_backoff_policy" in result["msg"] and "max_connection" in result["msg"]
+    assert server.writes == []
+
+
+def test_a_client_config_value_the_server_would_refuse_fails_before_any_write(run, server):
+    result = run(module, spec(client_config={"retry_backoff_policy": "linear"}))
+    assert result["failed"] is True
+    assert "client_config.retry_backoff_policy 'linear' is not one of constant" in result["msg"]
+    assert server.writes == []
+
+
 # -- update ---------------------------------------------------------------------------------------
 def test_update_sends_only_the_changed_fields(run, server):
     cid = create(run, server)
@@ -190,7 +239,7 @@ def test_update_sends_only_the_changed_fields(run, server):
     result = run(module, spec(description="Embeddings, v2", parameters={"model": "text-embedding-3-large",
                                                                         "dimensions": 1536}), diff=True)
     assert result["changed"] is True
-    assert result["plan"] == ["update connector %s (%s): description, parameters" % (NAME, cid)]
+    assert plan_text(result, model_ids=False) == ["update connector %s (%s): description, parameters" % (NAME, cid)]
     puts = server.calls("PUT", r"connectors/")
     assert [(r.path, r.body) for r in puts] == [
         ("%s/connectors/%s" % (ML, cid),
@@ -209,7 +258,7 @@ def test_update_of_the_actions_replaces_them(run, server):
     cid = create(run, server)
     new_action = dict(ACTION, url="https://api.openai.com/v2/embeddings")
     result = run(module, spec(actions=[new_action]))
-    assert result["plan"] == ["update connector %s (%s): actions" % (NAME, cid)]
+    assert plan_text(result, model_ids=False) == ["update connector %s (%s): actions" % (NAME, cid)]
     assert server.calls("PUT", r"connectors/")[0].body == {"actions": [new_action]}
     assert server.connectors[cid]["actions"] == [new_action]
 
@@ -218,7 +267,7 @@ def test_update_with_an_undeployed_model_is_in_place(run, server):
     cid = create(run, server)
     mid = deployed_model(server, cid, state="UNDEPLOYED")
     result = run(module, spec(description="changed"))
-    assert result["plan"] == ["update connector %s (%s): description" % (NAME, cid)]
+    assert plan_text(result, model_ids=False) == ["update connector %s (%s): description" % (NAME, cid)]
     assert result["models"] == [mid]
     assert server.models[mid]["model_state"] == "UNDEPLOYED"
 
@@ -229,7 +278,7 @@ def test_access_fields_are_compared_when_given(run, server):
     same = run(module, spec(access_mode="public", backend_roles=["ops", "ml"], credential_update="on_create"))
     assert same["changed"] is False
     result = run(module, spec(access_mode="private", backend_roles=["ml"], credential_update="on_create"))
-    assert result["plan"] == ["update connector %s (%s): access_mode, backend_roles" % (NAME, cid)]
+    assert plan_text(result, model_ids=False) == ["update connector %s (%s): access_mode, backend_roles" % (NAME, cid)]
     assert server.calls("PUT", r"connectors/")[0].body == {"access_mode": "private", "backend_roles": ["ml"]}
     assert server.connectors[cid]["access"] == "private"
 
@@ -239,7 +288,7 @@ def test_supports_structured_output_is_compared_when_set(run, server):
     assert "supports_structured_output" not in server.connectors[cid]["actions"][0]
     assert run(module, spec(actions=[dict(ACTION, supports_structured_output=False)]))["changed"] is False
     result = run(module, spec(actions=[dict(ACTION, supports_structured_output=True)]))
-    assert result["plan"] == ["update connector %s (%s): actions" % (NAME, cid)]
+    assert plan_text(result, model_ids=False) == ["update connector %s (%s): actions" % (NAME, cid)]
     assert server.calls("PUT", r"connectors/")[0].body == {"actions": [dict(ACTION, supports_structured_output=True)]}
     assert run(module, spec(actions=[dict(ACTION, supports_structured_output=True)]))["changed"] is False
 
@@ -256,7 +305,7 @@ def test_rejected_update_is_not_reported_as_a_change(run, server):
 def test_connector_id_renames(run, server):
     cid = create(run, server)
     result = run(module, {"connector_id": cid, "name": "renamed-connector"})
-    assert result["plan"] == ["update connector %s (%s): name" % (NAME, cid)]
+    assert plan_text(result, model_ids=False) == ["update connector %s (%s): name" % (NAME, cid)]
     assert server.calls("PUT", r"connectors/")[0].body == {"name": "renamed-connector"}
     assert server.connectors[cid]["name"] == "renamed-connector"
 
@@ -275,7 +324,7 @@ def test_parameter_removal_replaces_the_connector(run, server):
     assert result["changed"] is True
     new = result["connector_id"]
     assert new != old
-    assert result["plan"] == ["create connector %s" % NAME, "delete connector %s (%s)" % (NAME, old)]
+    assert plan_text(result, model_ids=False) == ["create connector %s" % NAME, "delete connector %s (%s)" % (NAME, old)]
     assert list(server.connectors) == [new]
     stored = server.connectors[new]
     assert stored["parameters"][REPLACES] == old
@@ -297,9 +346,9 @@ def test_parameter_removal_moves_models_to_the_new_connector(run, server):
     mid = deployed_model(server, old, state="REGISTERED")
     result = run(module, spec(parameters={"model": "text-embedding-3-small"}))
     new = result["connector_id"]
-    assert result["plan"] == ["create connector %s" % NAME,
-                              "update model embedding-model: connector_id",
-                              "delete connector %s (%s)" % (NAME, old)]
+    assert plan_text(result, model_ids=False) == ["create connector %s" % NAME,
+                                                  "update model embedding-model: connector_id",
+                                                  "delete connector %s (%s)" % (NAME, old)]
     assert server.models[mid]["connector_id"] == new
     assert server.models[mid]["model_state"] == "REGISTERED"
     assert result["models"] == [mid]
@@ -320,9 +369,9 @@ def test_deployed_model_with_replace_gets_a_new_connector(run, server):
     result = run(module, spec(parameters={"model": "text-embedding-3-large", "dimensions": 1536}), diff=True)
     assert result["changed"] is True
     new = result["connector_id"]
-    assert result["plan"] == ["create connector %s" % NAME,
-                              "update model embedding-model: connector_id",
-                              "delete connector %s (%s)" % (NAME, old)]
+    assert plan_text(result, model_ids=False) == ["create connector %s" % NAME,
+                                                  "update model embedding-model: connector_id",
+                                                  "delete connector %s (%s)" % (NAME, old)]
     assert server.write_summary() == [("POST", "%s/connectors/_create" % ML),
                                       ("PUT", "%s/models/%s" % (ML, mid)),
                                       ("DELETE", "%s/connectors/%s" % (ML, old))]
@@ -349,9 +398,9 @@ def test_deployed_model_with_redeploy(run, server, clock):
     mid = deployed_model(server, cid)
     result = run(module, spec(description="changed", on_deployed_models="redeploy"), diff=True)
     assert result["changed"] is True
-    assert result["plan"] == ["undeploy model embedding-model",
-                              "update connector %s (%s): description" % (NAME, cid),
-                              "deploy model embedding-model"]
+    assert plan_text(result, model_ids=False) == ["undeploy model embedding-model",
+                                                  "update connector %s (%s): description" % (NAME, cid),
+                                                  "deploy model embedding-model"]
     assert server.write_summary() == [("POST", "%s/models/%s/_undeploy" % (ML, mid)),
                                       ("PUT", "%s/connectors/%s" % (ML, cid)),
                                       ("POST", "%s/models/%s/_deploy" % (ML, mid))]
@@ -366,9 +415,9 @@ def test_parameter_removal_with_a_deployed_model_replaces_even_with_redeploy(run
     mid = deployed_model(server, old)
     result = run(module, spec(parameters={"model": "text-embedding-3-small"}, on_deployed_models="redeploy"))
     new = result["connector_id"]
-    assert result["plan"] == ["create connector %s" % NAME,
-                              "update model embedding-model: connector_id",
-                              "delete connector %s (%s)" % (NAME, old)]
+    assert plan_text(result, model_ids=False) == ["create connector %s" % NAME,
+                                                  "update model embedding-model: connector_id",
+                                                  "delete connector %s (%s)" % (NAME, old)]
     assert server.models[mid]["connector_id"] == new
     assert server.models[mid]["model_state"] == "DEPLOYED"
     assert server.calls("POST", r"_undeploy$") == []
@@ -382,7 +431,7 @@ def test_redeploy_reports_a_failed_deploy(run, server):
     assert result["failed"] is True
     assert result["changed"] is True
     assert server.deploy_error in result["msg"]
-    assert result["plan"][-1] == "deploy model embedding-model"
+    assert plan_text(result, model_ids=False)[-1] == "deploy model embedding-model"
 
 
 def test_partially_deployed_model_blocks_an_in_place_update(run, server):
@@ -442,9 +491,8 @@ def test_interrupted_replace_is_finished_on_the_next_run(run, server):
     assert result["failed"] is False
     assert result["changed"] is True
     assert result["connector_id"] == new
-    assert result["plan"] == ["finish replacing connector %s (%s) by %s" % (NAME, old, new),
-                              "update model embedding-model: connector_id",
-                              "delete connector %s (%s)" % (NAME, old)]
+    assert plan_text(result, model_ids=False) == ["update model embedding-model: connector_id",
+                                                  "delete connector %s (%s)" % (NAME, old)]
     assert list(server.connectors) == [new]
     assert server.models[mid]["connector_id"] == new
     assert server.models[mid]["model_state"] == "DEPLOYED"
@@ -458,8 +506,7 @@ def test_interrupted_replace_without_models_deletes_the_old_connector(run, serve
     old = server.add_connector(NAME, parameters={"model": "m"})
     new = server.add_connector(NAME, parameters={"model": "m", REPLACES: old})
     result = run(module, {"name": NAME})
-    assert result["plan"] == ["finish replacing connector %s (%s) by %s" % (NAME, old, new),
-                              "delete connector %s (%s)" % (NAME, old)]
+    assert plan_text(result, model_ids=False) == ["delete connector %s (%s)" % (NAME, old)]
     assert list(server.connectors) == [new]
     assert result["connector_id"] == new
 
@@ -470,16 +517,15 @@ def test_interrupted_replace_reports_the_moved_models_in_check_mode_too(fresh, r
     real_server = fresh(_interrupted_with_model)
     real = run(module, {"name": NAME})
     assert checked["models"] == real["models"] == list(real_server.models)
-    assert checked["plan"] == real["plan"]
+    assert plan_text(checked, model_ids=False) == plan_text(real, model_ids=False)
 
 
 def test_interrupted_replace_in_check_mode_writes_nothing(run, server):
     old, new, mid = _interrupted_replace(run, server)
     result = run(module, spec(description="changed"), check_mode=True)
     assert result["changed"] is True
-    assert result["plan"] == ["finish replacing connector %s (%s) by %s" % (NAME, old, new),
-                              "update model embedding-model: connector_id",
-                              "delete connector %s (%s)" % (NAME, old)]
+    assert plan_text(result, model_ids=False) == ["update model embedding-model: connector_id",
+                                                  "delete connector %s (%s)" % (NAME, old)]
     assert server.writes == []
 
 
@@ -489,7 +535,7 @@ def test_delete(run, server):
     before = public_view(server, cid)
     result = run(module, {"name": NAME, "state": "absent"}, diff=True)
     assert result["changed"] is True
-    assert result["plan"] == ["delete connector %s (%s)" % (NAME, cid)]
+    assert plan_text(result, model_ids=False) == ["delete connector %s (%s)" % (NAME, cid)]
     assert server.write_summary() == [("DELETE", "%s/connectors/%s" % (ML, cid))]
     assert server.connectors == {}
     assert result["connector"] == {}
@@ -507,7 +553,7 @@ def test_delete_by_id(run, server):
 def test_delete_when_already_gone(run, server):
     result = run(module, {"name": NAME, "state": "absent"}, diff=True)
     assert result["changed"] is False
-    assert result["plan"] == []
+    assert plan_text(result, model_ids=False) == []
     assert server.writes == []
     assert result["diff"] == {"before": {}, "after": {}}
 
@@ -561,11 +607,18 @@ def test_replace_takes_another_id_when_the_new_one_shares_a_term_with_the_old(ru
     result = run(module, changed)
     assert result["failed"] is False, result
     assert result["connector_id"] == DISTINCT_ID
-    assert result["plan"] == checked["plan"] == ["create connector %s" % NAME,
-                                                 "update model embedding-model: connector_id",
-                                                 "delete connector %s (%s)" % (NAME, old)]
+    assert plan_text(checked, model_ids=False) == ["create connector %s" % NAME,
+                                                   "update model embedding-model: connector_id",
+                                                   "delete connector %s (%s)" % (NAME, old)]
     # The first new connector cannot be deleted while the model uses the old one: it is renamed
-    # out of the way and deleted after the old connector.
+    # out of the way and deleted after the old connector. Every write is in the plan (check mode
+    # cannot know the IDs the server will give).
+    assert plan_text(result, model_ids=False) == ["create connector %s" % NAME,
+                                                  "rename connector %s: name" % NAME,
+                                                  "create connector %s" % NAME,
+                                                  "update model embedding-model: connector_id",
+                                                  "delete connector %s (%s)" % (NAME, old),
+                                                  "delete connector %s (unused replacement)" % NAME]
     assert server.write_summary() == [("POST", "%s/connectors/_create" % ML),
                                       ("PUT", "%s/connectors/%s" % (ML, TWIN_TERM_IDS[0])),
                                       ("POST", "%s/connectors/_create" % ML),
@@ -600,8 +653,13 @@ def test_replace_gives_up_when_every_new_id_shares_a_term_and_the_models_stay(ru
     server.requests.clear()
     again = run(module, spec(description="changed"))
     assert again["failed"] is False, again
-    assert again["plan"] == ["create connector %s" % NAME, "update model embedding-model: connector_id",
-                             "delete connector %s (%s)" % (NAME, old)]
+    aside = "delete connector %s (unused replacement)" % NAME
+    assert plan_text(again, model_ids=False) == ["create connector %s" % NAME,
+                                                 "rename connector %s: name" % NAME,
+                                                 "create connector %s" % NAME,
+                                                 "update model embedding-model: connector_id",
+                                                 "delete connector %s (%s)" % (NAME, old)] + [
+        "%s (%s)" % (aside, cid) for cid in set_aside] + [aside]
     assert server.models[mid]["connector_id"] == DISTINCT_ID
     assert list(server.connectors) == [DISTINCT_ID]
 
@@ -612,7 +670,8 @@ def test_delete_takes_the_replacements_set_aside_for_the_connector_along(run, se
                                  parameters={REPLACES: OLD_ID})
     foreign = server.add_connector(NAME + " (unused replacement)", parameters={REPLACES: "another-connector"})
     result = run(module, {"name": NAME, "state": "absent"})
-    assert result["plan"] == ["delete connector %s (%s)" % (NAME, old)]
+    assert plan_text(result, model_ids=False) == ["delete connector %s (%s)" % (NAME, old),
+                                                  "delete connector %s (unused replacement) (%s)" % (NAME, aside)]
     assert [r.path for r in server.calls("DELETE")] == ["%s/connectors/%s" % (ML, c) for c in (old, aside)]
     assert list(server.connectors) == [foreign]
 
@@ -720,7 +779,7 @@ def test_similar_names_are_not_duplicates(run, server):
     server.add_connector(NAME + "-v2")
     server.add_connector("OpenAI Embedding")
     result = run(module, spec())
-    assert result["plan"] == ["create connector %s" % NAME]
+    assert plan_text(result, model_ids=False) == ["create connector %s" % NAME]
 
 
 # -- bad input ------------------------------------------------------------------------------------------
@@ -766,7 +825,7 @@ def test_rotated_credential_is_sent_with_a_new_fingerprint(run, server):
     old_fp = server.connectors[cid]["parameters"][FP]
     result = run(module, spec(credential={"api_key": NEW_KEY}), diff=True)
     assert result["changed"] is True
-    assert result["plan"] == ["update connector %s (%s): credential" % (NAME, cid)]
+    assert plan_text(result, model_ids=False) == ["update connector %s (%s): credential" % (NAME, cid)]
     put = server.calls("PUT", r"connectors/")[0].body
     assert put["credential"] == {"api_key": NEW_KEY}
     assert set(put) == {"credential", "parameters"}
@@ -786,7 +845,7 @@ def test_credential_update_always_sends_it_every_run(run, server):
         server.requests.clear()
         result = run(module, spec(credential_update="always"))
         assert result["changed"] is True
-        assert result["plan"] == ["update connector %s (%s): credential" % (NAME, cid)]
+        assert plan_text(result, model_ids=False) == ["update connector %s (%s): credential" % (NAME, cid)]
         assert server.calls("PUT", r"connectors/")[0].body["credential"] == {"api_key": KEY}
 
 
@@ -802,7 +861,7 @@ def test_connector_without_a_fingerprint_gets_the_credential_once(run, server):
     cid = server.add_connector(NAME, parameters={"model": "text-embedding-3-small", "dimensions": "1536"},
                                description="OpenAI embeddings", credential={"api_key": "unknown-old-key"})
     result = run(module, spec())
-    assert result["plan"] == ["update connector %s (%s): credential" % (NAME, cid)]
+    assert plan_text(result, model_ids=False) == ["update connector %s (%s): credential" % (NAME, cid)]
     assert server.connectors[cid]["credential"] == {"api_key": KEY}
     assert FP_FORMAT.match(server.connectors[cid]["parameters"][FP])
     assert run(module, spec())["changed"] is False
@@ -812,7 +871,7 @@ def test_fingerprint_key_is_mixed_in(run, server):
     cid = create(run, server, fingerprint_key="fp-key-one-1234")
     assert run(module, spec(fingerprint_key="fp-key-one-1234"))["changed"] is False
     result = run(module, spec(fingerprint_key="fp-key-two-5678"))
-    assert result["plan"] == ["update connector %s (%s): credential" % (NAME, cid)]
+    assert plan_text(result, model_ids=False) == ["update connector %s (%s): credential" % (NAME, cid)]
     stored = server.connectors[cid]["parameters"][FP]
     assert "fp-key" not in stored
 
@@ -830,9 +889,9 @@ def test_rotation_with_a_deployed_model_replaces_the_connector(run, server):
     mid = deployed_model(server, old)
     result = run(module, spec(credential={"api_key": NEW_KEY}), diff=True)
     new = result["connector_id"]
-    assert result["plan"] == ["create connector %s" % NAME,
-                              "update model embedding-model: connector_id",
-                              "delete connector %s (%s)" % (NAME, old)]
+    assert plan_text(result, model_ids=False) == ["create connector %s" % NAME,
+                                                  "update model embedding-model: connector_id",
+                                                  "delete connector %s (%s)" % (NAME, old)]
     assert server.connectors[new]["credential"] == {"api_key": NEW_KEY}
     assert result["diff"]["after"]["credential"] == "changed"
     assert server.models[mid]["connector_id"] == new
@@ -842,9 +901,9 @@ def test_rotation_with_a_deployed_model_and_redeploy(run, server):
     cid = create(run, server)
     mid = deployed_model(server, cid)
     result = run(module, spec(credential={"api_key": NEW_KEY}, on_deployed_models="redeploy"), diff=True)
-    assert result["plan"] == ["undeploy model embedding-model",
-                              "update connector %s (%s): credential" % (NAME, cid),
-                              "deploy model embedding-model"]
+    assert plan_text(result, model_ids=False) == ["undeploy model embedding-model",
+                                                  "update connector %s (%s): credential" % (NAME, cid),
+                                                  "deploy model embedding-model"]
     assert server.connectors[cid]["credential"] == {"api_key": NEW_KEY}
     assert result["diff"]["after"]["credential"] == "changed"
 
@@ -980,7 +1039,7 @@ def test_absent_after_an_interrupted_replace_fails_while_models_use_it(run, fres
     assert "embedding-model" in result["msg"]
     # the replace was finished first: the model moved, the old connector is gone
     assert len(server.connectors) == 1
-    assert result["plan"][0].startswith("finish replacing connector")
+    assert plan_text(result, model_ids=False)[0] == "update model embedding-model: connector_id"
 
 
 def test_check_mode_absent_after_an_interrupted_replace_matches_the_real_run(check_matches_real):
@@ -991,3 +1050,58 @@ def test_the_runner_catches_a_leaked_secret(run, server):
     # the no-secret check every run makes does fail when a "secret" reaches the result
     with pytest.raises(AssertionError, match="leaked into the module result"):
         run(module, spec(), extra_secrets=[NAME])
+
+
+# -- MCP connectors ------------------------------------------------------------------------------------------
+MCP_SETTING = "plugins.ml_commons.mcp_connector_enabled"
+
+
+def mcp_spec(**overrides):
+    args = {"name": "tools-mcp", "description": "MCP tools", "protocol": "mcp_streamable_http",
+            "url": "https://api.openai.com/mcp", "headers": {"Authorization": "Bearer ${credential.token}"},
+            "credential": {"token": KEY}}
+    args.update(overrides)
+    return {k: v for k, v in args.items() if v is not None}
+
+
+def test_mcp_connector_is_created_with_a_top_level_url_and_no_actions(check_matches_real):
+    def setup(server):
+        server.set_setting(MCP_SETTING, "true")
+
+    checked, real, dummy, server = check_matches_real(module, mcp_spec(), setup=setup, ignore=("connector_id",))
+    assert real["changed"] is True and real["failed"] is False, real
+    body = server.calls("POST", r"connectors/_create$")[0].body
+    assert body["url"] == "https://api.openai.com/mcp" and "actions" not in body
+    doc = server.connectors[real["connector_id"]]
+    assert doc["protocol"] == "mcp_streamable_http" and doc["headers"] == {"Authorization": "Bearer ${credential.token}"}
+
+
+def test_mcp_connector_converges_and_updates_its_url(run, server):
+    server.set_setting(MCP_SETTING, "true")
+    cid = run(module, mcp_spec())["connector_id"]
+    assert run(module, mcp_spec())["changed"] is False
+    server.requests.clear()
+    result = run(module, mcp_spec(url="https://api.openai.com/mcp2"))
+    assert plan_text(result) == ["update connector tools-mcp (%s): url" % cid]
+    assert server.connectors[cid]["url"] == "https://api.openai.com/mcp2"
+
+
+def test_mcp_connector_fails_before_any_write_while_the_setting_is_off(run, server):
+    for check_mode in (True, False):
+        result = run(module, mcp_spec(), check_mode=check_mode)
+        assert result["failed"] is True
+        assert MCP_SETTING in result["msg"] and "polarsearch_cluster_settings" in result["msg"]
+    assert server.writes == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (mcp_spec(actions=[copy.deepcopy(ACTION)]), "actions are not used by mcp_streamable_http connectors"),
+    (mcp_spec(url=None), "url is required to create mcp_streamable_http connector"),
+    (spec(url="https://api.openai.com/mcp"), "url only apply to MCP connectors"),
+])
+def test_mcp_options_that_do_not_fit_the_protocol_fail_before_any_write(run, server, args, message):
+    server.set_setting(MCP_SETTING, "true")
+    result = run(module, args)
+    assert result["failed"] is True
+    assert message in result["msg"]
+    assert server.writes == []
