@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PRIVATE_IP, REPO, TRUSTED
+from conftest import PRIVATE_IP, TRUSTED
 from secure_support import (
     SCRUBBED,
     SECURE_SKIP,
@@ -90,11 +90,6 @@ def connector_spec(cluster, name, **extra):
     spec = embedding_connector(name, {"endpoint": cluster.endpoint, "api_key": cluster.api_key})
     spec.update(extra)
     return spec
-
-
-def needs(relative_path, why):
-    if not (REPO / relative_path).exists():
-        pytest.skip("needs %s (%s), not in this tree" % (relative_path, why))
 
 
 # -- TLS: the task's ca_path and validate_certs win over REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE --------------------
@@ -240,7 +235,6 @@ def test_private_objects_are_invisible_and_untouchable_for_the_other_user(cluste
 
 def test_register_on_another_users_private_connector_is_refused(cluster, users, trusted_endpoint, name, owned):
     """A register without a model group could use another user's private connector: the module always names one."""
-    needs("plugins/modules/polarsearch_model_group.py", "models always registered into an explicit group")
     owner, stranger = users
     owned.append((0, "polarsearch_connector", {"name": name}))
     made = owner.run("polarsearch_connector", connector_spec(cluster, name, access_mode="private"))
@@ -253,7 +247,6 @@ def test_register_on_another_users_private_connector_is_refused(cluster, users, 
 
 
 def test_model_of_a_non_admin_is_registered_into_an_explicit_group(cluster, users, trusted_endpoint, name, owned):
-    needs("plugins/modules/polarsearch_model_group.py", "models always registered into an explicit group")
     user, rest = cluster.users[0], cluster.rest()
     owned.append((0, "polarsearch_connector", {"name": name}))
     assert not users[0].run("polarsearch_connector", connector_spec(cluster, name)).get("failed")
@@ -273,7 +266,6 @@ def test_model_of_a_non_admin_is_registered_into_an_explicit_group(cluster, user
 
 # -- a replace under a deployed model keeps the access fields ----------------------------------------------------
 def test_replace_under_a_deployed_model_keeps_the_access_fields(cluster, users, trusted_endpoint, name, owned):
-    needs("plugins/module_utils/plan.py", "connector access fields kept through a replace")
     user, rest = cluster.users[0], cluster.rest()
     assert user.backend_role, "POLARSEARCH_ML_BACKEND_ROLE is not set"
     spec = connector_spec(cluster, name, access_mode="restricted", backend_roles=[user.backend_role])
@@ -330,7 +322,6 @@ def role_playbook(cluster, collections_path, user, playbook, variables, check=Fa
 
 
 def test_role_provision_drift_teardown_as_a_non_admin_user(cluster, collections_path, trusted_endpoint):
-    needs("plugins/filter/ml_stack_resolve.py", "the ml_stack role with connection options and access fields")
     owner, stranger = cluster.users
     rest, prefix = cluster.rest(), "it-sec-role-%s-" % os.urandom(3).hex()
     name, connector = prefix + "text-embedding-v4", prefix + "text-embedding-v4-connector"
