@@ -187,7 +187,7 @@ def test_check_mode_lists_everything_and_writes_nothing(stack, rest):
             (name, "setting", "create", ("trusted_connector_endpoints_regex",)),
             (name, "connector", "create",
              ("actions", "credential", "description", "name", "parameters", "protocol", "version")),
-            (name, "model", "create", ("connector", "description", "name")),
+            (name, "model", "create", ("connector", "description", "model_group", "name")),
             (name, "deploy", "deploy", ("model_state",)),
         ]
     assert run.changes() == sorted(expected)

@@ -234,8 +234,8 @@ def test_a_teardown_deletes_the_pipelines_of_the_models_it_has():
 
 
 def test_a_declared_model_group_carries_the_access_fields_and_is_listed_once():
-    models = [{"name": "a", "kind": "llm", "model_group": {"name": "team", "access_mode": "restricted",
-                                                         "backend_roles": ["team_a"]}},
+    team_fields = {"name": "team", "access_mode": "restricted", "backend_roles": ["team_a"]}
+    models = [{"name": "a", "kind": "llm", "model_group": dict(team_fields)},
               {"name": "b", "kind": "rerank", "state": "absent",
                "model_group": {"name": "team", "access_mode": "restricted", "backend_roles": ["team_a"]}},
               {"name": "c", "kind": "embedding", "model_group": {"add_all_backend_roles": True}},
