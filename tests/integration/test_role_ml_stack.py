@@ -8,7 +8,9 @@ The tests run in file order and share one stack (one name prefix per session):
    endpoint entry, a changed connector parameter under an undeployed model, an undeployed model) make drift.yml
    fail, naming exactly those changes; provision fixes them and drift.yml passes;
 4. teardown leaves nothing behind, and a second teardown changes nothing;
-5. bad input fails before anything runs.
+5. of two stacks sharing an endpoint, the first teardown keeps the trusted endpoint entry the other stack still
+   needs, and the second removes it;
+6. bad input fails before anything runs.
 
 The model service is reached as ``http://localhost:<port>`` rather than ``http://127.0.0.1:<port>``: the role derives
 the trusted endpoint entry ``^http://localhost:<port>/.*$`` from it, which no other test suite uses, so removing it
@@ -185,7 +187,7 @@ def test_check_mode_lists_everything_and_writes_nothing(stack, rest):
             (name, "setting", "create", ("trusted_connector_endpoints_regex",)),
             (name, "connector", "create",
              ("actions", "credential", "description", "name", "parameters", "protocol", "version")),
-            (name, "model", "create", ("connector", "description", "name")),
+            (name, "model", "create", ("connector", "description", "model_group", "name")),
             (name, "deploy", "deploy", ("model_state",)),
         ]
     assert run.changes() == sorted(expected)
@@ -346,7 +348,57 @@ def test_teardown_leaves_nothing_behind(stack, rest):
     assert again.changes() == []
 
 
-# -- 5. bad input -----------------------------------------------------------------------------------------------
+# -- 5. a trusted endpoint entry two stacks share ----------------------------------------------------------------
+@pytest.fixture()
+def two_stacks(cluster, rest):
+    """Two one-model stacks with their own prefixes and the same endpoint; removed whatever happens."""
+    prefix = "rt-%s-" % uuid.uuid4().hex[:8]
+    stacks = [Stack(cluster["url"], cluster["endpoint"], cluster["api_key"], prefix + side + "-") for side in "ab"]
+    yield stacks
+    for stack in stacks:
+        stack.playbook("teardown", SMALL_STACK)
+    for kind in ("models", "connectors"):
+        assert rest.with_prefix(kind, prefix) == [], "the stacks left %s behind" % kind
+
+
+# registered, not deployed: enough for connectors on the cluster, and quick
+SMALL_STACK = {"ml_stack_models": [{"name": "text-embedding-v4", "kind": "embedding", "state": "present"}],
+               "ml_stack_verify": False}
+
+
+def test_teardown_keeps_a_trusted_entry_another_stack_still_uses(two_stacks, rest, cluster):
+    first, second = two_stacks
+    regex = expected_regex(cluster["endpoint"])
+    for stack in two_stacks:
+        run = stack.playbook("provision", SMALL_STACK)
+        assert run.rc == 0 and run.failed == 0, run.tail()
+    assert regex in rest.trusted()
+
+    # the first stack goes; the second one's connector still calls the endpoint, so its entry stays
+    check = first.playbook("teardown", SMALL_STACK, check=True)
+    assert check.rc == 0, check.tail()
+    assert [(r["resource"], r["action"]) for r in check.rows()] == [
+        ("setting", "none"), ("connector", "delete"), ("model", "delete"), ("deploy", "none")]
+    run = first.playbook("teardown", SMALL_STACK)
+    assert run.rc == 0 and run.failed == 0, run.tail()
+    assert run.changes() == [(first.prefix + "text-embedding-v4", "connector", "delete", ()),
+                             (first.prefix + "text-embedding-v4", "model", "delete", ())]
+    assert rest.with_prefix("connectors", first.prefix) == []
+    assert regex in rest.trusted(), "the entry the second stack needs was removed"
+    assert rest.one_connector(second.prefix + "text-embedding-v4-connector")
+
+    # the second stack goes too: nothing calls the endpoint any more, so the entry goes
+    check = second.playbook("teardown", SMALL_STACK, check=True)
+    assert check.rc == 0, check.tail()
+    assert check.rows()[0]["action"] == "delete" and regex in rest.trusted()
+    run = second.playbook("teardown", SMALL_STACK)
+    assert run.rc == 0 and run.failed == 0, run.tail()
+    assert run.rows()[0] == {"model": second.prefix + "text-embedding-v4", "resource": "setting", "name": regex,
+                             "action": "delete", "fields": ["trusted_connector_endpoints_regex"]}
+    assert regex not in rest.trusted()
+
+
+# -- 6. bad input -----------------------------------------------------------------------------------------------
 BAD_INPUT = [
     ([{"name": "x", "kind": "foo"}], "value of kind must be one of: embedding, rerank, llm, got: foo"),
     ([{"kind": "llm"}], "missing required arguments: name"),

@@ -1,0 +1,313 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, polardb.polarsearch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The ml_stack role's input: every model entry checked and resolved against its preset.
+
+Nothing here talks to the server. The result carries no secret: API keys and credential
+overrides stay in the role's variables and reach only the connector module's ``credential``.
+"""
+
+from __future__ import annotations
+
+import re
+
+KINDS = ("embedding", "rerank", "llm")
+STATES = ("present", "deployed", "absent")
+# What ML Commons accepts in model and connector names: letters, numbers, spaces and basic punctuation.
+NAME_PATTERN = re.compile(r"^[\w .,!?():@/-]+$")
+# [scheme://]host[:port][/base-path]; groups: scheme, host[:port], base path.
+ENDPOINT_PATTERN = re.compile(
+    r"^(?:(https?)://)?([A-Za-z0-9._~%-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?)(/[^\s?#]*)?$")
+# connector_overrides keys that are not fields of the generated connector.
+NOT_CONNECTOR_FIELDS = ("credential", "action")
+# The search wiring: each pipeline, its type and the kinds of model it uses (its report row names the last).
+PIPELINES = (
+    ("embedding-ingest", "ingest", ("embedding",)),
+    ("rerank-search", "search", ("rerank",)),
+    ("rag-search", "search", ("rerank", "llm")),
+)
+# The description polarsearch_model recognises as a group this collection made, which it deletes with
+# the last model in it; a group the user describes is the user's and stays.
+GROUP_DESCRIPTION = "Model group managed by polardb.polarsearch"
+GROUP_FIELDS = ("description", "access_mode", "backend_roles", "add_all_backend_roles")
+RAG_PROMPT = "You are a helpful assistant. Answer the question from the search results; say so when they do not tell."
+
+
+def merge(base, extra):
+    """``extra`` over ``base``: dicts merged key by key (recursively), anything else replaced."""
+    if not isinstance(base, dict) or not isinstance(extra, dict):
+        return extra
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = merge(out[key], value) if key in out else value
+    return out
+
+
+def without_none(values):
+    return {k: v for k, v in (values or {}).items() if v is not None}
+
+
+def merge_presets(builtin, extra):
+    """The built-in presets with ``ml_stack_presets`` merged over them, key by key."""
+    return merge(dict(builtin or {}), dict(extra or {}))
+
+
+def parse_endpoint(text):
+    """(scheme or None, host[:port], base path without trailing slashes), or None when malformed."""
+    match = ENDPOINT_PATTERN.match(text)
+    if not match:
+        return None
+    return match.group(1), match.group(2), (match.group(3) or "").rstrip("/")
+
+
+def endpoint_regex(url):
+    """The trusted endpoint entry of a ``scheme://host[:port][/path]`` endpoint: anchored, escaped."""
+    return "^" + re.escape(url) + "/.*$"
+
+
+class Options:
+    """The role variables that apply to every entry."""
+
+    def __init__(self, options):
+        options = options or {}
+        self.state = options.get("state") or "deployed"
+        self.prefix = options.get("name_prefix") or ""
+        self.preset = options.get("preset") or "dashscope"
+        self.endpoint = options.get("endpoint") or ""
+        self.scheme = options.get("scheme") or "https"
+        self.has_api_key = bool(options.get("has_api_key"))
+        self.pipelines = bool(options.get("pipelines"))
+        self.text_field = options.get("text_field") or "text"
+        self.vector_field = options.get("vector_field") or "embedding"
+
+
+def entry_state(entry, options):
+    return "absent" if options.state == "absent" else (entry.get("state") or options.state)
+
+
+def check(models, presets, options):
+    """Every problem of the input, at once; each names the entry and the fix."""
+    if not isinstance(models, list):
+        return ["ml_stack_models must be a list of models"]
+    problems, names = [], []
+    for index, entry in enumerate(models):
+        entry = entry if isinstance(entry, dict) else {}
+        what = "ml_stack_models[%d] (%s)" % (index, entry.get("name") or "no name")
+        full = options.prefix + str(entry.get("name") or "")
+        preset_name = entry.get("preset") or options.preset
+        preset = presets.get(preset_name)
+        kind = entry.get("kind") or ""
+        state = entry_state(entry, options)
+        endpoint = str(entry.get("endpoint") or options.endpoint or "").strip()
+        overrides = entry.get("connector_overrides") or {}
+        if not entry.get("name"):
+            problems.append(what + ": name is required")
+        elif not NAME_PATTERN.match(full):
+            problems.append(what + ": the name %s may only contain letters, numbers, spaces and .,!?():@-_/" % full)
+        elif full in names:
+            problems.append(what + ": the name %s is used by another entry; names must be unique" % full)
+        names.append(full)
+        if kind not in KINDS:
+            problems.append(what + ": kind must be one of %s, not %s" % (", ".join(KINDS), kind))
+        if state not in STATES:
+            problems.append(what + ": state must be present, deployed or absent, not %s" % state)
+        if preset is None:
+            problems.append(what + ": unknown preset %s; known presets: %s" % (preset_name, ", ".join(sorted(presets))))
+        elif preset.get("custom"):
+            if state != "absent" and not overrides.get("actions"):
+                problems.append(what + ": the preset custom needs the whole connector in connector_overrides "
+                                       "(at least actions)")
+        elif kind in KINDS and not ((preset.get("kinds") or {}).get(kind) or {}).get("path"):
+            problems.append(what + ": the preset %s has no connector template for kind %s" % (preset_name, kind))
+        if parse_endpoint(endpoint) is None:
+            problems.append(what + ": the endpoint %s is not host[:port][/path] or http(s)://host[:port][/path]; "
+                                   "set endpoint or ml_stack_endpoint" % (endpoint or "(empty)"))
+        if entry.get("model_group") is not None and (entry.get("model_overrides") or {}).get("model_group"):
+            problems.append(what + ": model_group and model_overrides.model_group both name a group; set the group "
+                                   "in model_group only")
+        if state != "absent" and not (entry.get("api_key") or options.has_api_key or overrides.get("credential")):
+            problems.append(what + ": no API key; set ml_stack_api_key (or ML_STACK_API_KEY in the environment) "
+                                   "or the entry api_key")
+    return problems
+
+
+def group_of(entry, options):
+    """The model group an entry declares (``model_group``), with the role's defaults, or None."""
+    declared = entry.get("model_group")
+    if not isinstance(declared, dict):
+        return None
+    group = {"name": declared.get("name") or options.prefix + str(entry.get("name") or ""),
+             "description": declared.get("description") or GROUP_DESCRIPTION}
+    group.update((k, declared[k]) for k in GROUP_FIELDS[1:] if declared.get(k) is not None)
+    return group
+
+
+def group_problems(models, options):
+    """Entries that declare one group must declare it alike."""
+    if not isinstance(models, list):
+        return []
+    seen, problems = {}, []
+    for index, entry in enumerate(models):
+        group = group_of(entry, options) if isinstance(entry, dict) else None
+        if group is None:
+            continue
+        if group["name"] in seen and seen[group["name"]][1] != group:
+            problems.append("ml_stack_models[%d] (%s): model_group %s is declared by ml_stack_models[%d] too, with "
+                            "other fields; declare it alike in both entries" % (
+                                index, entry.get("name"), group["name"], seen[group["name"]][0]))
+        seen.setdefault(group["name"], (index, group))
+    return problems
+
+
+def resolve_groups(resolved):
+    """The declared groups, once each, with the first model in them (for the report) and their state: a
+    group stays while one of its models stays."""
+    groups = {}
+    for entry in resolved:
+        if entry.get("group"):
+            group = groups.setdefault(entry["group"]["name"], dict(entry["group"], model=entry["name"], state="absent"))
+            if entry["state"] != "absent":
+                group["state"] = "present"
+    return list(groups.values())
+
+
+def pipeline_problems(models, options):
+    """With ``ml_stack_pipelines``, each pipeline needs a model of its kinds that stays."""
+    if not options.pipelines or options.state == "absent" or not isinstance(models, list):
+        return []
+    staying = {m.get("kind") for m in models if isinstance(m, dict) and entry_state(m, options) != "absent"}
+    problems = []
+    for suffix, _type, kinds in PIPELINES:
+        for kind in kinds:
+            if kind not in staying:
+                problems.append("ml_stack_pipelines: the pipeline %s%s needs a model of kind %s that is not absent; "
+                                "add one to ml_stack_models or set ml_stack_pipelines to false"
+                                % (options.prefix, suffix, kind))
+    return problems
+
+
+def pipeline_definition(suffix, models, options):
+    """The pipeline body, with models referenced by name ({model: NAME}), which polarsearch_pipeline resolves."""
+    text, vector = options.text_field, options.vector_field
+    if suffix == "embedding-ingest":
+        return {"description": "Embeds %s into %s with %s" % (text, vector, models["embedding"]),
+                "processors": [{"text_embedding": {"model_id": {"model": models["embedding"]},
+                                                   "field_map": {text: vector}}}]}
+    rerank = {"rerank": {"ml_opensearch": {"model_id": {"model": models["rerank"]}},
+                         "context": {"document_fields": [text]}}}
+    if suffix == "rerank-search":
+        return {"description": "Reranks the hits by %s with %s" % (text, models["rerank"]),
+                "response_processors": [rerank]}
+    return {"description": "Reranks the hits with %s and answers from them with %s" % (models["rerank"], models["llm"]),
+            "response_processors": [rerank, {"retrieval_augmented_generation": {
+                "tag": options.prefix + suffix, "description": "Answers from the reranked hits",
+                "model_id": {"model": models["llm"]}, "context_field_list": [text], "system_prompt": RAG_PROMPT}}]}
+
+
+def resolve_pipelines(resolved, options):
+    """The stack's pipelines, each with the model whose report row it belongs to, or none."""
+    if not options.pipelines:
+        return []
+    absent = options.state == "absent"
+    first = {}
+    for entry in resolved:
+        if entry["state"] != "absent" or absent:
+            first.setdefault(entry["kind"], entry["name"])
+    out = []
+    for suffix, kind, kinds in PIPELINES:
+        if not all(k in first for k in kinds):
+            continue  # only on teardown, where a pipeline without its models is still deleted by name
+        out.append({"name": options.prefix + suffix, "type": kind, "model": first[kinds[-1]],
+                    "state": "absent" if absent else "present",
+                    "definition": pipeline_definition(suffix, first, options)})
+    return out
+
+
+def predict_action(scheme, preset, template, overrides):
+    action = {
+        "action_type": "predict",
+        "method": "POST",
+        "url": "%s://${parameters.endpoint}%s" % (scheme, template.get("path") or ""),
+        "headers": merge(dict(preset.get("headers") or {}), dict(template.get("headers") or {})),
+    }
+    for field in ("request_body", "pre_process_function", "post_process_function"):
+        if template.get(field):
+            action[field] = template[field]
+    action.update(overrides.get("action") or {})
+    return action
+
+
+def resolve_entry(index, entry, presets, options):
+    preset_name = entry.get("preset") or options.preset
+    preset = presets[preset_name]
+    kind = entry["kind"]
+    template = (preset.get("kinds") or {}).get(kind) or {}
+    scheme, host_port, path = parse_endpoint(str(entry.get("endpoint") or options.endpoint).strip())
+    scheme = (scheme or options.scheme).lower()
+    endpoint = host_port + path
+    name = options.prefix + entry["name"]
+    model = entry.get("model") or template.get("model") or entry["name"]
+    display_name = preset.get("display_name") or preset_name
+    overrides = without_none(entry.get("connector_overrides"))
+
+    connector = {
+        "name": name + "-connector",
+        "description": "%s %s connector for %s" % (display_name, kind, model),
+        "version": "1",
+        "protocol": "http",
+        "parameters": {"endpoint": endpoint, "model": model},
+    }
+    if not preset.get("custom"):
+        connector["actions"] = [predict_action(scheme, preset, template, overrides)]
+    connector = merge(connector, {k: v for k, v in overrides.items() if k not in NOT_CONNECTOR_FIELDS})
+    model_options = merge({"description": "%s %s model %s" % (display_name, kind, model)},
+                          without_none(entry.get("model_overrides")))
+    group = group_of(entry, options)
+    if group:
+        model_options["model_group"] = group["name"]
+    url = "%s://%s" % (scheme, endpoint)
+    return {
+        "index": index,
+        "entry": entry["name"],
+        "name": name,
+        "kind": kind,
+        "preset": preset_name,
+        "state": entry_state(entry, options),
+        "endpoint": url,
+        "regex": endpoint_regex(url),
+        "connector": connector,
+        "model_options": model_options,
+        "verify": entry.get("verify_parameters") or template.get("verify") or {},
+        "group": group,
+    }
+
+
+def resolve(models, builtin_presets, options):
+    """``{problems, models, present, deployed, absent, groups, groups_present, pipelines, pipelines_present,
+    pipelines_absent}``: with problems, nothing is resolved."""
+    opts = Options(options)
+    presets = merge_presets(builtin_presets, (options or {}).get("presets"))
+    problems = check(models, presets, opts) + group_problems(models, opts) + pipeline_problems(models, opts)
+    resolved = [] if problems else [resolve_entry(i, m, presets, opts) for i, m in enumerate(models)]
+    pipelines = resolve_pipelines(resolved, opts)
+    groups = resolve_groups(resolved)
+    return {
+        "problems": problems,
+        "models": resolved,
+        "pipelines": pipelines,
+        "pipelines_present": [p for p in pipelines if p["state"] == "present"],
+        "pipelines_absent": [p for p in pipelines if p["state"] == "absent"],
+        "present": [m for m in resolved if m["state"] != "absent"],
+        "deployed": [m for m in resolved if m["state"] == "deployed"],
+        "absent": [m for m in resolved if m["state"] == "absent"],
+        "groups": groups,
+        "groups_present": [g for g in groups if g["state"] == "present"],
+    }
+
+
+def credential(entry, default_api_key):
+    """The connector credential of one ``ml_stack_models`` entry: ``{api_key}`` and the overrides' keys."""
+    key = entry.get("api_key") or default_api_key or ""
+    out = {"api_key": key} if key else {}
+    out.update((entry.get("connector_overrides") or {}).get("credential") or {})
+    return out
