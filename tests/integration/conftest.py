@@ -243,6 +243,19 @@ def server_has(env):
     return has
 
 
+def connection_env(env, user=None):
+    """The environment variables that make the modules (and the role's playbooks) reach this profile's
+    cluster: the URL, and on the secure profile the credentials (the admin's, or ``user``'s) and the CA."""
+    variables = {"POLARSEARCH_URL": env["url"]}
+    if env["profile"] == "secure":
+        variables.update({
+            "POLARSEARCH_USERNAME": user["name"] if user else env["username"],
+            "POLARSEARCH_PASSWORD": user["password"] if user else env["password"],
+            "POLARSEARCH_CA_PATH": env["ca_path"],
+        })
+    return variables
+
+
 def rest_for(env, user=None):
     """Rest as ``user`` (a dict with name and password), as the admin on the secure profile, or anonymous."""
     if env["profile"] != "secure":
@@ -262,7 +275,7 @@ def _ml_user(env, index):
     user = dict(env["ml_users"][index])
     user["rest"] = rest_for(env, user)
     # what the modules read from the environment to act as this user
-    user["env"] = {"POLARSEARCH_USERNAME": user["name"], "POLARSEARCH_PASSWORD": user["password"]}
+    user["env"] = connection_env(env, user)
     return user
 
 
@@ -293,15 +306,12 @@ class Ansible:
             "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
             "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
             "ANSIBLE_NOCOLOR": "1",
-            "POLARSEARCH_URL": env["url"],
         })
         self.env.pop("POLARSEARCH_HOST_PORT", None)
         for name in SECURE_ENV:
             self.env.pop(name, None)
-        if env["profile"] == "secure":
-            # the modules' environment fallbacks: the admin, and the node's CA
-            self.env.update({"POLARSEARCH_USERNAME": env["username"], "POLARSEARCH_PASSWORD": env["password"],
-                             "POLARSEARCH_CA_PATH": env["ca_path"]})
+        # the modules' environment fallbacks: the URL, and on the secure profile the admin and the CA
+        self.env.update(connection_env(env))
         self.last_output = ""
 
     def run(self, module, args, check=False, diff=True, verbosity=0, extra_env=None):
