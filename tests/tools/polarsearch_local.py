@@ -173,6 +173,11 @@ ADMIN_USER = "admin"
 # can show what one can and cannot see of the other's objects.
 ML_USERS = [("ml-user-a", "team_a"), ("ml-user-b", "team_b")]
 ML_ROLE = "ml_full_access"
+# ml_full_access does not grant reading pipelines, which the collection does
+# before it deletes a model (to refuse deleting one a pipeline still uses): the
+# ML users also get this read-only role, as the collection's docs advise.
+PIPELINE_READ_ROLE = "polarsearch_pipeline_read"
+PIPELINE_READ_PERMISSIONS = ["cluster:admin/ingest/pipeline/get", "cluster:admin/search/pipeline/get"]
 
 
 class Failure(Exception):
@@ -1100,7 +1105,8 @@ def check_ml_settings(cfg):
 def ensure_ml_users(cfg):
     """The secure node's two non-admin ML users, made through the security REST
     API as admin: each with its password and backend role, both mapped to
-    ml_full_access. Repeated on every `up` (the answers are idempotent)."""
+    ml_full_access and to a role that may read ingest and search pipelines.
+    Repeated on every `up` (the answers are idempotent)."""
     node = cfg.admin()
     users = cfg.secrets["users"]
     for user in users:
@@ -1110,11 +1116,16 @@ def ensure_ml_users(cfg):
                                   "description": "polarsearch-local ML user"})
         if status not in (200, 201):
             raise Failure("creating user %s failed: HTTP %s %s" % (user["name"], status, body))
-    status, body = node.call("PUT", "/_plugins/_security/api/rolesmapping/" + ML_ROLE,
-                             {"users": [u["name"] for u in users], "backend_roles": [],
-                              "hosts": []})
+    status, body = node.call("PUT", "/_plugins/_security/api/roles/" + PIPELINE_READ_ROLE,
+                             {"cluster_permissions": PIPELINE_READ_PERMISSIONS})
     if status not in (200, 201):
-        raise Failure("mapping %s failed: HTTP %s %s" % (ML_ROLE, status, body))
+        raise Failure("creating role %s failed: HTTP %s %s" % (PIPELINE_READ_ROLE, status, body))
+    for role in (ML_ROLE, PIPELINE_READ_ROLE):
+        status, body = node.call("PUT", "/_plugins/_security/api/rolesmapping/" + role,
+                                 {"users": [u["name"] for u in users], "backend_roles": [],
+                                  "hosts": []})
+        if status not in (200, 201):
+            raise Failure("mapping %s failed: HTTP %s %s" % (role, status, body))
     for user in users:
         me = Node(cfg.os_host, cfg.os_port, cfg.scheme, cfg.ca_path,
                   (user["name"], user["password"]))
