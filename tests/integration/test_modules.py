@@ -450,3 +450,28 @@ def test_adopting_a_connector_made_by_hand_keeps_its_id(env, rest, ansible, trus
     assert plan_text(recorded) == ["update connector %s (%s): credential" % (connector, cid)]
     assert rest.connectors(connector)[0]["parameters"]["polarsearch_credential_fingerprint"].startswith("hmac-")
     assert ansible.run("polarsearch_connector", spec)["credential_compared"] is True
+
+
+def test_two_runs_creating_the_same_connector_converge_to_one(env, rest, ansible, collections_path, trusted,
+                                                             prefix, cleanup):
+    """Two runs started together each create the connector; both succeed and one connector stays,
+    the same one for both (the oldest, then the smallest ID)."""
+    name = prefix + "-race"
+    cleanup[1].append(name)
+    spec = embedding_connector(name, env)
+    results = [None, None]
+    runners = [type(ansible)(env, collections_path) for dummy in results]  # one work directory each
+
+    def run(index):
+        results[index] = runners[index].run("polarsearch_connector", spec)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(not r.get("failed") for r in results), results
+    stored = rest.connectors(name)
+    assert len(stored) == 1, stored
+    assert {r["connector_id"] for r in results} == {stored[0]["connector_id"]}
+    assert ansible.run("polarsearch_connector", spec, check=True)["changed"] is False
