@@ -452,8 +452,8 @@ def test_adopting_a_connector_made_by_hand_keeps_its_id(env, rest, ansible, trus
     assert ansible.run("polarsearch_connector", spec)["credential_compared"] is True
 
 
-def test_two_runs_creating_the_same_connector_converge_to_one(env, rest, ansible, collections_path, trusted,
-                                                             prefix, cleanup):
+def test_two_runs_creating_the_same_connector_converge_to_one(env, rest, ansible, collections_path,
+                                                              trusted, prefix, cleanup):
     """Two runs started together each create the connector; both succeed and one connector stays,
     the same one for both (the oldest, then the smallest ID)."""
     name = prefix + "-race"
