@@ -14,8 +14,11 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_drif
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_lookup import (
     Found,
+    collection_made,
     find_by_name,
     get_connector,
+    pick,
+    search_connectors,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_record import public
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_replace import (
@@ -33,10 +36,15 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_rule
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_writes import (
     create_connector,
+    delete_connector,
     update_connector,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.in_use import check_deletable, check_updatable
-from ansible_collections.polardb.polarsearch.plugins.module_utils.model import is_deployed, label
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model import (
+    is_deployed,
+    label,
+    models_using_connector,
+)
 from ansible_collections.polardb.polarsearch.plugins.module_utils.settings import effective, read_settings
 
 
@@ -49,9 +57,43 @@ def find(context, params):
                                 "by name" % params["connector_id"])
         return Found(connector), []
     found = find_by_name(context.client, params["name"])
+    if found.duplicates:
+        found = keep_one(context, found)
     if found.replaced is not None:
         return found, finish_replace(context, found.replaced, found.connector, params["wait_timeout"])
     return found, []
+
+
+def keep_one(context, found):
+    """Same-named connectors this collection made (runs at the same time each created one): keep
+    the one a model uses, else the winner; delete the others, which no model uses. Two or more in
+    use fail, naming their IDs."""
+    candidates = [found.connector] + list(found.duplicates)
+    used = [c for c in candidates if models_using_connector(context.client, c.connector_id)]
+    if len(used) > 1:
+        ids = sorted(c.connector_id for c in used)
+        raise ModuleFailure("%d connectors are named %r and models use each of them (IDs: %s): set connector_id "
+                            "to the one to manage" % (len(used), found.connector.name, ", ".join(ids)), ids=ids)
+    keep = used[0] if used else found.connector
+    for other in sorted(candidates, key=lambda c: c.connector_id):
+        if other.connector_id != keep.connector_id:
+            delete_connector(context, other)
+    return Found(keep)
+
+
+def converge_after_create(context, created):
+    """After a create, when another run created the same connector at the same time: every run
+    keeps the winner; a run whose own connector lost deletes it (nothing uses it yet)."""
+    if created.connector_id is None:
+        return created
+    made = [c for c in search_connectors(context.client, created.name) if collection_made(c)]
+    if len(made) < 2 or not any(c.connector_id == created.connector_id for c in made):
+        return created
+    chosen = pick(made)
+    if chosen.connector_id == created.connector_id:
+        return created
+    delete_connector(context, created)
+    return chosen
 
 
 def ensure_connector(params, context):
@@ -81,7 +123,7 @@ def ensure_connector(params, context):
         check_creatable(client, params, protocol)
         if params.get("add_all_backend_roles"):
             desired = dict(desired, add_all_backend_roles=True)
-        created = create_connector(context, desired, params)
+        created = converge_after_create(context, create_connector(context, desired, params))
         after = dict(public(created), credential="set") if params.get("credential") else public(created)
         return result(created, before, after, [])
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import ML, first_or_fail
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_record import Connector
+from ansible_collections.polardb.polarsearch.plugins.module_utils.identity import winner
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,7 @@ class Found:
 
     connector: Connector | None = None
     replaced: Connector | None = None  # the old connector of an unfinished replace; ``connector`` is the new one
+    duplicates: tuple = ()  # same-named connectors this collection made, besides ``connector`` (the winner)
 
 
 def get_connector(client, connector_id):
@@ -41,12 +43,26 @@ def split_twins(found):
     return None
 
 
+def collection_made(connector):
+    """A connector this collection created (it carries the credential fingerprint parameter)."""
+    return bool(connector.fingerprint) and not connector.replaces
+
+
+def pick(connectors):
+    return winner(connectors, lambda c: c.created_time, lambda c: c.connector_id)
+
+
 def find_by_name(client, name):
-    """The connector named ``name``; two or more fail, except the two halves of an unfinished replace."""
+    """The connector named ``name``. Two or more fail, except the two halves of an unfinished
+    replace, and connectors that runs at the same time each created (all made by this collection):
+    those resolve to the one every run picks (``identity.winner``), the others as ``duplicates``."""
     found = search_connectors(client, name)
     twins = split_twins(found)
     if twins:
         return Found(twins[1], replaced=twins[0])
+    if len(found) > 1 and all(collection_made(c) for c in found):
+        chosen = pick(found)
+        return Found(chosen, duplicates=tuple(c for c in found if c.connector_id != chosen.connector_id))
     hit = first_or_fail([{"_id": c.connector_id} for c in found], "connector", name, "connector_id")
     return Found(next(c for c in found if c.connector_id == hit["_id"]) if hit else None)
 

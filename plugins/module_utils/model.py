@@ -14,7 +14,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.common import 
     first_or_fail,
     parse_json_text,
 )
-from ansible_collections.polardb.polarsearch.plugins.module_utils.identity import winner
+from ansible_collections.polardb.polarsearch.plugins.module_utils.identity import winner_by_key
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model_fields import (
     FIELD_RULES,
     check_fields,
@@ -285,7 +285,7 @@ def register(context, params, connector_id, group):
                     raise
                 others = models_named(context.client, name)
                 if others:
-                    return get_model(context.client, winner(others, "model_id")["model_id"])
+                    return get_model(context.client, winner_by_key(others, "model_id")["model_id"])
                 context.sleep(0.5 * (attempt + 1))
         return settle_duplicate_models(context, name, answer["model_id"])
 
@@ -307,7 +307,7 @@ def settle_duplicate_models(context, name, own_id):
     """
     candidates = models_named(context.client, name)
     if len(candidates) > 1:
-        best = winner(candidates, "model_id")
+        best = winner_by_key(candidates, "model_id")
         if best["model_id"] != own_id:
             own = get_model(context.client, own_id)
             if own is not None:

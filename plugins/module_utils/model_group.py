@@ -28,7 +28,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.common import 
     diff_of,
     drop_none,
 )
-from ansible_collections.polardb.polarsearch.plugins.module_utils.identity import winner
+from ansible_collections.polardb.polarsearch.plugins.module_utils.identity import winner_by_key
 from ansible_collections.polardb.polarsearch.plugins.module_utils.plan import Step
 
 ACCESS_MODES = ("public", "private", "restricted")
@@ -74,7 +74,7 @@ def find_group(client, name=None, group_id=None):
     found = groups_named(client, name)
     if not found:
         return None
-    return _public(winner(found, "model_group_id"))
+    return _public(winner_by_key(found, "model_group_id"))
 
 
 def _public(group):
@@ -264,7 +264,7 @@ def settle_duplicate_groups(context, name, own_id):
     found = groups_named(context.client, name)
     if len(found) < 2:
         return get_group(context.client, own_id) or {"model_group_id": own_id, "name": name}
-    best = winner(found, "model_group_id")
+    best = winner_by_key(found, "model_group_id")
     if best["model_group_id"] != own_id:
         context.act(Step("delete", "model_group", name=name, id=own_id),
                     lambda: context.client.delete("%s/model_groups/%s" % (ML, own_id)))

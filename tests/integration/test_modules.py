@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 
 import pytest
 
 from conftest import ML, TRUSTED, four_steps
+from plans import plan_text
 from specs import EMBED_INPUT, embedding_connector, llm_connector, rerank_connector
-
-
-@pytest.fixture(scope="session")
-def id_terms(collections_path):
-    """The collection's model of the terms the server's analyzer makes of an ID."""
-    sys.path.insert(0, str(collections_path))
-    from ansible_collections.polardb.polarsearch.plugins.module_utils.in_use import id_terms as terms
-    return terms
-
-
-def plan_text(result):
-    """The structured plan a module returned, as text: "operation kind name (ID): fields"."""
-    texts = []
-    for step in result["plan"]:
-        text = "%s %s %s" % (step["operation"], step["kind"].replace("_", " "), step["name"])
-        text += " (%s)" % step["id"] if step["id"] else ""
-        texts.append(text + (": " + ", ".join(step["fields"]) if step["fields"] else ""))
-    return texts
 
 
 # -- cluster settings -----------------------------------------------------------------
@@ -450,3 +432,28 @@ def test_adopting_a_connector_made_by_hand_keeps_its_id(env, rest, ansible, trus
     assert plan_text(recorded) == ["update connector %s (%s): credential" % (connector, cid)]
     assert rest.connectors(connector)[0]["parameters"]["polarsearch_credential_fingerprint"].startswith("hmac-")
     assert ansible.run("polarsearch_connector", spec)["credential_compared"] is True
+
+
+def test_two_runs_creating_the_same_connector_converge_to_one(env, rest, ansible, collections_path,
+                                                              trusted, prefix, cleanup):
+    """Two runs started together each create the connector; both succeed and one connector stays,
+    the same one for both (the oldest, then the smallest ID)."""
+    name = prefix + "-race"
+    cleanup[1].append(name)
+    spec = embedding_connector(name, env)
+    results = [None, None]
+    runners = [type(ansible)(env, collections_path) for dummy in results]  # one work directory each
+
+    def run(index):
+        results[index] = runners[index].run("polarsearch_connector", spec)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(not r.get("failed") for r in results), results
+    stored = rest.connectors(name)
+    assert len(stored) == 1, stored
+    assert {r["connector_id"] for r in results} == {stored[0]["connector_id"]}
+    assert ansible.run("polarsearch_connector", spec, check=True)["changed"] is False

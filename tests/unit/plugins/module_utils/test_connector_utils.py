@@ -26,6 +26,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_rule
     validate,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.fingerprint import fingerprint, fingerprint_matches
+from ansible_collections.polardb.polarsearch.plugins.module_utils.identity import winner
 from ansible_collections.polardb.polarsearch.plugins.module_utils.in_use import id_terms
 
 CREDENTIAL = {"api_key": "sk-test-0123456789"}
@@ -188,3 +189,9 @@ def test_full_spec_lays_the_desired_fields_over_the_current_ones():
 ])
 def test_id_terms_are_the_standard_analyzers(value, terms):
     assert id_terms(value) == terms
+
+
+def test_the_winner_is_the_oldest_then_the_smallest_id():
+    objects = [{"id": "b", "t": 5}, {"id": "a", "t": 5}, {"id": "0", "t": None}, {"id": "z", "t": 9}]
+    assert winner(objects, lambda o: o["t"], lambda o: o["id"]) == {"id": "a", "t": 5}
+    assert winner(objects[2:3], lambda o: o["t"], lambda o: o["id"]) == {"id": "0", "t": None}

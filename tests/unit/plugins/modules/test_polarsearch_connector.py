@@ -1220,3 +1220,49 @@ def test_add_all_backend_roles_is_sent_on_create_only(run, fresh):
     assert server.connectors[cid]["backend_roles"] == ["ml", "ops"]
     again = run(module, spec(access_mode="restricted", add_all_backend_roles=True))
     assert again["changed"] is False and server.writes == []
+
+
+# -- runs at the same time converge to one connector -------------------------------------------------------
+def _made_by_runs(server, used=None):
+    """Two same-named connectors that two runs made at the same time (both carry a fingerprint)."""
+    made = []
+    for cid, mark in (("zzOlder", "a"), ("aaNewer", "b")):
+        parameters = {"model": "text-embedding-3-small", "dimensions": 1536, FP: "hmac-sha256:v1:00:" + mark * 64}
+        made.append(server.add_connector(NAME, parameters=parameters, connector_id=cid, description="OpenAI embeddings"))
+    first, second = made
+    if used:
+        server.add_model("embedding-model", {"first": first, "second": second}[used])
+    return first, second
+
+
+def test_duplicates_that_runs_made_resolve_to_the_oldest_and_the_other_is_deleted(run, fresh):
+    server = fresh(_made_by_runs)
+    result = run(module, spec(credential_update="on_create"))
+    assert result["failed"] is False, result.get("msg")
+    assert result["connector_id"] == "zzOlder", "the oldest wins, whatever the IDs"
+    assert plan_text(result) == ["delete connector %s (aaNewer)" % NAME]
+    assert list(server.connectors) == ["zzOlder"]
+
+
+def test_duplicates_that_runs_made_keep_the_one_a_model_uses(run, fresh):
+    server = fresh(lambda s: _made_by_runs(s, used="second"))
+    result = run(module, spec(credential_update="on_create"))
+    assert result["connector_id"] == "aaNewer"
+    assert list(server.connectors) == ["aaNewer"]
+
+
+def test_a_run_whose_new_connector_lost_deletes_it_and_adopts_the_winner(run, server):
+    create_original = server.create_connector
+
+    def racing_create(body):
+        # Another run created the same connector a moment earlier.
+        rival = server.add_connector(NAME, parameters=dict(body["parameters"]), connector_id="rivalWon")
+        server.connectors[rival]["created_time"] -= 10
+        return create_original(body)
+
+    server.create_connector = racing_create
+    result = run(module, spec())
+    assert result["failed"] is False, result.get("msg")
+    assert result["connector_id"] == "rivalWon"
+    assert plan_text(result) == ["create connector %s" % NAME, "delete connector %s" % NAME]
+    assert list(server.connectors) == ["rivalWon"]
