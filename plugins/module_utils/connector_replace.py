@@ -103,15 +103,16 @@ def replace_connector(context, current, desired, params, users, removals=()):
     else:
         new, discarded = create_connector(context, spec, params, replaces=current.connector_id, known_ids=known), []
     point_models_at(context, users, new.connector_id, params["wait_timeout"])
-    delete_with_set_aside(context, current, leftovers + discarded)
+    delete_with_set_aside(context, current, leftovers + discarded, users, params["wait_timeout"])
     return new
 
 
-def delete_with_set_aside(context, connector, aside=None):
-    """Delete the connector, then the replacements set aside while its models used it (looked up
-    when ``aside`` is not given)."""
+def delete_with_set_aside(context, connector, aside=None, moved=(), timeout=0):
+    """Delete the connector (waiting, up to ``timeout``, while the server still counts the ``moved``
+    models as its users), then the replacements set aside while its models used it (looked up when
+    ``aside`` is not given)."""
     aside = set_aside(context.client, connector) if aside is None else aside
-    delete_connector(context, connector)
+    delete_connector(context, connector, [m["model_id"] for m in moved], timeout)
     for other in sorted(aside, key=lambda c: c.connector_id):
         delete_connector(context, other)
 
@@ -122,7 +123,7 @@ def finish_replace(context, old, new, timeout):
     check_deletable(context.client, old, "")
     users = models_using_connector(context.client, old.connector_id)
     moved = point_models_at(context, users, new.connector_id, timeout)
-    delete_with_set_aside(context, old)
+    delete_with_set_aside(context, old, moved=users, timeout=timeout)
     return moved
 
 

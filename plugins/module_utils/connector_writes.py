@@ -6,6 +6,9 @@ in check mode so both runs walk the same path."""
 
 from __future__ import annotations
 
+import re
+
+from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import ML, ModuleFailure
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_lookup import (
     get_connector,
@@ -95,7 +98,29 @@ def rename_connector(context, connector, name):
     return context.act(Step("rename", "connector", connector.name, cid, ("name",)), run, connector.changed(name=name))
 
 
-def delete_connector(context, connector):
+def delete_connector(context, connector, moved=(), timeout=0):
+    """Delete the connector. ``moved``: IDs of the models this run just moved off it.
+
+    The server's in-use check may still count those for a moment: on 2.19.1 the DELETE right after
+    the models' PUT answered 409 naming the moved model, and 200 two seconds later (the check
+    searches the models index before it refreshed). Such a refusal is waited out for up to
+    ``timeout`` seconds; a 409 that names any other model fails at once.
+    """
     cid = connector.connector_id
-    context.act(Step("delete", "connector", connector.name, cid),
-                lambda: context.client.delete("%s/connectors/%s" % (ML, cid)))
+    path = "%s/connectors/%s" % (ML, cid)
+    moved = set(moved)
+
+    def attempt():
+        try:
+            return context.client.delete(path) or {}
+        except PolarSearchError as exc:
+            named = set(re.findall(r"[A-Za-z0-9_-]{8,}", (exc.reason or "").rsplit(":", 1)[-1]))
+            if exc.status == 409 and moved and named <= moved:
+                return None
+            raise
+
+    def run():
+        return context.wait_for("the server to see that no model uses connector %s any more" % cid,
+                                attempt, timeout)
+
+    context.act(Step("delete", "connector", connector.name, cid), run)

@@ -176,6 +176,13 @@ class FakeServer:
         self.inference_results = {}        # model_id -> the inference_results its _predict answers
         self._pending = {}                 # model_id -> [task_id, ticks]
         self._faults = []
+        # Observed on OpenSearch 2.19.1 (ML Commons 2.19.1.0): DELETE of a connector right after
+        # PUT models/<id> moved that model to another connector answered 409 "1 models are still
+        # using this connector ... [<id>]", and the same DELETE two seconds later answered 200: the
+        # in-use search ran before the models index refreshed. The next ``in_use_refresh_lag``
+        # connector deletes after a model's connector_id changed still see its old connector_id.
+        self.in_use_refresh_lag = 0
+        self._stale_connector_ids = {}     # model_id -> [old connector_id, deletes left]
         self._init_model_side()
 
     # -- plumbing ------------------------------------------------------------------------
@@ -664,6 +671,12 @@ class FakeServer:
         # shares a term with this one counts as a user too.
         using = [mid for mid, m in self.models.items()
                  if self.matches(m, {"match": {"connector_id": cid}}, mid)]
+        for mid, stale in list(self._stale_connector_ids.items()):
+            if stale[0] == cid and mid not in using:
+                using.append(mid)
+            stale[1] -= 1
+            if stale[1] <= 0:
+                del self._stale_connector_ids[mid]
         if using:
             raise error(409, "%d models are still using this connector, please delete or update the models first: "
                         "[%s]" % (len(using), ", ".join(using)))
@@ -863,6 +876,8 @@ class FakeServer:
             new["model_version"] = str(self.groups[gid]["latest_version"])
         new["model_id"] = mid
         new["last_updated_time"] = self.now()
+        if self.in_use_refresh_lag and new.get("connector_id") != model.get("connector_id"):
+            self._stale_connector_ids[mid] = [model.get("connector_id"), self.in_use_refresh_lag]
         self.models[mid] = new
         return {"_index": ".plugins-ml-model", "_id": mid, "_version": 2, "result": "updated",
                 "_shards": {"total": 1, "successful": 1, "failed": 0}, "_seq_no": 1, "_primary_term": 1}

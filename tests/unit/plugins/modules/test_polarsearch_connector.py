@@ -1266,3 +1266,26 @@ def test_a_run_whose_new_connector_lost_deletes_it_and_adopts_the_winner(run, se
     assert result["connector_id"] == "rivalWon"
     assert plan_text(result) == ["create connector %s" % NAME, "delete connector %s" % NAME]
     assert list(server.connectors) == ["rivalWon"]
+
+
+def test_replace_waits_while_the_server_still_counts_the_moved_models(run, server):
+    # 2.19: the in-use check of the delete may run before the models index shows the move.
+    old = create(run, server)
+    mid = deployed_model(server, old)
+    server.in_use_refresh_lag = 2
+    result = run(module, spec(parameters={"model": "text-embedding-3-large", "dimensions": 1536}))
+    assert result["failed"] is False, result.get("msg")
+    new = result["connector_id"]
+    assert list(server.connectors) == [new]
+    assert server.models[mid]["connector_id"] == new
+    assert len(server.calls("DELETE", r"connectors/%s$" % old)) == 3
+    assert plan_text(result, model_ids=False)[-1] == "delete connector %s (%s)" % (NAME, old)
+
+
+def test_finishing_an_interrupted_replace_waits_for_the_moved_models_too(run, server):
+    old, new, mid = _interrupted_replace(run, server)
+    server.in_use_refresh_lag = 1
+    result = run(module, spec(description="changed"))
+    assert result["failed"] is False, result.get("msg")
+    assert list(server.connectors) == [new]
+
