@@ -11,11 +11,15 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.common import 
     subset_differs,
     to_server_string,
 )
-from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_rules import normalize_action
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_rules import (
+    normalize_action,
+    normalize_client_config,
+)
 from ansible_collections.polardb.polarsearch.plugins.module_utils.fingerprint import fingerprint_matches
 
 # Fields a replacement copies from the connector it replaces (server names).
-COPIED_FIELDS = ("name", "description", "version", "protocol", "parameters", "actions", "client_config")
+COPIED_FIELDS = ("name", "description", "version", "protocol", "parameters", "url", "headers", "actions",
+                 "client_config")
 
 
 def desired_spec(params):
@@ -25,12 +29,15 @@ def desired_spec(params):
         "description": params.get("description"),
         "version": to_server_string(params.get("version")),
         "protocol": params.get("protocol"),
-        "client_config": drop_none(params.get("client_config")) if params.get("client_config") else None,
+        "client_config": normalize_client_config(params.get("client_config")) or None,
+        "url": params.get("url"),
         "access_mode": params.get("access_mode"),
         "backend_roles": params.get("backend_roles"),
     }
     if params.get("parameters") is not None:
         spec["parameters"] = {str(k): to_server_string(v) for k, v in params["parameters"].items()}
+    if params.get("headers") is not None:
+        spec["headers"] = {str(k): to_server_string(v) for k, v in params["headers"].items()}
     if params.get("actions") is not None:
         spec["actions"] = [normalize_action(a) for a in params["actions"]]
     return drop_none(spec)
@@ -39,7 +46,7 @@ def desired_spec(params):
 def compute_drift(desired, current, rename):
     """The fields to PUT, and the parameter keys that would have to be removed."""
     changes = {}
-    for field in ("description", "version", "protocol"):
+    for field in ("description", "version", "protocol", "url", "headers"):
         if field in desired and desired[field] != getattr(current, field):
             changes[field] = desired[field]
     if rename and desired.get("name") and desired["name"] != current.name:
@@ -74,9 +81,21 @@ def credential_needs_write(params, current):
     return not fingerprint_matches(current.fingerprint, credential, params.get("fingerprint_key"))
 
 
+def credential_unknown(params, current):
+    """True when a credential is given to compare and the connector has no fingerprint to compare
+    it with (a connector made outside the collection)."""
+    return bool(params.get("credential") and current is not None and params["credential_update"] == "on_change"
+                and not current.fingerprint)
+
+
 def full_spec(current, desired):
     """The whole connector a replacement needs: the desired fields over the current ones."""
     spec = {k: v for k, v in current.public().items() if k in COPIED_FIELDS}
+    # The access fields are kept: a replacement is as visible as the connector it replaces.
+    if current.access:
+        spec["access_mode"] = current.access
+    if current.backend_roles:
+        spec["backend_roles"] = list(current.backend_roles)
     spec.update({k: v for k, v in desired.items() if k not in ("client_config",)})
     if "client_config" in desired:
         spec["client_config"] = dict(current.client_config or {}, **desired["client_config"])

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import (
     ML,
     ModuleFailure,
@@ -27,15 +28,15 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.model_group im
     group_for_model,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model_references import (
-    SAFE_DELETE,
     describe,
     find_model_references,
-    safe_delete_enabled,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.plan import Step
 
 DEPLOYED_STATES = ("DEPLOYED", "PARTIALLY_DEPLOYED", "DEPLOYING", "LOADED", "LOADING", "PARTIALLY_LOADED")
 FAILED_TASK_STATES = ("FAILED", "COMPLETED_WITH_ERROR", "CANCELLED")
+SAFE_DELETE = "plugins.ml_commons.safe_delete_model"
+REGISTER_CONFLICT_TRIES = 4
 OPTIONAL_FIELDS = ("interface", "is_enabled", "rate_limiter", "guardrails")
 
 
@@ -158,7 +159,14 @@ def deploy(context, model, wait=True, timeout=300):
         return {} if current and current.get("model_state") in ("DEPLOYING", "DEPLOYED") else None
 
     def run():
-        answer = context.client.post("%s/models/%s/_deploy" % (ML, model_id), lookup=lookup) or {}
+        try:
+            answer = context.client.post("%s/models/%s/_deploy" % (ML, model_id), lookup=lookup) or {}
+        except PolarSearchError as exc:
+            # Another run deploying the same model at the same moment: the server's write of the
+            # model document conflicts (409 "Document version conflict"). Its deploy is ours too.
+            if exc.status != 409 or lookup() is None:
+                raise
+            answer = {}
         context.changed = True
         if not wait:
             return dict(get_model(context.client, model_id) or predicted)
@@ -176,7 +184,11 @@ def undeploy(context, model, wait=True, timeout=300):
         return {} if current is None or current.get("model_state") not in DEPLOYED_STATES else None
 
     def run():
-        context.client.post("%s/models/%s/_undeploy" % (ML, model_id), lookup=lookup)
+        try:
+            context.client.post("%s/models/%s/_undeploy" % (ML, model_id), lookup=lookup)
+        except PolarSearchError as exc:
+            if exc.status != 409 or lookup() is None:
+                raise
         context.changed = True
         if not wait:
             return get_model(context.client, model_id) or predicted
@@ -261,10 +273,30 @@ def register(context, params, connector_id, group):
         return {"model_id": hit["model_id"]} if hit else None
 
     def run():
-        answer = context.client.post("%s/models/_register" % ML, body=body, lookup=lookup)
+        for attempt in range(REGISTER_CONFLICT_TRIES):
+            try:
+                answer = context.client.post("%s/models/_register" % ML, body=body, lookup=lookup)
+                break
+            except PolarSearchError as exc:
+                # Two registers into one group at once: the group's version bump conflicts (409 "Document
+                # version conflict ... .plugins-ml-model-group", seen on 3.6) and that register made nothing.
+                # Adopt the other run's model, or register again.
+                if exc.status != 409 or attempt == REGISTER_CONFLICT_TRIES - 1:
+                    raise
+                others = models_named(context.client, name)
+                if others:
+                    return get_model(context.client, winner(others, "model_id")["model_id"])
+                context.sleep(0.5 * (attempt + 1))
         return settle_duplicate_models(context, name, answer["model_id"])
 
     return context.act(Step("register", "model", name=name), run, predicted)
+
+
+def models_named(client, name):
+    """The remote models named ``name`` as the server stores them (``created_time`` included)."""
+    hits = client.search("%s/models/_search" % ML, {"bool": {"filter": [
+        {"term": {"algorithm": "REMOTE"}}, {"term": {"name.keyword": name}}]}})
+    return [dict(hit["_source"], model_id=hit["_id"]) for hit in hits]
 
 
 def settle_duplicate_models(context, name, own_id):
@@ -273,9 +305,7 @@ def settle_duplicate_models(context, name, own_id):
     Every run picks the same winner (oldest ``created_time``, then smallest ID, see ``identity``);
     the run whose own new model lost deletes it and adopts the winner.
     """
-    hits = context.client.search("%s/models/_search" % ML, {"bool": {"filter": [
-        {"term": {"algorithm": "REMOTE"}}, {"term": {"name.keyword": name}}]}})
-    candidates = [dict(hit["_source"], model_id=hit["_id"]) for hit in hits]
+    candidates = models_named(context.client, name)
     if len(candidates) > 1:
         best = winner(candidates, "model_id")
         if best["model_id"] != own_id:
@@ -286,9 +316,30 @@ def settle_duplicate_models(context, name, own_id):
     return get_model(context.client, own_id)
 
 
+def safe_delete_enabled(client):
+    """The server's own check at delete (``plugins.ml_commons.safe_delete_model``, default false)."""
+    settings = client.get("_cluster/settings", params={"include_defaults": "true", "flat_settings": "true"}) or {}
+    for scope in ("transient", "persistent", "defaults"):
+        values = settings.get(scope) or {}
+        if SAFE_DELETE in values:
+            return str(values[SAFE_DELETE]).lower() == "true"
+    return False
+
+
 def check_references(context, model, force):
     """Fail, changing nothing, when pipelines or agents use the model (unless the user opted in)."""
-    references = find_model_references(context.client, model["model_id"])
+    try:
+        references = find_model_references(context.client, model["model_id"])
+    except PolarSearchError as exc:
+        # A user without read access to pipelines or agents (security plugin: 403) cannot tell.
+        if exc.status != 403:
+            raise
+        if force:
+            return
+        raise ModuleFailure(
+            "cannot tell whether pipelines or agents use model %s (%s): %s, so nothing was changed. Grant the user "
+            "read access to ingest and search pipelines and agents, or set force_delete_referenced: true to delete "
+            "without this check" % (label(model), model["model_id"], exc))
     if not references:
         return
     names = describe(references)

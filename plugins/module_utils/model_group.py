@@ -49,7 +49,8 @@ def group_view(group_id, source):
         "name": source.get("name"),
         "description": source.get("description"),
         "access_mode": source.get("access"),
-        "backend_roles": source.get("backend_roles"),
+        # No roles and an empty list mean the same: the server clears them to [] when the mode changes.
+        "backend_roles": source.get("backend_roles") or None,
         "latest_version": source.get("latest_version"),
     }
     return drop_none(view)
@@ -355,6 +356,10 @@ def ensure_model_group(params, context):
         group = create_group(context, body, user)
     else:
         changes = group_changes(params, group, user)
+        if changes.get("access_mode") == "restricted" and "backend_roles" not in changes \
+                and "add_all_backend_roles" not in changes:
+            raise ModuleFailure("access_mode restricted needs backend_roles or add_all_backend_roles (the server "
+                                "refuses a change to restricted without them)")
         if changes:
             group = update_group(context, group, changes, user)
     after = _public(dict(group))

@@ -57,6 +57,11 @@ options:
     description:
       - The connector protocol.
       - When not set, a new connector gets C(http) and an existing connector keeps its protocol.
+      - C(mcp_sse) (ML Commons 3.0+) and C(mcp_streamable_http) (3.3+) make an MCP connector, with O(url) and
+        O(headers) instead of O(actions). The server refuses them until
+        C(plugins.ml_commons.mcp_connector_enabled) is true (set it with
+        M(polardb.polarsearch.polarsearch_cluster_settings)); the module checks that setting before it
+        writes anything.
     type: str
     choices: [http, aws_sigv4, mcp_sse, mcp_streamable_http]
   parameters:
@@ -75,7 +80,10 @@ options:
   credential_update:
     description:
       - When to send O(credential) to an existing connector.
-      - V(on_change) sends it when its fingerprint differs from the stored one (or none is stored).
+      - V(on_change) sends it when its fingerprint differs from the stored one. A connector made outside this
+        collection has no stored fingerprint (adoption). The credential is then written, with its fingerprint,
+        only by an update in place, that is when no deployed model uses the connector; while one does, nothing is
+        written for the credential alone, so the connector keeps its ID, and RV(credential_compared) is V(false).
       - V(always) sends it on every run (every run then reports a change).
       - V(on_create) only sends it when the connector is created or replaced.
     type: str
@@ -87,8 +95,22 @@ options:
         test guesses of the credential. When not set, the environment variable E(POLARSEARCH_FINGERPRINT_KEY) is used.
       - Changing it makes every stored fingerprint look changed once.
     type: str
+  url:
+    description:
+      - The server URL of an MCP connector (O(protocol=mcp_sse) or O(protocol=mcp_streamable_http)); required
+        to create one. It must match a trusted endpoint regex, like the URLs of actions.
+      - Only for MCP connectors.
+    type: str
+  headers:
+    description:
+      - HTTP headers an MCP connector sends, for example C(Authorization) with C(${credential.api_key}).
+      - Only for MCP connectors; values are stored as strings.
+    type: dict
   actions:
-    description: The connector actions. Replaced as a whole when they differ.
+    description:
+      - The connector actions. Replaced as a whole when they differ.
+      - Required to create an C(http) or C(aws_sigv4) connector. MCP connectors have none (the server ignores
+        them), so setting actions for one fails.
     type: list
     elements: dict
     suboptions:
@@ -125,16 +147,26 @@ options:
         type: bool
   client_config:
     description:
-      - HTTP client settings of the connector (C(max_connection), C(connection_timeout), C(read_timeout),
-        C(max_retry_times), C(retry_backoff_policy), ...). Only the keys you set are compared; the server
-        fills the others with defaults.
+      - HTTP client settings of the connector. The keys the server reads are C(max_connection),
+        C(connection_timeout), C(read_timeout), C(retry_backoff_millis), C(retry_timeout_seconds),
+        C(max_retry_times) (whole numbers), C(retry_backoff_policy) (C(constant), C(exponential_equal_jitter)
+        or C(exponential_full_jitter), any case) and C(skip_ssl_verification) (boolean).
+      - Only the keys you set are compared, after the server's own normalisation (numbers from numeric
+        strings, a lower-case C(retry_backoff_policy)); the server fills the others with defaults.
+      - Any other key fails before any write, because the server would drop it without a word.
     type: dict
   access_mode:
     description: C(public), C(private) or C(restricted); only with the Security plugin and connector access control.
     type: str
     choices: [public, private, restricted]
+  add_all_backend_roles:
+    description:
+      - On create, give the connector all the backend roles of the user who runs the module (the server's
+        C(add_all_backend_roles)); only with the Security plugin and connector access control.
+      - Sent on create only and never compared; a replace keeps the connector's backend roles as they are.
+    type: bool
   backend_roles:
-    description: Backend roles that may use the connector; only with connector access control.
+    description: Backend roles that may use the connector; only with connector access control. Kept by a replace.
     type: list
     elements: str
   on_deployed_models:
@@ -239,6 +271,21 @@ EXAMPLES = r"""
     credential:
       api_key: "{{ new_dashscope_api_key }}"
 
+- name: Allow MCP connectors on the cluster
+  polardb.polarsearch.polarsearch_cluster_settings:
+    persistent:
+      plugins.ml_commons.mcp_connector_enabled: true
+
+- name: An MCP connector (a top-level URL and headers, no actions)
+  polardb.polarsearch.polarsearch_connector:
+    name: tools-mcp
+    protocol: mcp_streamable_http
+    url: https://mcp.example.com/mcp
+    headers:
+      Authorization: Bearer ${credential.mcp_token}
+    credential:
+      mcp_token: "{{ mcp_token }}"
+
 - name: Delete the connector (after its models are deleted)
   polardb.polarsearch.polarsearch_connector:
     name: dashscope-qwen-max
@@ -286,6 +333,16 @@ diff:
       description: The connector after the run.
       type: dict
       returned: success
+credential_compared:
+  description:
+    - Whether the O(credential) could be compared with the one the connector holds.
+    - V(false) for a connector made outside this collection (no fingerprint stored) while a deployed model
+      uses it. The connector is then left as it is (its ID does not change for a credential that may be the
+      same), the diff shows C(credential) as C(unknown), and a later run writes the credential and its fingerprint
+      in place once no deployed model uses the connector (or with the next change that replaces it).
+  returned: success, when O(state=present) and the connector existed
+  type: bool
+  sample: true
 plan:
   description:
     - The writes the run made (in check mode, would make), in order, one entry per write.
@@ -336,6 +393,8 @@ def main():
             version=dict(type="str"),
             protocol=dict(type="str", choices=["http", "aws_sigv4", "mcp_sse", "mcp_streamable_http"]),
             parameters=dict(type="dict"),
+            url=dict(type="str"),
+            headers=dict(type="dict"),
             credential=dict(type="dict", no_log=True),
             credential_update=dict(type="str", default="on_change", choices=["on_change", "always", "on_create"]),
             fingerprint_key=dict(type="str", no_log=True, fallback=(env_fallback, ["POLARSEARCH_FINGERPRINT_KEY"])),
@@ -353,6 +412,7 @@ def main():
             client_config=dict(type="dict"),
             access_mode=dict(type="str", choices=["public", "private", "restricted"]),
             backend_roles=dict(type="list", elements="str"),
+            add_all_backend_roles=dict(type="bool"),
             on_deployed_models=dict(type="str", default="replace", choices=["replace", "redeploy", "fail"]),
             wait_timeout=dict(type="int", default=300),
             state=dict(type="str", default="present", choices=["present", "absent"]),

@@ -264,12 +264,16 @@ def test_connector_change_under_deployed_model(env, rest, ansible, trusted, pref
         assert rest.model(model_id)["connector_id"] == cid and set(outcomes) == {200}
         pytest.skip("this node's IDs all share a term, so the server refuses every replace: %s" % replaced["msg"])
     assert not replaced.get("failed"), replaced
-    # A replacement whose ID shares a term with the old one is renamed, set aside and deleted at the
-    # end: those writes are in the plan too, and check mode cannot predict them.
-    steps = [t for t in plan_text(replaced) if not t.startswith("rename ") and "(unused replacement)" not in t]
-    assert sorted(set(steps)) == sorted(set(plan_text({"plan": plan}))) == sorted([
-        "create connector %s" % connector, "update model %s (%s): connector_id" % (name, model_id),
-        "delete connector %s (%s)" % (connector, cid)])
+    # The replacement is created under the set-aside name and renamed once the server tells its ID
+    # from the old one's; one that shares a term stays set aside and is deleted at the end (those
+    # writes are in the plan too, and check mode cannot predict them).
+    aside = "%s (unused replacement)" % connector
+    assert plan_text({"plan": plan}) == ["create connector %s" % aside, "rename connector %s: name" % aside,
+                                         "update model %s (%s): connector_id" % (name, model_id),
+                                         "delete connector %s (%s)" % (connector, cid)]
+    real = plan_text(replaced)
+    assert [t for t in real if t != "create connector %s" % aside and t != "delete connector %s" % aside] == \
+        plan_text({"plan": plan})[1:]
     new_cid = replaced["connector_id"]
     assert new_cid != cid and [c["connector_id"] for c in rest.connectors(connector)] == [new_cid]
     assert rest.model(model_id)["connector_id"] == new_cid
@@ -310,6 +314,8 @@ def test_interrupted_replace_converges(env, rest, ansible, trusted, prefix, clea
     result = ansible.run("polarsearch_connector", dict(spec, description="newer"))
     assert not result.get("failed"), result
     assert result["connector_id"] == new
+    # The diff shows what the run changed: the old connector before, the new one after.
+    assert result["diff"]["before"]["connector_id"] == old and result["diff"]["after"]["connector_id"] == new
     assert [c["connector_id"] for c in rest.connectors(connector)] == [new]
     assert rest.model(model_id)["connector_id"] == new
 
@@ -384,3 +390,63 @@ def test_unset_protocol_is_left_alone(env, rest, ansible, trusted, prefix, clean
     assert plan_text(result) == ["update connector %s (%s): description" % (name, cid)]
     stored = rest.connectors(name)[0]
     assert stored["protocol"] == "aws_sigv4" and stored["description"] == "changed"
+
+
+def test_client_config_as_the_server_stores_it(env, rest, ansible, trusted, prefix, cleanup):
+    """An upper-case retry_backoff_policy and a numeric string are no drift; a key the server would
+    drop fails before any write."""
+    name = prefix + "-cc"
+    cleanup[1].append(name)
+    given = {"retry_backoff_policy": "EXPONENTIAL_FULL_JITTER", "read_timeout": "60"}
+    four_steps(ansible, "polarsearch_connector", embedding_connector(name, env, client_config=given))
+    stored = rest.connectors(name)[0]["client_config"]
+    assert stored["retry_backoff_policy"] == "exponential_full_jitter" and stored["read_timeout"] == 60
+    dropped = ansible.run("polarsearch_connector", embedding_connector(
+        name, env, description="changed", client_config=dict(given, retry_policy="constant")))
+    assert dropped["failed"] and "client_config.retry_policy" in dropped["msg"], dropped
+    assert rest.connectors(name)[0]["description"] == "Local text-embedding-v4", "nothing was written"
+
+
+def test_mcp_connector(env, rest, ansible, prefix, cleanup):
+    """MCP connectors: refused (before any write) while the setting is off; with it on, a top-level
+    url and headers and no actions."""
+    name = prefix + "-mcp"
+    cleanup[1].append(name)
+    setting = "plugins.ml_commons.mcp_connector_enabled"
+    spec = {"name": name, "protocol": "mcp_sse", "url": "https://api.openai.com/mcp",
+            "headers": {"Authorization": "Bearer ${credential.token}"}, "credential": {"token": "mcp-" + prefix}}
+    refused = ansible.run("polarsearch_connector", spec, check=True)
+    assert refused["failed"] and setting in refused["msg"], refused
+    try:
+        four_steps(ansible, "polarsearch_cluster_settings", {"persistent": {setting: True}})
+        four_steps(ansible, "polarsearch_connector", spec)
+        stored = rest.connectors(name)[0]
+        assert stored["url"] == spec["url"] and stored["headers"] == spec["headers"] and "actions" not in stored
+        moved = four_steps(ansible, "polarsearch_connector", dict(spec, url="https://api.openai.com/mcp2"))
+        assert plan_text(moved) == ["update connector %s (%s): url" % (name, stored["connector_id"])]
+        assert rest.connectors(name)[0]["url"] == "https://api.openai.com/mcp2"
+    finally:
+        ansible.run("polarsearch_connector", {"name": name, "state": "absent"})
+        ansible.run("polarsearch_cluster_settings", {"persistent": {setting: None}})
+
+
+def test_adopting_a_connector_made_by_hand_keeps_its_id(env, rest, ansible, trusted, prefix, cleanup):
+    """No stored fingerprint: the credential cannot be compared. With a deployed model the first run
+    changes nothing (no replace); once no deployed model uses the connector, the credential and its
+    fingerprint are written in place. The connector ID never changes."""
+    models, connectors = cleanup
+    connector, name = prefix + "-hand", prefix + "-hand-m"
+    connectors.append(connector)
+    models.append(name)
+    spec = embedding_connector(connector, env)
+    cid = rest.call("POST", ML + "/connectors/_create", spec)["connector_id"]
+    four_steps(ansible, "polarsearch_model", {"name": name, "connector": connector, "state": "deployed"})
+    adopted = four_steps(ansible, "polarsearch_connector", spec, expect_change=False)
+    assert adopted["connector_id"] == cid and adopted["credential_compared"] is False
+    assert adopted["diff"]["before"]["credential"] == "unknown"
+    assert [c["connector_id"] for c in rest.connectors(connector)] == [cid]
+    four_steps(ansible, "polarsearch_model", {"name": name, "connector": connector, "state": "undeployed"})
+    recorded = four_steps(ansible, "polarsearch_connector", spec)
+    assert plan_text(recorded) == ["update connector %s (%s): credential" % (connector, cid)]
+    assert rest.connectors(connector)[0]["parameters"]["polarsearch_credential_fingerprint"].startswith("hmac-")
+    assert ansible.run("polarsearch_connector", spec)["credential_compared"] is True

@@ -10,6 +10,7 @@ import pytest
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model_group import MANAGED_GROUP_DESCRIPTION
 from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_model as module
+from fake_server import HttpError
 
 ML = "_plugins/_ml"
 NAME = "qwen-max"
@@ -799,11 +800,11 @@ def test_check_mode_register_predicts_the_model(run, server):
 def _referenced(server, state="DEPLOYED"):
     cid = connector(server)
     mid = server.add_model(NAME, cid, state=state)
-    server.ingest_pipelines["embed-on-ingest"] = {"processors": [{"ml_inference": {
+    server.pipelines["_ingest"]["embed-on-ingest"] = {"processors": [{"ml_inference": {
         "model_id": mid, "input_map": [{"input": "text"}], "output_map": [{"emb": "response"}]}}]}
-    server.search_pipelines["rerank"] = {"response_processors": [{"rerank": {"ml_opensearch": {"model_id": mid}}}]}
-    server.search_pipelines["unrelated"] = {"request_processors": [{"filter_query": {"query": {"match_all": {}}}}]}
-    server.agents["agent0000000000000001"] = {"name": "helper", "type": "conversational", "llm": {"model_id": mid}}
+    server.pipelines["_search"]["rerank"] = {"response_processors": [{"rerank": {"ml_opensearch": {"model_id": mid}}}]}
+    server.pipelines["_search"]["unrelated"] = {"request_processors": [{"filter_query": {"query": {"match_all": {}}}}]}
+    server.agents = {"agent0000000000000001": {"name": "helper", "type": "conversational", "llm": {"model_id": mid}}}
     return mid
 
 
@@ -820,9 +821,9 @@ def test_absent_refuses_a_model_that_pipelines_or_agents_use(run, server, check_
                   "force_delete_referenced"):
         assert words in result["msg"]
     assert "unrelated" not in result["msg"]
-    assert result["references"] == [{"kind": "ingest_pipeline", "name": "embed-on-ingest"},
-                                    {"kind": "search_pipeline", "name": "rerank"},
-                                    {"kind": "agent", "name": "helper", "id": "agent0000000000000001"}]
+    assert result["references"] == [{"kind": "agent", "name": "helper", "id": "agent0000000000000001"},
+                                    {"kind": "ingest_pipeline", "name": "embed-on-ingest"},
+                                    {"kind": "search_pipeline", "name": "rerank"}]
     assert server.writes == []
     assert server.models[mid]["model_state"] == "DEPLOYED", "nothing undeployed"
 
@@ -832,7 +833,7 @@ def test_force_delete_referenced_deletes_with_the_server_default(check_matches_r
     checked, real, dummy, server = check_matches_real(module, args, setup=_referenced)
     assert [s["operation"] for s in real["plan"]] == ["undeploy", "delete", "delete"]
     assert server.models == {}
-    assert "embed-on-ingest" in server.ingest_pipelines, "the module never touches pipelines"
+    assert "embed-on-ingest" in server.pipelines["_ingest"], "the module never touches pipelines"
 
 
 @pytest.mark.parametrize("check_mode", [True, False], ids=["check", "real"])
@@ -844,6 +845,15 @@ def test_force_delete_referenced_fails_first_when_the_server_would_refuse(run, s
     assert "plugins.ml_commons.safe_delete_model" in result["msg"]
     assert server.writes == []
     assert server.models[mid]["model_state"] == "DEPLOYED"
+
+
+def test_the_fake_server_refuses_like_ml_commons_with_safe_delete(server):
+    """What the module avoids: with safe_delete_model the server refuses only at the delete itself."""
+    mid = _referenced(server)
+    server.set_setting("plugins.ml_commons.safe_delete_model", True)
+    server.models[mid]["model_state"] = "UNDEPLOYED"
+    status, answer = server._dispatch("DELETE", "%s/models/%s" % (ML, mid), {}, None)
+    assert status == 409 and "1 agents are still using this model" in answer["error"]["reason"]
 
 
 def test_absent_without_any_pipeline_or_agent(run, server):
@@ -967,3 +977,83 @@ def test_undeploy_whose_answer_was_lost_is_not_sent_again(run, server):
     assert result["failed"] is False, result["msg"]
     assert len(server.calls("POST", r"/_undeploy$")) == 1
     assert server.models[mid]["model_state"] == "UNDEPLOYED"
+
+
+def test_absent_fails_when_the_user_may_not_read_the_pipelines(run, server):
+    """A non-admin ML user may lack cluster:admin/ingest/pipeline/get (security plugin: 403)."""
+    cid = connector(server)
+    mid = server.add_model(NAME, cid, state="DEPLOYED")
+    reason = "no permissions for [cluster:admin/ingest/pipeline/get] and User [name=ml_user]"
+    server.fail_next("GET", r"^_ingest/pipeline$", 403, reason=reason, times=5)
+    result = run(module, {"name": NAME, "state": "absent"})
+    assert result["failed"] is True and result["changed"] is False
+    assert "cluster:admin/ingest/pipeline/get" in result["msg"] and "force_delete_referenced" in result["msg"]
+    assert server.writes == []
+    forced = run(module, {"name": NAME, "state": "absent", "force_delete_referenced": True})
+    assert forced["failed"] is False
+    assert mid not in server.models
+
+
+def test_deploy_that_conflicts_with_another_runs_deploy_waits_for_it(run, server):
+    """Seen on 3.6 with two runs at once: the second _deploy answers 409 "Document version conflict"
+    while the first one's deploy is under way; the model ends DEPLOYED and the run succeeds."""
+    cid = connector(server)
+    mid = server.add_model(NAME, cid)
+    server.deploy_polls = 3
+    server.deploy_model(mid)                     # the other run's deploy, still DEPLOYING
+    server.models[mid]["model_state"] = "REGISTERED"   # read just before it started
+    real_get = server.get_model
+    state = {"first": True}
+
+    def get_model(model_id):
+        doc = real_get(model_id)
+        if state.pop("first", False):
+            doc["model_state"] = "REGISTERED"
+            server.models[mid]["model_state"] = "DEPLOYING"
+        return doc
+
+    server.get_model = get_model
+    server.fail_next("POST", r"/_deploy$", 409, reason="Document version conflict updating %s in index "
+                     ".plugins-ml-model" % mid)
+    result = run(module, {"model_id": mid, "state": "deployed"})
+    assert result["failed"] is False, result["msg"]
+    assert server.models[mid]["model_state"] == "DEPLOYED"
+    assert len(server.calls("POST", r"/_deploy$")) == 1
+
+
+def test_a_deploy_conflict_on_a_model_nobody_deploys_is_reported(run, server):
+    cid = connector(server)
+    mid = server.add_model(NAME, cid)
+    server.fail_next("POST", r"/_deploy$", 409, reason="Document version conflict updating %s" % mid)
+    result = run(module, {"name": NAME, "state": "deployed"})
+    assert result["failed"] is True and "409" in result["msg"]
+
+
+def test_register_that_conflicts_with_another_runs_register_adopts_its_model(run, server):
+    """Seen on 3.6 with three runs at once: a register answers 409 "Document version conflict updating
+    <group> in index .plugins-ml-model-group" and makes no model; the other run's model is adopted."""
+    cid = connector(server)
+    gid = server.add_group(NAME, description=MANAGED_GROUP_DESCRIPTION)
+    real_register = server.register_model
+
+    def racing_register(body):
+        other = server.add_model(NAME, cid, model_group_id=gid, model_id="otherRunsModel000001")
+        server.register_model = real_register
+        raise HttpError(409, {"error": {"reason": "Document version conflict updating %s in index "
+                                                  ".plugins-ml-model-group" % gid}, "status": 409, "other": other})
+
+    server.register_model = racing_register
+    result = run(module, {"name": NAME, "connector": CONNECTOR, "state": "deployed"})
+    assert result["failed"] is False, result["msg"]
+    assert list(server.models) == ["otherRunsModel000001"]
+    assert server.models["otherRunsModel000001"]["model_state"] == "DEPLOYED"
+
+
+def test_register_conflict_without_another_model_registers_again(run, server):
+    connector(server)
+    server.fail_next("POST", r"models/_register$", 409, reason="Document version conflict updating g in index "
+                     ".plugins-ml-model-group")
+    result = run(module, {"name": NAME, "connector": CONNECTOR})
+    assert result["failed"] is False, result["msg"]
+    assert len(server.calls("POST", r"models/_register$")) == 2
+    assert len(server.models) == 1

@@ -122,7 +122,22 @@ def test_roles_change_and_mode_change(run, server):
     private = run(module, {"name": NAME, "access_mode": "private"}, diff=True)
     assert private["plan"] == [S("update", id=gid, fields=["access_mode"])]
     assert server.groups[gid]["access"] == "private" and server.groups[gid]["backend_roles"] == []
-    assert "backend_roles" not in private["diff"]["after"] or private["diff"]["after"]["backend_roles"] == []
+    assert "backend_roles" not in private["diff"]["after"]
+    assert private["diff"]["before"]["backend_roles"] == ["shared", "team_a"]
+    assert run(module, {"name": NAME, "access_mode": "private"})["changed"] is False
+    back = run(module, {"name": NAME, "access_mode": "restricted"})
+    assert back["failed"] is True and "backend_roles or add_all_backend_roles" in back["msg"]
+    assert server.calls("PUT", r"model_groups/")[-1].body == {"access_mode": "private"}
+
+
+def test_mode_change_check_mode_matches_the_real_run(check_matches_real):
+    def setup(server):
+        secured(server)
+        gid = server.add_group(NAME, group_id="group0000000000000001")
+        server.groups[gid].update(access="restricted", backend_roles=["team_a"])
+
+    checked, real, dummy, server = check_matches_real(module, {"name": NAME, "access_mode": "public"}, setup=setup)
+    assert real["plan"] == [S("update", id="group0000000000000001", fields=["access_mode"])]
 
 
 @pytest.mark.parametrize("args,words", [
