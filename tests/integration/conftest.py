@@ -3,6 +3,16 @@
 The cluster is started by ``scripts/polarsearch-local up`` (``scripts/test`` does that and exports
 ``POLARSEARCH_URL``, ``MODEL_SERVICE_ENDPOINT`` and ``MODEL_SERVICE_API_KEY``). Modules run through the
 real ``ansible`` command line, so what is tested is what a user runs.
+
+Two profiles (``POLARSEARCH_PROFILE``): ``plain`` (OpenSearch 3.6, HTTP, no security plugin; the default)
+and ``secure`` (``scripts/polarsearch-local up --secure``: OpenSearch 2.19.1 over HTTPS with the security
+plugin and ML Commons access control). On the secure profile the modules authenticate as the admin
+through ``POLARSEARCH_USERNAME``/``POLARSEARCH_PASSWORD`` and trust ``POLARSEARCH_CA_PATH``; the fixtures
+``ml_user`` and ``ml_user2`` are the two non-admin ML users with different backend roles.
+
+A test that needs a server feature 2.19 lacks says so with ``@pytest.mark.server_feature("<name>")``
+(see ``FEATURES_MISSING_ON_SECURE``); on the secure profile it is skipped with the reason.
+``@pytest.mark.secure_only`` marks a test that needs the security plugin.
 """
 
 from __future__ import annotations
@@ -27,6 +37,40 @@ ML = "/_plugins/_ml"
 TRUSTED = "plugins.ml_commons.trusted_connector_endpoints_regex"
 PRIVATE_IP = "plugins.ml_commons.connector.private_ip_enabled"
 
+# Server features of ML Commons 3.x that the secure profile's 2.19.1 does not have: name -> why a test
+# that needs one is skipped there.
+FEATURES_MISSING_ON_SECURE = {
+    "action_name": "ML Commons 2.19 connectors have no action `name` field (3.x)",
+    "safe_characters": "ML Commons 2.19 does not validate names and descriptions for safe characters (3.x)",
+    "structured_output": "ML Commons 2.19 has no `supports_structured_output` (3.x)",
+}
+
+SECURE_ENV = ("POLARSEARCH_USERNAME", "POLARSEARCH_PASSWORD", "POLARSEARCH_USER_PASSWORD", "POLARSEARCH_CA_PATH")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "server_feature(name): the test needs a ML Commons 3.x feature that the "
+                            "secure profile's 2.19 lacks; skipped there with the reason")
+    config.addinivalue_line("markers", "secure_only: the test needs the secure profile (security plugin)")
+
+
+def current_profile():
+    return os.environ.get("POLARSEARCH_PROFILE") or "plain"
+
+
+def pytest_collection_modifyitems(config, items):
+    profile = current_profile()
+    for item in items:
+        for mark in item.iter_markers("server_feature"):
+            for name in mark.args:
+                if name not in FEATURES_MISSING_ON_SECURE:
+                    raise pytest.UsageError("unknown server_feature %r on %s (one of: %s)"
+                                            % (name, item.nodeid, ", ".join(sorted(FEATURES_MISSING_ON_SECURE))))
+                if profile == "secure":
+                    item.add_marker(pytest.mark.skip(reason="secure profile: " + FEATURES_MISSING_ON_SECURE[name]))
+        if profile != "secure" and item.get_closest_marker("secure_only"):
+            item.add_marker(pytest.mark.skip(reason="needs the secure profile (scripts/polarsearch-local up --secure)"))
+
 
 @pytest.fixture(scope="session")
 def env():
@@ -34,6 +78,28 @@ def env():
     if not url:
         pytest.skip("POLARSEARCH_URL is not set: start the cluster with scripts/polarsearch-local up "
                     "(scripts/test does it)")
+    profile = current_profile()
+    if profile not in ("plain", "secure"):
+        raise pytest.UsageError("POLARSEARCH_PROFILE must be plain or secure, got %r" % profile)
+    secure = {}
+    if profile == "secure":
+        missing = [name for name in ("POLARSEARCH_USERNAME", "POLARSEARCH_PASSWORD", "POLARSEARCH_CA_PATH",
+                                     "POLARSEARCH_ML_USER", "POLARSEARCH_ML_PASSWORD", "POLARSEARCH_ML_USER2",
+                                     "POLARSEARCH_ML_PASSWORD2") if not os.environ.get(name)]
+        if missing:
+            raise pytest.UsageError("POLARSEARCH_PROFILE=secure needs %s: export the lines of "
+                                    "scripts/polarsearch-local up --secure" % ", ".join(missing))
+        secure = {
+            "username": os.environ["POLARSEARCH_USERNAME"],
+            "password": os.environ["POLARSEARCH_PASSWORD"],
+            "ca_path": os.environ["POLARSEARCH_CA_PATH"],
+            "ml_users": [
+                {"name": os.environ["POLARSEARCH_ML_USER"], "password": os.environ["POLARSEARCH_ML_PASSWORD"],
+                 "backend_role": os.environ.get("POLARSEARCH_ML_BACKEND_ROLE", "")},
+                {"name": os.environ["POLARSEARCH_ML_USER2"], "password": os.environ["POLARSEARCH_ML_PASSWORD2"],
+                 "backend_role": os.environ.get("POLARSEARCH_ML_BACKEND_ROLE2", "")},
+            ],
+        }
     # `up` prints the endpoint with its scheme (http://127.0.0.1:18080), the value a user passes on;
     # the connector specs and the model service's admin routes take its host:port
     service = os.environ.get("MODEL_SERVICE_ENDPOINT", "http://127.0.0.1:18080").rstrip("/")
@@ -43,6 +109,12 @@ def env():
         "endpoint": host_port,
         "endpoint_url": "http://" + host_port,
         "api_key": os.environ.get("MODEL_SERVICE_API_KEY", "local-dev-key-0001"),
+        "profile": profile,
+        # secure profile: the admin's username/password, the CA and the two ML users
+        "username": secure.get("username"),
+        "password": secure.get("password"),
+        "ca_path": secure.get("ca_path"),
+        "ml_users": secure.get("ml_users", []),
     }
 
 
@@ -64,14 +136,24 @@ def id_terms(collections_path):
 
 
 class Rest:
-    """Direct REST access to the cluster, to make out-of-band changes and to check server state."""
+    """Direct REST access to the cluster, to make out-of-band changes and to check server state.
 
-    def __init__(self, url):
+    On the secure profile it authenticates (the admin unless ``auth`` names another user) and trusts the
+    node's CA, passed with each request so that ``REQUESTS_CA_BUNDLE`` cannot override it.
+    """
+
+    def __init__(self, url, auth=None, ca_path=None):
         self.url = url.rstrip("/")
         self.session = requests.Session()
+        self.session.auth = auth
+        self.verify = ca_path or True
+
+    def request(self, method, path, **kwargs):
+        kwargs.setdefault("timeout", 60)
+        return self.session.request(method, self.url + path, verify=self.verify, **kwargs)
 
     def call(self, method, path, body=None, ok=(200, 201)):
-        response = self.session.request(method, self.url + path, json=body, timeout=60)
+        response = self.request(method, path, json=body)
         if ok and response.status_code not in ok:
             raise AssertionError("%s %s -> %s %s" % (method, path, response.status_code, response.text[:500]))
         return response.json() if response.text else {}
@@ -143,16 +225,57 @@ class Rest:
 
     def predict(self, model_id, parameters):
         """The raw response of a predict (its status is the test's to check)."""
-        return self.session.post(self.url + ML + "/models/%s/_predict" % model_id,
-                                 json={"parameters": parameters}, timeout=60)
+        return self.request("POST", ML + "/models/%s/_predict" % model_id, json={"parameters": parameters})
 
     def predict_json(self, model_id, parameters):
         return self.call("POST", "%s/models/%s/_predict" % (ML, model_id), {"parameters": parameters})
 
 
 @pytest.fixture(scope="session")
+def server_has(env):
+    """``server_has(name)``: False when the profile's server lacks the feature ``name`` (see
+    FEATURES_MISSING_ON_SECURE), so a test can skip only the part that needs it, saying why."""
+    def has(name):
+        if name not in FEATURES_MISSING_ON_SECURE:
+            raise KeyError("unknown server feature %r" % name)
+        return env["profile"] != "secure"
+    has.reason = FEATURES_MISSING_ON_SECURE.get
+    return has
+
+
+def rest_for(env, user=None):
+    """Rest as ``user`` (a dict with name and password), as the admin on the secure profile, or anonymous."""
+    if env["profile"] != "secure":
+        return Rest(env["url"])
+    auth = (user["name"], user["password"]) if user else (env["username"], env["password"])
+    return Rest(env["url"], auth=auth, ca_path=env["ca_path"])
+
+
+@pytest.fixture(scope="session")
 def rest(env):
-    return Rest(env["url"])
+    return rest_for(env)
+
+
+def _ml_user(env, index):
+    if env["profile"] != "secure":
+        pytest.skip("the ML users exist on the secure profile only (scripts/polarsearch-local up --secure)")
+    user = dict(env["ml_users"][index])
+    user["rest"] = rest_for(env, user)
+    # what the modules read from the environment to act as this user
+    user["env"] = {"POLARSEARCH_USERNAME": user["name"], "POLARSEARCH_PASSWORD": user["password"]}
+    return user
+
+
+@pytest.fixture(scope="session")
+def ml_user(env):
+    """The first non-admin user with ml_full_access (backend role ``backend_role``), secure profile only."""
+    return _ml_user(env, 0)
+
+
+@pytest.fixture(scope="session")
+def ml_user2(env):
+    """The second non-admin ML user, with another backend role than ``ml_user``."""
+    return _ml_user(env, 1)
 
 
 class Ansible:
@@ -173,6 +296,12 @@ class Ansible:
             "POLARSEARCH_URL": env["url"],
         })
         self.env.pop("POLARSEARCH_HOST_PORT", None)
+        for name in SECURE_ENV:
+            self.env.pop(name, None)
+        if env["profile"] == "secure":
+            # the modules' environment fallbacks: the admin, and the node's CA
+            self.env.update({"POLARSEARCH_USERNAME": env["username"], "POLARSEARCH_PASSWORD": env["password"],
+                             "POLARSEARCH_CA_PATH": env["ca_path"]})
         self.last_output = ""
 
     def run(self, module, args, check=False, diff=True, verbosity=0, extra_env=None):
