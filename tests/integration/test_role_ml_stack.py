@@ -4,9 +4,10 @@ The tests run in file order and share one stack (one name prefix per session):
 
 1. check mode of provision on a cluster without the stack: everything is listed as to be created, nothing written;
 2. provision: every object exists and the verify predicts answer; a second run changes nothing;
-3. drift: a rotated key is reported (and not applied); out-of-band changes made through REST (a removed trusted
-   endpoint entry, a changed connector parameter under an undeployed model, an undeployed model) make drift.yml
-   fail, naming exactly those changes; provision fixes them and drift.yml passes;
+3. drift: a rotated key, and another fingerprint key, are reported (and not applied); out-of-band changes made
+   through REST (a removed trusted endpoint entry, a changed connector parameter under an undeployed model, an
+   undeployed model) make drift.yml fail, naming exactly those changes; provision fixes them and drift.yml passes
+   with the connection given in the role's variables only;
 4. teardown leaves nothing behind, and a second teardown changes nothing;
 5. of two stacks sharing an endpoint, the first teardown keeps the trusted endpoint entry the other stack still
    needs, and the second removes it;
@@ -272,6 +273,19 @@ def test_drift_reports_a_rotated_key_without_applying_it(stack, rest):
                                    for entry in KINDS)
 
 
+def test_drift_sees_another_fingerprint_key(stack):
+    """The fingerprint key reaches the connector module, from the role variable or from the environment."""
+    by_variable = stack.playbook("drift", {"ml_stack_fingerprint_key": "another-key-" + uuid.uuid4().hex})
+    by_environment = stack.playbook("drift", env={"POLARSEARCH_FINGERPRINT_KEY": "another-key-" + uuid.uuid4().hex})
+    for run in (by_variable, by_environment):
+        assert "another-key-" not in run.output
+        if "ML Commons compares connector IDs as analyzed text" in run.output:
+            pytest.skip("two connector IDs of the stack share a term: %s" % run.tail())
+        assert run.rc != 0, run.tail()
+        assert run.changes() == sorted((stack.names(entry)[0], "connector", "replace", ("credential",))
+                                       for entry in KINDS)
+
+
 def test_drift_names_out_of_band_changes_and_provision_fixes_them(stack, rest):
     rerank, rerank_connector = stack.names("qwen3-rerank")
     llm = stack.names("qwen-max")[0]
@@ -318,7 +332,10 @@ def test_drift_names_out_of_band_changes_and_provision_fixes_them(stack, rest):
     for entry in KINDS:
         assert rest.one_model(stack.names(entry)[0])["model_state"] == "DEPLOYED"
 
-    clean = stack.playbook("drift")
+    # the connection from the role's variables alone, every option passed through (no POLARSEARCH_* in the env)
+    connection = {"polarsearch_host": stack.env["POLARSEARCH_URL"], "polarsearch_scheme": "http",
+                  "polarsearch_validate_certs": True, "polarsearch_timeout": 45, "polarsearch_retries": 1}
+    clean = stack.playbook("drift", connection, env={"POLARSEARCH_URL": ""})
     assert clean.rc == 0, clean.tail()
     assert clean.changes() == [] and clean.report["drift"] is False
     assert "ML stack drift (check mode): 0 of 12 resources would change" in clean.output
