@@ -11,7 +11,9 @@ The tests run in file order and share one stack (one name prefix per session):
 4. teardown leaves nothing behind, and a second teardown changes nothing;
 5. of two stacks sharing an endpoint, the first teardown keeps the trusted endpoint entry the other stack still
    needs, and the second removes it;
-6. bad input fails before anything runs.
+6. with ml_stack_pipelines, the search pipelines refer to the models' IDs, a re-pointed pipeline is drift that
+   provision fixes, and teardown deletes the pipelines before the models;
+7. bad input fails before anything runs.
 
 The model service is reached as ``http://localhost:<port>`` rather than ``http://127.0.0.1:<port>``: the role derives
 the trusted endpoint entry ``^http://localhost:<port>/.*$`` from it, which no other test suite uses, so removing it
@@ -241,7 +243,8 @@ def test_provision_creates_deploys_and_verifies(stack, rest, cluster):
     assert embedding["inference_results"][0]["output"][0]["data"]
     rerank = rest.predict_json(rest.one_model(stack.prefix + "qwen3-rerank")["model_id"],
                                {"query": "capital", "documents": ["Paris is the capital", "apples"]})
-    assert len(rerank["inference_results"][0]["output"][0]["dataAsMap"]["output"]["results"]) == 2
+    # one similarity tensor per document, in document order, as the rerank search processor reads it
+    assert [t["name"] for t in rerank["inference_results"][0]["output"]] == ["similarity", "similarity"]
     chat = rest.predict_json(rest.one_model(stack.prefix + "qwen-max")["model_id"],
                              {"messages": [{"role": "user", "content": "hello"}]})
     assert chat["inference_results"][0]["output"][0]["dataAsMap"]["choices"][0]["message"]["content"]
@@ -415,7 +418,95 @@ def test_teardown_keeps_a_trusted_entry_another_stack_still_uses(two_stacks, res
     assert regex not in rest.trusted()
 
 
-# -- 6. bad input -----------------------------------------------------------------------------------------------
+# -- 6. search pipelines ---------------------------------------------------------------------------------------
+PIPELINES = {"embedding-ingest": ("ingest", "text-embedding-v4"), "rerank-search": ("search", "qwen3-rerank"),
+             "rag-search": ("search", "qwen-max")}
+WITH_PIPELINES = {"ml_stack_pipelines": True, "ml_stack_verify": False}
+
+
+def pipeline_path(kind, name):
+    return "/_%s/pipeline/%s" % (kind, name)
+
+
+def stored_pipeline(rest, kind, name):
+    answer = rest.call("GET", pipeline_path(kind, name), ok=(200, 404))
+    return answer.get(name)
+
+
+@pytest.fixture()
+def search_stack(cluster, rest):
+    stack = Stack(cluster["url"], cluster["endpoint"], cluster["api_key"], "rt-%s-" % uuid.uuid4().hex[:8])
+    yield stack
+    stack.playbook("teardown", WITH_PIPELINES)
+    for suffix, (kind, _model) in PIPELINES.items():
+        rest.call("DELETE", pipeline_path(kind, stack.prefix + suffix), ok=None)
+    for kind in ("models", "connectors"):
+        assert rest.with_prefix(kind, stack.prefix) == [], "the stack left %s behind" % kind
+
+
+def test_pipelines_follow_the_models_and_go_before_them(search_stack, rest):
+    stack = search_stack
+    pipeline_rows = sorted((stack.prefix + model, "pipeline", "create") for model in
+                           (m for _kind, m in PIPELINES.values()))
+
+    check = stack.playbook("provision", WITH_PIPELINES, check=True)
+    assert check.rc == 0 and check.failed == 0, check.tail()
+    assert sorted((r["model"], r["resource"], r["action"]) for r in check.rows()
+                  if r["resource"] == "pipeline") == pipeline_rows
+    for suffix, (kind, _model) in PIPELINES.items():
+        assert stored_pipeline(rest, kind, stack.prefix + suffix) is None, "check mode wrote a pipeline"
+
+    run = stack.playbook("provision", WITH_PIPELINES)
+    assert run.rc == 0 and run.failed == 0, run.tail()
+    ids = {model: rest.one_model(stack.prefix + model)["model_id"] for model in KINDS}
+    ingest = stored_pipeline(rest, "ingest", stack.prefix + "embedding-ingest")
+    assert ingest["processors"][0]["text_embedding"] == {"model_id": ids["text-embedding-v4"],
+                                                         "field_map": {"text": "embedding"}}
+    rerank = stored_pipeline(rest, "search", stack.prefix + "rerank-search")["response_processors"][0]["rerank"]
+    assert rerank["ml_opensearch"]["model_id"] == ids["qwen3-rerank"]
+    rag = stored_pipeline(rest, "search", stack.prefix + "rag-search")["response_processors"]
+    assert rag[1]["retrieval_augmented_generation"]["model_id"] == ids["qwen-max"]
+
+    # a document through the ingest pipeline gets a vector of the model's dimension
+    dimension = len(rest.predict_json(ids["text-embedding-v4"], {"input": ["probe"]})[
+        "inference_results"][0]["output"][0]["data"])
+    simulated = rest.call("POST", pipeline_path("ingest", stack.prefix + "embedding-ingest") + "/_simulate",
+                          {"docs": [{"_source": {"text": "PolarSearch is a search service."}}]})
+    assert len(simulated["docs"][0]["doc"]["_source"]["embedding"]) == dimension > 0
+
+    # a pipeline restored from elsewhere points at another model's ID: drift names it, provision re-points it
+    rest.call("PUT", pipeline_path("ingest", stack.prefix + "embedding-ingest"),
+              dict(ingest, processors=[{"text_embedding": {"model_id": ids["qwen3-rerank"],
+                                                           "field_map": {"text": "embedding"}}}]))
+    drift = stack.playbook("drift", WITH_PIPELINES)
+    assert drift.rc != 0 and "the ML stack drifted" in drift.output, drift.tail()
+    assert [(r[0], r[1], r[2]) for r in drift.changes()] == [
+        (stack.prefix + "text-embedding-v4", "pipeline", "update")]
+    assert [r["name"] for r in drift.rows() if r["action"] != "none"] == [stack.prefix + "embedding-ingest"]
+    fix = stack.playbook("provision", WITH_PIPELINES)
+    assert fix.rc == 0, fix.tail()
+    assert stored_pipeline(rest, "ingest", stack.prefix + "embedding-ingest")["processors"][0][
+        "text_embedding"]["model_id"] == ids["text-embedding-v4"]
+    clean = stack.playbook("drift", WITH_PIPELINES)
+    assert clean.rc == 0 and clean.changes() == [], clean.tail()
+
+    # teardown: the pipelines first (check mode says so and writes nothing), then the models
+    check = stack.playbook("teardown", WITH_PIPELINES, check=True)
+    assert check.rc == 0, check.tail()
+    assert sorted((r["name"], r["action"]) for r in check.rows() if r["resource"] == "pipeline") == sorted(
+        (stack.prefix + suffix, "delete") for suffix in PIPELINES)
+    assert stored_pipeline(rest, "ingest", stack.prefix + "embedding-ingest") is not None
+    run = stack.playbook("teardown", WITH_PIPELINES)
+    assert run.rc == 0 and run.failed == 0, run.tail()
+    assert run.output.index("Delete the search pipelines") < run.output.index("Undeploy and delete the absent models")
+    for suffix, (kind, _model) in PIPELINES.items():
+        assert stored_pipeline(rest, kind, stack.prefix + suffix) is None
+    assert_no_stack_objects(rest, stack)
+    again = stack.playbook("teardown", WITH_PIPELINES)
+    assert again.rc == 0 and again.changed == 0, again.tail()
+
+
+# -- 7. bad input -----------------------------------------------------------------------------------------------
 BAD_INPUT = [
     ([{"name": "x", "kind": "foo"}], "value of kind must be one of: embedding, rerank, llm, got: foo"),
     ([{"kind": "llm"}], "missing required arguments: name"),
