@@ -38,7 +38,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import ML, REPO
+from conftest import ML, REPO, connection_env
 
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 KINDS = {"text-embedding-v4": "embedding", "qwen3-rerank": "rerank", "qwen-max": "llm"}
@@ -75,7 +75,7 @@ class Run:
 class Stack:
     """Runs the collection playbooks the way AWX would: extra vars, and the key and cluster from the environment."""
 
-    def __init__(self, url, endpoint, api_key, prefix):
+    def __init__(self, url, endpoint, api_key, prefix, connection=None):
         self.prefix = prefix
         self.endpoint = endpoint
         self.api_key = api_key
@@ -96,6 +96,8 @@ class Stack:
             "POLARSEARCH_URL": url,
             "ML_STACK_API_KEY": api_key,
         })
+        # on the secure profile: the credentials and the CA as well
+        self.env.update(connection or {})
 
     def names(self, entry):
         return self.prefix + entry, self.prefix + entry + "-connector"
@@ -142,13 +144,14 @@ def cluster(env):
     host, _sep, port = service.rpartition(":")
     if host not in ("127.0.0.1", "localhost"):
         pytest.skip("MODEL_SERVICE_ENDPOINT %s is not on 127.0.0.1; these tests reach it as localhost" % service)
-    return dict(env, service=service, endpoint="http://localhost:%s" % port)
+    return dict(env, service=service, endpoint="http://localhost:%s" % port, connection=connection_env(env))
 
 
 @pytest.fixture(scope="module")
 def stack(cluster, rest):
     """The stack of this session; whatever happens, everything with its prefix is removed at the end."""
-    stack = Stack(cluster["url"], cluster["endpoint"], cluster["api_key"], "rt-%s-" % uuid.uuid4().hex[:8])
+    stack = Stack(cluster["url"], cluster["endpoint"], cluster["api_key"], "rt-%s-" % uuid.uuid4().hex[:8],
+                  cluster["connection"])
     stack.regex = expected_regex(cluster["endpoint"])
     yield stack
     stack.playbook("teardown")
@@ -338,7 +341,13 @@ def test_drift_names_out_of_band_changes_and_provision_fixes_them(stack, rest):
     # the connection from the role's variables alone, every option passed through (no POLARSEARCH_* in the env)
     connection = {"polarsearch_host": stack.env["POLARSEARCH_URL"], "polarsearch_scheme": "http",
                   "polarsearch_validate_certs": True, "polarsearch_timeout": 45, "polarsearch_retries": 1}
-    clean = stack.playbook("drift", connection, env={"POLARSEARCH_URL": ""})
+    cleared = {"POLARSEARCH_URL": ""}
+    if "POLARSEARCH_USERNAME" in stack.env:
+        connection.update(polarsearch_scheme="https", polarsearch_username=stack.env["POLARSEARCH_USERNAME"],
+                          polarsearch_password=stack.env["POLARSEARCH_PASSWORD"],
+                          polarsearch_ca_path=stack.env["POLARSEARCH_CA_PATH"])
+        cleared.update(POLARSEARCH_USERNAME="", POLARSEARCH_PASSWORD="", POLARSEARCH_CA_PATH="")
+    clean = stack.playbook("drift", connection, env=cleared)
     assert clean.rc == 0, clean.tail()
     assert clean.changes() == [] and clean.report["drift"] is False
     assert "ML stack drift (check mode): 0 of 12 resources would change" in clean.output
@@ -373,7 +382,7 @@ def test_teardown_leaves_nothing_behind(stack, rest):
 def two_stacks(cluster, rest):
     """Two one-model stacks with their own prefixes and the same endpoint; removed whatever happens."""
     prefix = "rt-%s-" % uuid.uuid4().hex[:8]
-    stacks = [Stack(cluster["url"], cluster["endpoint"], cluster["api_key"], prefix + side + "-") for side in "ab"]
+    stacks = [Stack(cluster["url"], cluster["endpoint"], cluster["api_key"], prefix + side + "-", cluster["connection"]) for side in "ab"]
     yield stacks
     for stack in stacks:
         stack.playbook("teardown", SMALL_STACK)
@@ -435,7 +444,8 @@ def stored_pipeline(rest, kind, name):
 
 @pytest.fixture()
 def search_stack(cluster, rest):
-    stack = Stack(cluster["url"], cluster["endpoint"], cluster["api_key"], "rt-%s-" % uuid.uuid4().hex[:8])
+    stack = Stack(cluster["url"], cluster["endpoint"], cluster["api_key"], "rt-%s-" % uuid.uuid4().hex[:8],
+                  cluster["connection"])
     yield stack
     stack.playbook("teardown", WITH_PIPELINES)
     for suffix, (kind, _model) in PIPELINES.items():
