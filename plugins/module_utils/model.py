@@ -14,6 +14,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.common import 
     first_or_fail,
     parse_json_text,
 )
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_lookup import resolve_connector_id
 from ansible_collections.polardb.polarsearch.plugins.module_utils.identity import winner_by_key
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model_fields import (
     FIELD_RULES,
@@ -388,8 +389,8 @@ def resolve_group(context, params, model_name):
     return group
 
 
-def ensure_model(params, context, resolve_connector):
-    """Converge one remote model; ``resolve_connector(name)`` gives a connector ID (or None)."""
+def ensure_model(params, context):
+    """Converge one remote model."""
     client = context.client
     state = params["state"]
     timeout = params["wait_timeout"]
@@ -406,7 +407,7 @@ def ensure_model(params, context, resolve_connector):
 
     connector_id = params.get("connector_id")
     if params.get("connector"):
-        connector_id = resolve_connector(params["connector"])
+        connector_id = resolve_connector_id(context.client, params["connector"])
     missing_connector = bool(params.get("connector")) and not connector_id
     if missing_connector and not context.check_mode:
         raise ModuleFailure("connector %r was not found: create it first (polarsearch_connector) or set "

@@ -230,7 +230,6 @@ references:
 """
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import PolarSearchModule
-from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_lookup import resolve_connector_id
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model import ensure_model
 
 
@@ -256,8 +255,7 @@ def main():
         required_one_of=[("name", "model_id")],
         mutually_exclusive=[("connector", "connector_id")],
     )
-    module.run(lambda params, context: ensure_model(
-        params, context, lambda name: resolve_connector_id(context.client, name)))
+    module.run(ensure_model)
 
 
 if __name__ == "__main__":
