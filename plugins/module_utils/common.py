@@ -87,20 +87,27 @@ class PolarSearchModule:
     def __init__(self, argument_spec, secret_options=(), writes=True, **kwargs):
         spec = ConnectionOptions.argument_spec()
         spec.update(argument_spec)
-        mutually_exclusive = list(kwargs.pop("mutually_exclusive", []))
-        mutually_exclusive += [("username", "user_password"), ("password", "user_password")]
-        self.module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
-                                    mutually_exclusive=mutually_exclusive, **kwargs)
+        # The environment fallbacks of the connection options are resolved by ConnectionOptions,
+        # after this validation: an option set in the task beats the environment, and the two
+        # credential forms are checked there, each source on its own.
+        self.module = AnsibleModule(argument_spec=spec, supports_check_mode=True, **kwargs)
         if not HAS_REQUESTS:
             self.module.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
         self.params = self.module.params
         self.writes = writes
+        self.secrets = []
+        self.context = None
         options = ConnectionOptions(self.params)
-        self.secrets = list(options.secrets)
+        try:
+            self.secrets.extend(options.secrets)
+        except ConnectionOptionsError as exc:
+            self.fail(str(exc))
+        # credentials read from the environment are masked by Ansible too, like no_log options
+        self.module.no_log_values.update(self.secrets)
         for name in secret_options:
             self.secrets.extend(secret_values(self.params.get(name)))
         try:
-            self.client = options.client(extra_secrets=self.secrets)
+            self.client = options.client(extra_secrets=self.secrets, warn=self.module.warn)
         except ConnectionOptionsError as exc:
             self.fail(str(exc))
         self.context = Context(self.client, self.module.check_mode)

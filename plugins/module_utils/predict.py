@@ -61,7 +61,8 @@ def run_predict(params, context):
     body = {"parameters": params["parameters"]}
     if params.get("action_type"):
         body["action_type"] = params["action_type"]
-    answer = client.post("%s/models/%s/_predict" % (ML, model_id), body=body) or {}
+    answer = client.post("%s/models/%s/_predict" % (ML, model_id), body=body,
+                         resend=bool(params.get("retry_predict"))) or {}
     if not isinstance(answer, dict):
         raise ModuleFailure("the predict answer of model %s is not a JSON object: %s" % (
             describe(model), str(answer)[:500]))

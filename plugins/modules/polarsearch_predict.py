@@ -62,6 +62,16 @@ options:
         deploy it on this predict.
     type: bool
     default: false
+  retry_predict:
+    description:
+      - Send the predict again when its answer was lost after it was sent (read timeout, connection
+        reset, HTTP 502 or 504 from a proxy). The model service may then run, and bill, the
+        prediction twice.
+      - By default a predict is sent again only when it never reached the server or the server
+        refused it before acting on it (connection refused, HTTP 429, 503, master key not ready);
+        see O(retries).
+    type: bool
+    default: false
 author:
   - PolarDB PolarSearch team (@polardb)
 """
@@ -198,6 +208,7 @@ def main():
             parameters=dict(type="dict", required=True),
             action_type=dict(type="str"),
             require_deployed=dict(type="bool", default=False),
+            retry_predict=dict(type="bool", default=False),
         ),
         required_one_of=[("name", "model_id")],
         mutually_exclusive=[("name", "model_id")],

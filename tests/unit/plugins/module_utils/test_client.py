@@ -188,7 +188,8 @@ def test_connection_errors_exhausted(server):
                      times=99)
     with pytest.raises(PolarSearchError) as info:
         client.get("_cluster/settings")
-    assert str(info.value) == "GET _cluster/settings failed after 3 attempt(s): Name or service not known"
+    assert str(info.value) == ("GET _cluster/settings failed after 3 attempt(s): the host name search.example.com "
+                               "cannot be resolved: check host (Name or service not known)")
     assert info.value.status is None
     assert info.value.method == "GET"
     assert len(server.requests) == 3
