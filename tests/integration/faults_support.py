@@ -87,6 +87,12 @@ class Run:
         recap = RECAP.search(output)
         self.changed = int(recap.group(2)) if recap else None
 
+    def warnings(self):
+        """The text of the run's warnings, unwrapped (Ansible wraps long ones at spaces and hyphens)."""
+        text = "\n".join(re.findall(r"^\[WARNING\]: (.*(?:\n(?!\[|TASK|PLAY|ok:|changed:|fatal:|failed:).*)*)",
+                                     self.output, re.M))
+        return re.sub(r"-\s+", "-", " ".join(text.split()))
+
     @property
     def ok(self):
         return self.rc == 0 and not self.killed

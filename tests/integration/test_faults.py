@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -104,6 +105,13 @@ def faulted_step(env, rest, proxy, runner, stack, step, kind):
     # a later fault of a sequence comes only if the request is sent again (a lost create is looked up instead)
     missed = sorted(set(site for site, rule in rules if rule.times == 1 and not rule.fired))
     problems = ["no fault was injected at %s: the run never sent it" % ", ".join(missed)] if missed else []
+    if kind != "slow":
+        # every retry (or lookup of a lost create) is a warning naming the request
+        warnings = runs[0].warnings()
+        unnamed = sorted(set(site for site, rule in rules if rule.fired and not re.search(
+            r"%s %s:" % (SITES[site][0], SITES[site][1][2:-1]), warnings)))
+        if unnamed:
+            problems.append("no warning named the faulted request at %s" % ", ".join(unnamed))
     return runs, converge(env, rest, runner, stack, step, runs), problems
 
 
