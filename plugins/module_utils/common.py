@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -22,6 +23,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connection imp
 )
 
 ML = "_plugins/_ml"
+CREATING_OPERATIONS = ("create", "register")
 
 
 class ModuleFailure(Exception):
@@ -38,6 +40,7 @@ class Context:
 
     Every write goes through :meth:`act`, so check mode and a real run walk the
     same code path; in check mode the write is replaced by its predicted answer.
+    ``plan`` is the list of :class:`Step` the run wrote (or, in check mode, would write).
     """
 
     def __init__(self, client, check_mode, sleep=time.sleep, clock=time.monotonic):
@@ -47,24 +50,32 @@ class Context:
         self.plan = []
         self.sleep = sleep
         self.clock = clock
+        self.new_ids = set()
 
     def act(self, step, func, predicted=None):
         """Run one write, or in check mode return its predicted answer.
 
         ``changed`` is set once the write has succeeded; a write that fails on its own call
         changes nothing. A write with several calls sets ``changed`` itself after the first one.
+        An object this run made is named without its ID in later steps, as check mode names it.
+        The ID a ``create``/``register`` answer carries (the answer itself when it is a string, or
+        its ``<kind>_id`` value) counts as made by this run.
         """
+        if step.id is not None and step.id in self.new_ids:
+            step = replace(step, id=None)
         self.plan.append(step)
         if self.check_mode:
             self.changed = True
             return predicted
         answer = func()
         self.changed = True
+        if step.operation in CREATING_OPERATIONS:
+            self.new_ids.update(created_ids(step.kind, answer))
         return answer
 
-    def note(self, step):
-        """Record a step that changes nothing on the server (for the plan only)."""
-        self.plan.append(step)
+    def plan_data(self):
+        """The plan as the modules return it: a list of dicts."""
+        return [step.as_dict() for step in self.plan]
 
     def wait_for(self, what, probe, timeout, initial=0.25, factor=1.5, max_interval=3.0):
         """Poll ``probe`` until it returns a non-``None`` value; the interval grows."""
@@ -120,14 +131,21 @@ class PolarSearchModule:
         try:
             result = handler(self.params, self.context)
         except ModuleFailure as exc:
-            self.fail(exc.message, changed=self.context.changed, plan=self.context.plan, **exc.details)
+            self.fail(exc.message, changed=self.context.changed, plan=self.context.plan_data(), **exc.details)
         except PolarSearchError as exc:
             details = {"status": exc.status} if exc.status else {}
-            self.fail(str(exc), changed=self.context.changed, plan=self.context.plan, **details)
+            self.fail(str(exc), changed=self.context.changed, plan=self.context.plan_data(), **details)
         result.setdefault("changed", self.context.changed)
         if self.writes:
-            result.setdefault("plan", self.context.plan)
+            result.setdefault("plan", self.context.plan_data())
         self.module.exit_json(**result)
+
+
+def created_ids(kind, answer):
+    """The ID of the new object a create or register answer of ``kind`` carries."""
+    if isinstance(answer, dict):
+        answer = answer.get("%s_id" % kind)
+    return {answer} if isinstance(answer, str) and answer else set()
 
 
 def secret_values(value):

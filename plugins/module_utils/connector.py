@@ -30,6 +30,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.model import (
     point_models_at,
     undeploy,
 )
+from ansible_collections.polardb.polarsearch.plugins.module_utils.plan import Step
 
 FINGERPRINT = "polarsearch_credential_fingerprint"
 REPLACES = "polarsearch_replaces"
@@ -309,7 +310,7 @@ def create_connector(context, spec, params, replaces=None, known_ids=(), distinc
         # check mode cannot know, so both runs report the same connector.
         return dict(predicted, connector_id=new_id, _discarded=discarded)
 
-    return context.act("create connector %s" % name, run, predicted)
+    return context.act(Step("create", "connector", name), run, predicted)
 
 
 def distinct_replacement(context, new_id, avoid_ids, name, create, known):
@@ -366,8 +367,7 @@ def update_connector(context, current, changes, params, rotate):
         context.client.put("%s/connectors/%s" % (ML, cid), body=body)
         return get_connector(context.client, cid)
 
-    return context.act("update connector %s (%s): %s" % (current.get("name"), cid, ", ".join(fields)),
-                       run, predicted)
+    return context.act(Step("update", "connector", current.get("name"), cid, fields), run, predicted)
 
 
 def set_aside(client, connector):
@@ -386,7 +386,7 @@ def delete_connector(context, connector, discarded=None):
         for connector_id in [cid] + discarded:
             context.client.delete("%s/connectors/%s" % (ML, connector_id))
 
-    context.act("delete connector %s (%s)" % (connector.get("name"), cid), run)
+    context.act(Step("delete", "connector", connector.get("name"), cid), run)
 
 
 def full_spec(current, desired):
@@ -416,7 +416,6 @@ def replace_connector(context, current, desired, params, users, removals=()):
 
 def finish_replace(context, old, new, timeout):
     """Converge a replace that stopped halfway: models move to the new connector, the old one goes."""
-    context.note("finish replacing connector %s (%s) by %s" % (old.get("name"), old["connector_id"], new["connector_id"]))
     check_deletable(context.client, old, "")
     users = models_using_connector(context.client, old["connector_id"])
     moved = point_models_at(context, users, new["connector_id"], timeout)

@@ -1,10 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, polardb.polarsearch contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Remote models and model groups: lookup, register, update, deploy, undeploy, delete."""
+"""Remote models: lookup, register, update, deploy, undeploy, delete."""
 
 from __future__ import annotations
 
+from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import (
     ML,
     ModuleFailure,
@@ -12,12 +13,29 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.common import 
     drop_none,
     first_or_fail,
     parse_json_text,
-    subset_differs,
 )
+from ansible_collections.polardb.polarsearch.plugins.module_utils.identity import winner
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model_fields import (
+    FIELD_RULES,
+    check_fields,
+    differs,
+    merged,
+    server_form,
+)
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model_group import (
+    delete_group_if_left_empty,
+    get_group,
+    group_for_model,
+)
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model_references import (
+    describe,
+    find_model_references,
+)
+from ansible_collections.polardb.polarsearch.plugins.module_utils.plan import Step
 
 DEPLOYED_STATES = ("DEPLOYED", "PARTIALLY_DEPLOYED", "DEPLOYING", "LOADED", "LOADING", "PARTIALLY_LOADED")
 FAILED_TASK_STATES = ("FAILED", "COMPLETED_WITH_ERROR", "CANCELLED")
-MANAGED_GROUP_DESCRIPTION = "Model group managed by polardb.polarsearch"
+SAFE_DELETE = "plugins.ml_commons.safe_delete_model"
 OPTIONAL_FIELDS = ("interface", "is_enabled", "rate_limiter", "guardrails")
 
 
@@ -125,37 +143,65 @@ def wait_undeployed(context, model_id, timeout):
 
 
 # -- writes (each returns the predicted model, so check mode shares the path) --------------
+def model_step(operation, model, fields=()):
+    """The plan step of a write to ``model`` (``Context.act`` drops the ID of a model this run made)."""
+    return Step(operation, "model", name=label(model), id=model.get("model_id"), fields=tuple(fields))
+
+
 def deploy(context, model, wait=True, timeout=300):
     predicted = dict(model, model_state="DEPLOYED" if wait else "DEPLOYING")
+    model_id = model.get("model_id")
+
+    def lookup():
+        # A lost answer: the deploy may have started after all; never send it twice.
+        current = get_model(context.client, model_id)
+        return {} if current and current.get("model_state") in ("DEPLOYING", "DEPLOYED") else None
 
     def run():
-        answer = context.client.post("%s/models/%s/_deploy" % (ML, model["model_id"])) or {}
+        try:
+            answer = context.client.post("%s/models/%s/_deploy" % (ML, model_id), lookup=lookup) or {}
+        except PolarSearchError as exc:
+            # Another run deploying the same model at the same moment: the server's write of the
+            # model document conflicts (409 "Document version conflict"). Its deploy is ours too.
+            if exc.status != 409 or lookup() is None:
+                raise
+            answer = {}
         context.changed = True
         if not wait:
-            return dict(get_model(context.client, model["model_id"]) or predicted)
-        return wait_deployed(context, model["model_id"], answer.get("task_id"), timeout)
+            return dict(get_model(context.client, model_id) or predicted)
+        return wait_deployed(context, model_id, answer.get("task_id"), timeout)
 
-    return context.act("deploy model %s" % label(model), run, predicted)
+    return context.act(model_step("deploy", model), run, predicted)
 
 
 def undeploy(context, model, wait=True, timeout=300):
     predicted = dict(model, model_state="UNDEPLOYED")
+    model_id = model["model_id"]
+
+    def lookup():
+        current = get_model(context.client, model_id)
+        return {} if current is None or current.get("model_state") not in DEPLOYED_STATES else None
 
     def run():
-        context.client.post("%s/models/%s/_undeploy" % (ML, model["model_id"]))
+        try:
+            context.client.post("%s/models/%s/_undeploy" % (ML, model_id), lookup=lookup)
+        except PolarSearchError as exc:
+            if exc.status != 409 or lookup() is None:
+                raise
         context.changed = True
         if not wait:
-            return get_model(context.client, model["model_id"]) or predicted
-        return wait_undeployed(context, model["model_id"], timeout) or predicted
+            return get_model(context.client, model_id) or predicted
+        return wait_undeployed(context, model_id, timeout) or predicted
 
-    return context.act("undeploy model %s" % label(model), run, predicted)
+    return context.act(model_step("undeploy", model), run, predicted)
 
 
 def update_model(context, model, changes, timeout=300):
     """PUT the changed fields; a deployed model is then waited for until it is usable again."""
     predicted = dict(model, **changes)
-    if "interface" in predicted and isinstance(predicted["interface"], dict):
-        predicted["interface"] = {k: parse_json_text(v) for k, v in predicted["interface"].items()}
+    for field in FIELD_RULES:
+        if field in changes:
+            predicted[field] = merged(field, model.get(field), changes[field])
 
     def run():
         current = wait_not_deploying(context, model, timeout)
@@ -167,8 +213,7 @@ def update_model(context, model, changes, timeout=300):
                                  states=("DEPLOYED", "PARTIALLY_DEPLOYED"))
         return get_model(context.client, model["model_id"]) or predicted
 
-    return context.act("update model %s: %s" % (label(model), ", ".join(sorted(changes))),
-                       run, predicted)
+    return context.act(model_step("update", model, fields=sorted(changes)), run, predicted)
 
 
 def point_models_at(context, models, connector_id, timeout):
@@ -176,56 +221,19 @@ def point_models_at(context, models, connector_id, timeout):
     return [update_model(context, model, {"connector_id": connector_id}, timeout) for model in models]
 
 
-# -- model groups -----------------------------------------------------------------------
-def find_group(client, name):
-    hits = client.search("%s/model_groups/_search" % ML, {"term": {"name.keyword": name}})
-    return hits[0] if hits else None
-
-
-def ensure_group(context, name):
-    """The ID of the model group ``name``, created when missing (``None`` in check mode)."""
-    hit = find_group(context.client, name)
-    if hit:
-        return hit["_id"]
-
-    def run():
-        answer = context.client.post(
-            "%s/model_groups/_register" % ML,
-            body={"name": name, "description": MANAGED_GROUP_DESCRIPTION}, lookup=lookup)
-        return answer["model_group_id"]
-
-    def lookup():
-        found = find_group(context.client, name)
-        return {"model_group_id": found["_id"]} if found else None
-
-    return context.act("create model group %s" % name, run, None)
-
-
-def group_name(client, group_id):
-    if not group_id:
-        return None
-    group = client.get("%s/model_groups/%s" % (ML, group_id), missing_ok=True) or {}
-    return group.get("name")
-
-
-def delete_group_if_owned(context, group_id, model):
-    """Delete the group created for ``model`` once no other model is in it."""
-    if not group_id:
-        return
-    group = context.client.get("%s/model_groups/%s" % (ML, group_id), missing_ok=True)
-    if not group:
-        return
-    owned = group.get("name") == model.get("name") or group.get("description") == MANAGED_GROUP_DESCRIPTION
-    others = [m for m in search_models(context.client, {"term": {"model_group_id": group_id}})
-              if m["model_id"] != model["model_id"]]
-    if owned and not others:
-        context.act("delete model group %s (%s)" % (group.get("name"), group_id),
-                    lambda: context.client.delete("%s/model_groups/%s" % (ML, group_id)))
+def delete_model(context, model):
+    return context.act(model_step("delete", model),
+                       lambda: context.client.delete("%s/models/%s" % (ML, model["model_id"])))
 
 
 # -- the ensure functions ---------------------------------------------------------------
-def desired_changes(params, model, connector_id, group_id):
-    """The fields of an existing model that differ from what the user asked for."""
+def desired_changes(params, model, connector_id, group_id, group_wanted=False):
+    """The fields of an existing model that differ from what the user asked for.
+
+    Only options the user set are compared; ``group_wanted`` says a model group was asked for
+    (``model_group`` or ``model_group_id``), ``group_id`` is its ID (``None`` for a group still to
+    be created in check mode).
+    """
     changes = {}
     if params.get("model_id") and params.get("name") and params["name"] != model.get("name"):
         changes["name"] = params["name"]
@@ -233,32 +241,31 @@ def desired_changes(params, model, connector_id, group_id):
         changes["description"] = params["description"]
     if connector_id is not None and connector_id != model.get("connector_id"):
         changes["connector_id"] = connector_id
-    if params.get("model_group") and group_id != model.get("model_group_id"):
+    if group_wanted and (group_id is None or group_id != model.get("model_group_id")):
         changes["model_group_id"] = group_id
-    if params.get("interface") is not None:
-        wanted = {k: parse_json_text(v) for k, v in params["interface"].items()}
-        if wanted != (model.get("interface") or {}):
-            changes["interface"] = params["interface"]
     if params.get("is_enabled") is not None and params["is_enabled"] != model.get("is_enabled", True):
         changes["is_enabled"] = params["is_enabled"]
-    for field in ("rate_limiter", "guardrails"):
-        if params.get(field) is not None and subset_differs(drop_none(params[field]), model.get(field)):
+    for field in FIELD_RULES:
+        if params.get(field) is not None and differs(field, params[field], model.get(field)):
             changes[field] = drop_none(params[field])
     return changes
 
 
-def register(context, params, connector_id, group_id):
+def register(context, params, connector_id, group):
+    """Register the model into ``group`` (always an explicit group: never the server's implicit one)."""
     name = params["name"]
     body = {"name": name, "function_name": "remote", "connector_id": connector_id}
     if params.get("description") is not None:
         body["description"] = params["description"]
-    if group_id:
-        body["model_group_id"] = group_id
+    body["model_group_id"] = group.get("model_group_id")
     for field in OPTIONAL_FIELDS:
         if params.get(field) is not None:
             body[field] = drop_none(params[field])
     predicted = model_view(None, dict(body, model_state="REGISTERED", algorithm="REMOTE"))
     predicted.pop("function_name", None)
+    for field in FIELD_RULES:
+        if field in body:
+            predicted[field] = server_form(field, body[field])
 
     def lookup():
         hit = find_model(context.client, name=name)
@@ -266,19 +273,77 @@ def register(context, params, connector_id, group_id):
 
     def run():
         answer = context.client.post("%s/models/_register" % ML, body=body, lookup=lookup)
-        return get_model(context.client, answer["model_id"])
+        return settle_duplicate_models(context, name, answer["model_id"])
 
-    return context.act("register model %s" % name, run, predicted)
+    return context.act(Step("register", "model", name=name), run, predicted)
 
 
-def ensure_model_absent(context, model, timeout):
+def settle_duplicate_models(context, name, own_id):
+    """After a register: when a concurrent run registered the same name, keep one model.
+
+    Every run picks the same winner (oldest ``created_time``, then smallest ID, see ``identity``);
+    the run whose own new model lost deletes it and adopts the winner.
+    """
+    hits = context.client.search("%s/models/_search" % ML, {"bool": {"filter": [
+        {"term": {"algorithm": "REMOTE"}}, {"term": {"name.keyword": name}}]}})
+    candidates = [dict(hit["_source"], model_id=hit["_id"]) for hit in hits]
+    if len(candidates) > 1:
+        best = winner(candidates, "model_id")
+        if best["model_id"] != own_id:
+            own = get_model(context.client, own_id)
+            if own is not None:
+                delete_model(context, own)
+            return get_model(context.client, best["model_id"])
+    return get_model(context.client, own_id)
+
+
+def safe_delete_enabled(client):
+    """The server's own check at delete (``plugins.ml_commons.safe_delete_model``, default false)."""
+    settings = client.get("_cluster/settings", params={"include_defaults": "true", "flat_settings": "true"}) or {}
+    for scope in ("transient", "persistent", "defaults"):
+        values = settings.get(scope) or {}
+        if SAFE_DELETE in values:
+            return str(values[SAFE_DELETE]).lower() == "true"
+    return False
+
+
+def check_references(context, model, force):
+    """Fail, changing nothing, when pipelines or agents use the model (unless the user opted in)."""
+    try:
+        references = find_model_references(context.client, model["model_id"])
+    except PolarSearchError as exc:
+        # A user without read access to pipelines or agents (security plugin: 403) cannot tell.
+        if exc.status != 403:
+            raise
+        if force:
+            return
+        raise ModuleFailure(
+            "cannot tell whether pipelines or agents use model %s (%s): %s, so nothing was changed. Grant the user "
+            "read access to ingest and search pipelines and agents, or set force_delete_referenced: true to delete "
+            "without this check" % (label(model), model["model_id"], exc))
+    if not references:
+        return
+    names = describe(references)
+    if not force:
+        raise ModuleFailure(
+            "model %s (%s) is used by %s: deleting it would break them. Remove the model from them first, "
+            "or set force_delete_referenced: true to delete it anyway" % (label(model), model["model_id"], names),
+            references=references)
+    if safe_delete_enabled(context.client):
+        raise ModuleFailure(
+            "model %s (%s) is used by %s and the cluster setting %s is true, so the server refuses to delete it "
+            "even with force_delete_referenced; nothing was changed. Remove the model from them first"
+            % (label(model), model["model_id"], names, SAFE_DELETE), references=references)
+
+
+def ensure_model_absent(context, model, timeout, force=False):
     if model is None:
         return None
+    check_references(context, model, force)
     if is_deployed(model):
         undeploy(context, model, True, timeout)
-    context.act("delete model %s" % label(model),
-                lambda: context.client.delete("%s/models/%s" % (ML, model["model_id"])))
-    delete_group_if_owned(context, model.get("model_group_id"), model)
+    delete_model(context, model)
+    delete_group_if_left_empty(context, model.get("model_group_id"), model)
     return None
 
 
@@ -292,11 +357,24 @@ def ensure_deploy_state(context, model, state, wait, timeout):
     return model
 
 
+def resolve_group(context, params, model_name):
+    """The group the user asked for (``model_group_id`` or ``model_group``), or None when neither is set."""
+    if not (params.get("model_group") or params.get("model_group_id")):
+        return None
+    group = group_for_model(context, model_name, params.get("model_group"), params.get("model_group_id"))
+    if params.get("model_group") and params.get("model_group_id") and group.get("name") != params["model_group"]:
+        raise ModuleFailure("model_group_id %s is the model group %r, not %r: set only one of model_group and "
+                            "model_group_id, or make them agree"
+                            % (params["model_group_id"], group.get("name"), params["model_group"]))
+    return group
+
+
 def ensure_model(params, context, resolve_connector):
     """Converge one remote model; ``resolve_connector(name)`` gives a connector ID (or None)."""
     client = context.client
     state = params["state"]
     timeout = params["wait_timeout"]
+    check_fields(params)
     model = find_model(client, name=params.get("name"), model_id=params.get("model_id"))
     if params.get("model_id") and model is None and state != "absent":
         raise ModuleFailure("model_id %s does not exist: remove model_id to register a new model by name"
@@ -304,7 +382,7 @@ def ensure_model(params, context, resolve_connector):
     before = dict(model) if model else None
 
     if state == "absent":
-        ensure_model_absent(context, model, timeout)
+        ensure_model_absent(context, model, timeout, params.get("force_delete_referenced"))
         return {"model": {}, "diff": diff_of(before, None)}
 
     connector_id = params.get("connector_id")
@@ -316,27 +394,39 @@ def ensure_model(params, context, resolve_connector):
                             "connector_id" % params.get("connector"))
     if model is None and not params.get("connector") and not connector_id:
         raise ModuleFailure("connector or connector_id is required to register model %r" % params.get("name"))
-    group_id = ensure_group(context, params["model_group"]) if params.get("model_group") else None
 
     if model is None:
-        model = register(context, params, connector_id, group_id)
+        group = resolve_group(context, params, params["name"]) or group_for_model(context, params["name"])
+        model = register(context, params, connector_id, group)
     else:
-        changes = desired_changes(params, model, connector_id, group_id)
+        group = resolve_group(context, params, model.get("name"))
+        if group is not None:
+            before["model_group"] = group_name(client, before.get("model_group_id"))
+        changes = desired_changes(params, model, connector_id, (group or {}).get("model_group_id"),
+                                  group_wanted=group is not None)
         if missing_connector:
             # Check mode, with the connector still to be created earlier in the play.
             changes["connector_id"] = None
         if changes:
+            old_group_id = model.get("model_group_id")
             model = update_model(context, model, changes, timeout)
+            if "model_group_id" in changes:
+                delete_group_if_left_empty(context, old_group_id, before)
 
     model = ensure_deploy_state(context, model, state, params["wait"], timeout)
     after = dict(model)
-    if params.get("model_group"):
-        after["model_group"] = params["model_group"]
-        if before:
-            before["model_group"] = group_name(client, before.get("model_group_id"))
+    if group is not None:
+        after["model_group"] = group.get("name")
     if params.get("connector"):
         after["connector"] = params["connector"]
         if before:
             before["connector"] = params["connector"] if before.get("connector_id") == connector_id else \
                 "(connector %s)" % before.get("connector_id")
     return {"model": after, "model_id": after.get("model_id"), "diff": diff_of(before, after)}
+
+
+def group_name(client, group_id):
+    if not group_id:
+        return None
+    group = get_group(client, group_id)
+    return group.get("name") if group else None

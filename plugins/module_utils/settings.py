@@ -10,6 +10,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.common import 
     diff_of,
     to_server_string,
 )
+from ansible_collections.polardb.polarsearch.plugins.module_utils.plan import Step
 
 SCOPES = ("persistent", "transient")
 SETTINGS_PATH = "_cluster/settings"
@@ -120,7 +121,7 @@ def ensure_settings(params, context):
     body = {scope: values for scope, values in body.items() if values}
     if body:
         keys = sorted("%s.%s" % (scope, key) for scope, values in body.items() for key in values)
-        context.act("update cluster settings: %s" % ", ".join(keys),
+        context.act(Step("update", "cluster_settings", fields=keys),
                     lambda: context.client.put(SETTINGS_PATH, body=body))
     result_before = {scope: values for scope, values in before.items() if values}
     result_after = {scope: values for scope, values in after.items() if values}

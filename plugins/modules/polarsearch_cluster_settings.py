@@ -113,11 +113,40 @@ diff:
       type: dict
       returned: success
 plan:
-  description: The writes the run made (or, in check mode, would make).
+  description:
+    - The writes the run made (in check mode, would make), in order, one entry per write.
+    - Check mode returns the same entries as the real run.
   returned: always
   type: list
-  elements: str
-  sample: ["update cluster settings: persistent.plugins.ml_commons.trusted_connector_endpoints_regex"]
+  elements: dict
+  contains:
+    operation:
+      description: What the step does, for example C(create), C(update), C(delete), C(register), C(deploy), C(undeploy).
+      type: str
+      returned: always
+    kind:
+      description: The kind of object, for example C(connector), C(model), C(model_group), C(cluster_settings).
+      type: str
+      returned: always
+    name:
+      description: The object's name (null for cluster settings).
+      type: str
+      returned: always
+    id:
+      description: The object's ID; null for an object this run creates, the same in check mode and a real run.
+      type: str
+      returned: always
+    fields:
+      description: The names of the fields the step writes (never their values); C(credential) for a credential.
+      type: list
+      elements: str
+      returned: always
+  sample:
+    - operation: update
+      kind: cluster_settings
+      name: null
+      id: null
+      fields: [persistent.plugins.ml_commons.trusted_connector_endpoints_regex]
 """
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import PolarSearchModule

@@ -286,14 +286,38 @@ diff:
       type: dict
       returned: success
 plan:
-  description: The writes the run made (in check mode, would make), in order.
+  description:
+    - The writes the run made (in check mode, would make), in order, one entry per write.
+    - Check mode returns the same entries as the real run.
   returned: always
   type: list
-  elements: str
+  elements: dict
+  contains:
+    operation:
+      description: What the step does, for example C(create), C(update), C(delete), C(register), C(deploy), C(undeploy).
+      type: str
+      returned: always
+    kind:
+      description: The kind of object, for example C(connector), C(model), C(model_group), C(cluster_settings).
+      type: str
+      returned: always
+    name:
+      description: The object's name (null for cluster settings).
+      type: str
+      returned: always
+    id:
+      description: The object's ID; null for an object this run creates, the same in check mode and a real run.
+      type: str
+      returned: always
+    fields:
+      description: The names of the fields the step writes (never their values); C(credential) for a credential.
+      type: list
+      elements: str
+      returned: always
   sample:
-    - create connector dashscope-qwen-max
-    - update model qwen-max (aBcD): connector_id
-    - delete connector dashscope-qwen-max (3ZxY)
+    - {operation: create, kind: connector, name: dashscope-qwen-max, id: null, fields: []}
+    - {operation: update, kind: model, name: qwen-max, id: aBcD, fields: [connector_id]}
+    - {operation: delete, kind: connector, name: dashscope-qwen-max, id: 3ZxY, fields: []}
 """
 
 from ansible.module_utils.basic import env_fallback

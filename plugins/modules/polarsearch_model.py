@@ -19,6 +19,10 @@ description:
   - C(PARTIALLY_DEPLOYED) and C(DEPLOY_FAILED) count as not deployed; with O(state=deployed) the model is
     deployed again.
   - Pointing a model at another connector is a model update, which the server allows while the model is deployed.
+  - Deploy and undeploy check the model state first and, when an answer is lost, look at the state again
+    instead of sending the request twice.
+  - When two runs register the same model name at the same moment, both end with the same model (the oldest,
+    then the one with the smallest ID); a run whose own new model lost deletes it.
 extends_documentation_fragment:
   - polardb.polarsearch.connection
 attributes:
@@ -49,21 +53,39 @@ options:
     type: str
   model_group:
     description:
-      - The name of the model group; the group is created when missing.
-      - When not set, the server puts a new model in a group named after the model, creating it when needed.
+      - The name of the model group the model is in; the group is created when missing (with the description
+        C(Model group managed by polardb.polarsearch)). Manage its access fields with
+        M(polardb.polarsearch.polarsearch_model_group).
+      - When neither this nor O(model_group_id) is set, a new model is registered into the group named after the
+        model, created the same way when missing. The module always registers into an explicit group (on a
+        cluster with model access control, a register without a group can use another user's private
+        connector), so the module never relies on the server choosing the group.
+      - Moving a model to another group deletes the group it leaves when no other model (of any function) is in
+        it and the group was made for it (named after the model, or created by this collection).
+      - With O(model_group_id) as well, both must name the same group.
+    type: str
+  model_group_id:
+    description:
+      - The ID of an existing model group to put the model in; compared only when set.
     type: str
   interface:
     description:
-      - The input and output JSON schemas of the model (C(input), C(output)); compared only when set.
+      - The input and output JSON schemas of the model (C(input), C(output)); compared only when set, as a whole
+        (the server replaces the whole interface on update).
+      - The server keeps only C(input) and C(output); any other key is refused before anything is written.
     type: dict
   is_enabled:
     description: Whether the model accepts predictions; compared only when set.
     type: bool
   rate_limiter:
-    description: The model's rate limiter, for example C(limit) V(10) and C(unit) V(MINUTES); compared only when set.
+    description:
+      - The model's rate limiter, C(limit) (for example V(10)) and C(unit) (a time unit such as V(MINUTES));
+        compared only when set, on the keys given. Other keys are refused, since the server drops them.
     type: dict
   guardrails:
-    description: The model's guardrails; compared only when set.
+    description:
+      - The model's guardrails, C(type), C(input_guardrail) and C(output_guardrail); compared only when set, on the
+        keys given. Other keys are refused, since the server drops them.
     type: dict
   state:
     description:
@@ -71,11 +93,21 @@ options:
       - V(deployed) registers and deploys it.
       - V(undeployed) registers it and makes sure it is not deployed.
       - V(absent) undeploys it when needed, deletes it, and deletes the model group that was created for it
-        (named after the model, or created by this module) when no other model remains in it.
+        (named after the model, or created by this collection) when no other model remains in it.
         A model that is already gone is success.
+      - Before V(absent) changes anything (in check mode too), the module looks for ingest pipelines, search
+        pipelines and agents that use the model ID and fails naming them, unless O(force_delete_referenced) is
+        set.
     type: str
     choices: [present, deployed, undeployed, absent]
     default: present
+  force_delete_referenced:
+    description:
+      - With O(state=absent), delete the model even when ingest pipelines, search pipelines or agents use it;
+        they stop working. When the cluster setting C(plugins.ml_commons.safe_delete_model) is true the server
+        refuses such a delete anyway, so the module then fails before changing anything.
+    type: bool
+    default: false
   wait:
     description: Wait until a deploy or undeploy has finished.
     type: bool
@@ -115,6 +147,13 @@ EXAMPLES = r"""
       polardb.polarsearch.polarsearch_model:
         name: qwen-max
         state: absent
+
+- name: Register a model into a model group managed with polarsearch_model_group
+  polardb.polarsearch.polarsearch_model:
+    name: qwen3-rerank
+    connector: dashscope-qwen3-rerank
+    model_group: team-a-rerankers
+    state: deployed
 """
 
 RETURN = r"""
@@ -150,11 +189,44 @@ diff:
       type: dict
       returned: success
 plan:
-  description: The writes the run made (in check mode, would make), in order.
+  description:
+    - The writes the run made (in check mode, would make), in order, one entry per write.
+    - Check mode returns the same entries as the real run.
   returned: always
   type: list
-  elements: str
-  sample: ["register model qwen-max", "deploy model qwen-max"]
+  elements: dict
+  contains:
+    operation:
+      description: What the step does, for example C(create), C(update), C(delete), C(register), C(deploy), C(undeploy).
+      type: str
+      returned: always
+    kind:
+      description: The kind of object, C(model) or C(model_group).
+      type: str
+      returned: always
+    name:
+      description: The object's name (null for cluster settings).
+      type: str
+      returned: always
+    id:
+      description: The object's ID; null for an object this run creates, the same in check mode and a real run.
+      type: str
+      returned: always
+    fields:
+      description: The names of the fields the step writes (never their values); C(credential) for a credential.
+      type: list
+      elements: str
+      returned: always
+  sample:
+    - {operation: create, kind: model_group, name: qwen-max, id: null, fields: [description]}
+    - {operation: register, kind: model, name: qwen-max, id: null, fields: []}
+    - {operation: deploy, kind: model, name: qwen-max, id: null, fields: []}
+references:
+  description: On failure of O(state=absent), the pipelines and agents that use the model.
+  returned: when they block a delete
+  type: list
+  elements: dict
+  sample: [{kind: ingest_pipeline, name: embed-on-ingest}]
 """
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import PolarSearchModule
@@ -171,11 +243,13 @@ def main():
             connector_id=dict(type="str"),
             description=dict(type="str"),
             model_group=dict(type="str"),
+            model_group_id=dict(type="str"),
             interface=dict(type="dict"),
             is_enabled=dict(type="bool"),
             rate_limiter=dict(type="dict"),
             guardrails=dict(type="dict"),
             state=dict(type="str", default="present", choices=["present", "deployed", "undeployed", "absent"]),
+            force_delete_referenced=dict(type="bool", default=False),
             wait=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=300),
         ),

@@ -71,9 +71,9 @@ RETURN = r"""
 models:
   description:
     - The models found, sorted by name and ID; an empty list when there is none.
-    - The keys are options of M(polardb.polarsearch.polarsearch_model), except the read-only C(model_state),
-      C(model_version) and C(model_group_id). C(connector) and C(connector_id) are both returned; pass only
-      one of them back to the module.
+    - The keys are options of M(polardb.polarsearch.polarsearch_model), except the read-only C(model_state) and
+      C(model_version). C(connector) and C(connector_id) are both returned; pass only one of them back to the
+      module. C(model_group) and C(model_group_id) name the same group; the module accepts both when they agree.
   returned: success
   type: list
   elements: dict
@@ -97,7 +97,7 @@ models:
       type: str
       returned: when the connector exists
     model_group_id:
-      description: Read-only. The ID of the model group.
+      description: The ID of the model group.
       type: str
     model_group:
       description: The name of the model group.

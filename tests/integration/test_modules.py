@@ -11,6 +11,16 @@ from conftest import ML, TRUSTED, four_steps
 from specs import EMBED_INPUT, embedding_connector, llm_connector, rerank_connector
 
 
+def plan_text(result):
+    """The structured plan a module returned, as text: "operation kind name (ID): fields"."""
+    texts = []
+    for step in result["plan"]:
+        text = "%s %s %s" % (step["operation"], step["kind"].replace("_", " "), step["name"])
+        text += " (%s)" % step["id"] if step["id"] else ""
+        texts.append(text + (": " + ", ".join(step["fields"]) if step["fields"] else ""))
+    return texts
+
+
 # -- cluster settings -----------------------------------------------------------------
 def test_cluster_settings_states_and_drift(env, rest, ansible):
     entry = "^http://127\\.0\\.0\\.1:1/it-%d/.*$" % int(time.time())
@@ -77,7 +87,8 @@ def test_connector_lifecycle_drift_and_secrets(env, rest, ansible, trusted, pref
     # A removed parameter key needs a replace (the server cannot drop keys).
     rest.call("PUT", ML + "/connectors/%s" % cid, {"parameters": {"extra": "x"}})
     replaced = four_steps(ansible, "polarsearch_connector", spec)
-    assert [s.split(" ")[0] for s in replaced["plan"]] == ["create", "delete"]
+    assert [(s["operation"], s["kind"], s["id"]) for s in replaced["plan"]] == [("create", "connector", None),
+                                                                                ("delete", "connector", cid)]
     after = rest.connectors(name)
     assert len(after) == 1 and "extra" not in after[0]["parameters"] and after[0]["connector_id"] != cid
 
@@ -148,7 +159,7 @@ def test_model_states_drift_and_predictions(env, rest, ansible, trusted, prefix,
     # Out of band: undeployed through REST; check mode reports it, a real run fixes it.
     rest.call("POST", ML + "/models/%s/_undeploy" % model_id)
     drift = ansible.run("polarsearch_model", dict(base, state="deployed"), check=True)
-    assert drift["changed"] is True and drift["plan"] == ["deploy model %s" % name]
+    assert drift["changed"] is True and plan_text(drift) == ["deploy model %s (%s)" % (name, model_id)]
     assert rest.model(model_id)["model_state"] == "UNDEPLOYED"
     assert ansible.run("polarsearch_model", dict(base, state="deployed"))["changed"] is True
     assert rest.model(model_id)["model_state"] == "DEPLOYED"
@@ -207,8 +218,9 @@ def test_connector_change_under_deployed_model(env, rest, ansible, trusted, pref
     # redeploy: undeploy, update in place, deploy again.
     cid = rest.connectors(connector)[0]["connector_id"]
     check = ansible.run("polarsearch_connector", dict(changed_spec, on_deployed_models="redeploy"), check=True)
-    assert check["plan"] == ["undeploy model %s" % name, "update connector %s (%s): description" % (connector, cid),
-                             "deploy model %s" % name]
+    assert plan_text(check) == ["undeploy model %s (%s)" % (name, model_id),
+                                "update connector %s (%s): description" % (connector, cid),
+                                "deploy model %s (%s)" % (name, model_id)]
     redeployed = ansible.run("polarsearch_connector", dict(changed_spec, on_deployed_models="redeploy"))
     assert redeployed["plan"] == check["plan"]
     assert rest.connectors(connector)[0]["connector_id"] == cid
@@ -243,8 +255,10 @@ def test_connector_change_under_deployed_model(env, rest, ansible, trusted, pref
         assert rest.model(model_id)["connector_id"] == cid and set(outcomes) == {200}
         pytest.skip("this node's IDs all share a term, so the server refuses every replace: %s" % replaced["msg"])
     assert not replaced.get("failed"), replaced
-    assert replaced["plan"][0] == plan[0] == "create connector %s" % connector
-    assert replaced["plan"][1:] == ["update model %s: connector_id" % name, "delete connector %s (%s)" % (connector, cid)]
+    assert replaced["plan"] == plan
+    assert plan_text(replaced) == ["create connector %s" % connector,
+                                   "update model %s (%s): connector_id" % (name, model_id),
+                                   "delete connector %s (%s)" % (connector, cid)]
     new_cid = replaced["connector_id"]
     assert new_cid != cid and [c["connector_id"] for c in rest.connectors(connector)] == [new_cid]
     assert rest.model(model_id)["connector_id"] == new_cid
@@ -280,8 +294,8 @@ def test_interrupted_replace_converges(env, rest, ansible, trusted, prefix, clea
         pytest.skip("this node's IDs all share a term, so the server refuses every replace")
     check = ansible.run("polarsearch_connector", dict(spec, description="newer"), check=True)
     assert not check.get("failed"), check
-    assert check["plan"][:3] == ["finish replacing connector %s (%s) by %s" % (connector, old, new),
-                                 "update model %s: connector_id" % name, "delete connector %s (%s)" % (connector, old)]
+    assert plan_text(check)[:2] == ["update model %s (%s): connector_id" % (name, model_id),
+                                    "delete connector %s (%s)" % (connector, old)]
     result = ansible.run("polarsearch_connector", dict(spec, description="newer"))
     assert not result.get("failed"), result
     assert result["connector_id"] == new

@@ -62,6 +62,8 @@ DEFAULT_SETTINGS = {
     "plugins.ml_commons.sync_up_job_interval_in_seconds": "10",
     "plugins.ml_commons.native_memory_threshold": "90",
     "plugins.ml_commons.task_dispatcher.eligible_node_role.remote_model": ["data", "ml"],
+    "plugins.ml_commons.safe_delete_model": "false",
+    "plugins.ml_commons.model_access_control_enabled": "false",
     "cluster.routing.allocation.enable": "all",
 }
 BOOLEAN_SETTINGS = frozenset(k for k, v in DEFAULT_SETTINGS.items() if v in ("true", "false"))
@@ -168,6 +170,7 @@ class FakeServer:
         self.inference_results = {}        # model_id -> the inference_results its _predict answers
         self._pending = {}                 # model_id -> [task_id, ticks]
         self._faults = []
+        self._init_model_side()
 
     # -- plumbing ------------------------------------------------------------------------
     def install(self, monkeypatch):
@@ -332,12 +335,15 @@ class FakeServer:
                 return 200, self.get_settings(params)
             if method == "PUT":
                 return 200, self.put_settings(body)
+        if path.startswith(MODEL_USER_PATHS):
+            return self.route_model_users(method, path)
         if not path.startswith(ML + "/"):
             raise error(404, "no handler found for uri [/%s] and method [%s]" % (path, method))
         rest = path[len(ML) + 1:].split("/")
         kind, tail = rest[0], rest[1:]
         handler = {"connectors": self.route_connectors, "models": self.route_models,
-                   "model_groups": self.route_groups, "tasks": self.route_tasks}.get(kind)
+                   "model_groups": self.route_groups, "tasks": self.route_tasks,
+                   "agents": self.route_agents}.get(kind)
         if handler is None:
             raise error(404, "no handler found for uri [/%s] and method [%s]" % (path, method))
         return handler(method, tail, body)
@@ -671,6 +677,7 @@ class FakeServer:
         if gid:
             if gid not in self.groups:
                 raise error(500, "Model Group Response is empty for %s" % gid, "m_l_exception")
+            self._check_group_access(gid)
         else:
             gid = self._group_for_model(body["name"], body.get("description"))
         group = self.groups[gid]
@@ -689,12 +696,10 @@ class FakeServer:
         }
         if body.get("description") is not None:
             doc["description"] = body["description"]
-        for field in ("is_enabled", "rate_limiter", "guardrails", "deploy_setting", "model_config"):
+        for field in ("is_enabled", "deploy_setting", "model_config"):
             if body.get(field) is not None:
                 doc[field] = body[field]
-        if body.get("interface") is not None:
-            doc["interface"] = {k: (v if isinstance(v, str) else json.dumps(v))
-                                for k, v in body["interface"].items()}
+        doc.update(stored_model_fields(body))
         mid = self.new_id()
         self.models[mid] = doc
         tid = self.new_id()
@@ -806,13 +811,12 @@ class FakeServer:
         if body.get("connector_id") and body["connector_id"] not in self.connectors:
             raise error(404, "Failed to find connector with the provided connector id: %s" % body["connector_id"])
         new = copy.deepcopy(model)
-        for field in ("name", "description", "is_enabled", "rate_limiter", "guardrails", "connector_id",
-                      "deploy_setting", "model_config"):
+        for field in ("name", "description", "is_enabled", "connector_id", "deploy_setting", "model_config"):
             if body.get(field) is not None:
                 new[field] = body[field]
-        if body.get("interface") is not None:
-            new["interface"] = {k: (v if isinstance(v, str) else json.dumps(v))
-                                for k, v in body["interface"].items()}
+        for field, value in stored_model_fields(body).items():
+            # PUT is an OpenSearch partial update: objects merge key by key (checked on 3.6).
+            new[field] = merge_object(new.get(field), value)
         gid = body.get("model_group_id")
         if gid and gid != model.get("model_group_id"):
             if gid not in self.groups:
@@ -834,6 +838,15 @@ class FakeServer:
         if model.get("model_state") in UNDELETABLE_STATES:
             raise error(400, "Model cannot be deleted in deploying or deployed state. Try undeploy model first then "
                         "delete")
+        if self.setting("plugins.ml_commons.safe_delete_model") == "true":
+            # DeleteModelTransportAction with safe_delete_model: agents, then ingest and search pipelines.
+            for kind, what, store in (("agents", "agents", self.agents or {}),
+                                      ("ingest pipelines", "pipelines", self.pipelines["_ingest"]),
+                                      ("search pipelines", "pipelines", self.pipelines["_search"])):
+                users = sorted(name for name, body in store.items() if mentions_id(body, mid))
+                if users:
+                    raise error(409, "%d %s are still using this model, please delete or update the %s first: [%s]"
+                                % (len(users), kind, what, ", ".join(users)))
         del self.models[mid]
         return {"_index": ".plugins-ml-model", "_id": mid, "_version": 2, "result": "deleted",
                 "_shards": {"total": 1, "successful": 1, "failed": 0}, "_seq_no": 2, "_primary_term": 1}
@@ -850,13 +863,46 @@ class FakeServer:
                 if gid not in self.groups:
                     raise error(404, "Failed to find model group with the provided model group id: %s" % gid)
                 return 200, copy.deepcopy(self.groups[gid])
+            if method == "PUT":
+                return 200, self.update_group(gid, body)
             if method == "DELETE":
+                # DeleteModelGroupTransportAction: any model document naming the group (any function,
+                # hidden ones too) blocks the delete.
                 if any(m.get("model_group_id") == gid for m in self.models.values()):
                     raise error(409, "Cannot delete the model group when it has associated model versions")
                 if self.groups.pop(gid, None) is None:
                     return 404, {"_index": ".plugins-ml-model-group", "_id": gid, "result": "not_found"}
                 return 200, {"_index": ".plugins-ml-model-group", "_id": gid, "result": "deleted"}
         return self._unsupported(method, tail)
+
+    def _access_fields_allowed(self, body):
+        """MLModelGroupManager / TransportUpdateModelGroupAction: access fields need the security plugin and
+        model access control."""
+        given = [k for k in ("access_mode", "backend_roles", "add_all_backend_roles") if body.get(k) is not None]
+        if given and not (self.security_user and self.setting("plugins.ml_commons.model_access_control_enabled")
+                          == "true"):
+            raise error(400, "You cannot specify model access control parameters because the Security plugin or "
+                        "model access control is disabled on your cluster.", "illegal_argument_exception")
+
+    def _check_access_rules(self, mode, roles, add_all, creating):
+        """The access-mode rules of ML Commons' model-group register and update (same messages)."""
+        user = self.security_user
+        admin = "all_access" in user.get("roles", [])
+        if mode in ("public", "private") and (roles or add_all):
+            raise error(400, "You can specify backend roles only for a model group with the restricted access mode.",
+                        "illegal_argument_exception")
+        if mode == "restricted" or (mode is None and (roles or add_all)):
+            if admin and add_all:
+                raise error(400, "Admin users cannot add all backend roles to a model group.",
+                            "illegal_argument_exception")
+            if roles and add_all:
+                raise error(400, "You cannot specify backend roles and add all backend roles at the same time.",
+                            "illegal_argument_exception")
+            if creating and mode == "restricted" and not roles and not add_all:
+                raise error(400, "You must specify one or more backend roles or add all backend roles to register a "
+                            "restricted model group.", "illegal_argument_exception")
+            if roles and not admin and not set(roles) <= set(user.get("backend_roles", [])):
+                raise error(400, "You don't have the backend roles specified.", "illegal_argument_exception")
 
     def register_group(self, body):
         body = body or {}
@@ -866,8 +912,100 @@ class FakeServer:
             if group["name"] == body["name"]:
                 raise error(400, "The name you provided is already being used by a model group with ID: %s." % gid,
                             "illegal_argument_exception")
+        self._access_fields_allowed(body)
         gid = self.add_group(body["name"], body.get("description"))
+        if self.security_user and self.setting("plugins.ml_commons.model_access_control_enabled") == "true":
+            roles, add_all = body.get("backend_roles"), body.get("add_all_backend_roles")
+            mode = body.get("access_mode")
+            self._check_access_rules(mode, roles, add_all, creating=True)
+            if mode is None:
+                mode = "restricted" if roles or add_all else "private"
+            group = self.groups[gid]
+            group["access"] = mode
+            group["owner"] = {"name": self.security_user["name"],
+                              "backend_roles": list(self.security_user.get("backend_roles", []))}
+            if add_all:
+                roles = list(self.security_user.get("backend_roles", []))
+            if roles:
+                group["backend_roles"] = list(roles)
         return {"model_group_id": gid, "status": "CREATED"}
+
+    def update_group(self, gid, body):
+        body = body or {}
+        group = self.groups.get(gid)
+        if group is None:
+            raise error(404, "Failed to find model group with the provided model group id: %s" % gid)
+        self._access_fields_allowed(body)
+        roles, add_all, mode = body.get("backend_roles"), body.get("add_all_backend_roles"), body.get("access_mode")
+        if self.security_user:
+            self._check_access_rules(mode, roles, add_all, creating=False)
+        if body.get("name") and body["name"] != group["name"]:
+            for other, doc in self.groups.items():
+                if other != gid and doc["name"] == body["name"]:
+                    raise error(400, "The name you provided is already being used by another model with ID: %s. "
+                                "Please provide a different name" % other, "illegal_argument_exception")
+            group["name"] = body["name"]
+        if body.get("description"):
+            group["description"] = body["description"]
+        # TransportUpdateModelGroupAction: a mode other than restricted clears the backend roles; roles
+        # without a mode make the group restricted.
+        if mode is not None:
+            group["access"] = mode
+            if mode != "restricted":
+                group["backend_roles"] = []
+        elif roles is not None or add_all:
+            group["access"] = "restricted"
+        if roles is not None:
+            group["backend_roles"] = list(roles)
+        if add_all:
+            group["backend_roles"] = list(self.security_user.get("backend_roles", []))
+        group["last_updated_time"] = self.now()
+        return {"status": "Updated"}
+
+    def _check_group_access(self, gid):
+        """Register into a group needs access to it (ModelAccessControlHelper): owner, admin, public, or a
+        shared backend role for restricted."""
+        if not (self.security_user and self.setting("plugins.ml_commons.model_access_control_enabled") == "true"):
+            return
+        group, user = self.groups[gid], self.security_user
+        if "all_access" in user.get("roles", []) or group.get("access", "public") == "public":
+            return
+        if (group.get("owner") or {}).get("name") == user["name"]:
+            return
+        if group.get("access") == "restricted" and set(group.get("backend_roles") or []) & set(
+                user.get("backend_roles", [])):
+            return
+        raise error(403, "User doesn't have valid privilege to perform this operation on this model group")
+
+    # -- what uses a model: pipelines and agents ------------------------------------------------
+    def _init_model_side(self):
+        # Stored in the shapes the pipeline section of this file uses (PUT and DELETE are handled there).
+        self.pipelines = {"_ingest": {}, "_search": {}}   # name -> body, as GET _ingest|_search/pipeline
+        self.agents = None                 # agent_id -> document; None: the agent index does not exist yet
+        self.security_user = None          # {"name", "backend_roles", "roles"}: the security plugin is on
+
+    def route_model_users(self, method, path):
+        if path.rstrip("/") == "_plugins/_security/authinfo" and method == "GET":
+            if self.security_user is None:
+                # Without the security plugin OpenSearch answers 400 for a path nobody handles.
+                return 400, {"error": "no handler found for uri [/%s] and method [%s]" % (path, method)}
+            user = self.security_user
+            return 200, {"user_name": user["name"], "backend_roles": list(user.get("backend_roles", [])),
+                         "roles": list(user.get("roles", []))}
+        kind = path.split("/")[0]
+        if method == "GET" and path.rstrip("/") in ("_ingest/pipeline", "_search/pipeline"):
+            # Both APIs answer 404 with an empty object when there is no pipeline at all (3.6).
+            store = self.pipelines[kind]
+            return (200, copy.deepcopy(store)) if store else (404, {})
+        raise error(404, "no handler found for uri [/%s] and method [%s]" % (path, method))
+
+    def route_agents(self, method, tail, body):
+        if tail == ["_search"] and method in ("GET", "POST"):
+            if self.agents is None:
+                # Before the first agent, 3.6 answers 404 index_not_found_exception for .plugins-ml-agent.
+                raise error(404, "no such index [.plugins-ml-agent]", "index_not_found_exception")
+            return 200, self.search(self.agents, body)
+        return self._unsupported(method, tail)
 
     # -- tasks -------------------------------------------------------------------------------
     def route_tasks(self, method, tail, body):
@@ -878,6 +1016,56 @@ class FakeServer:
             self._tick(task.get("model_id"))
             return 200, copy.deepcopy(self.tasks[tail[0]])
         return self._unsupported(method, tail)
+
+
+MODEL_USER_PATHS = ("_ingest/", "_search/pipeline", "_plugins/_security/")
+# What MLModel keeps of the structured model fields (checked against a 3.6 node): interface only
+# "input"/"output", each as a JSON string; rate_limiter "limit" and "unit"; guardrails "type",
+# "input_guardrail", "output_guardrail" (a guardrail keeps GUARDRAIL_KEYS, not an empty list); the limit
+# is stored as a string, the unit must be a TimeUnit name. Other keys are dropped without an error.
+GUARDRAIL_KEYS = ("stop_words", "regex", "model_id", "response_filter", "response_validation_regex")
+TIME_UNITS = ("NANOSECONDS", "MICROSECONDS", "MILLISECONDS", "SECONDS", "MINUTES", "HOURS", "DAYS")
+MODEL_FIELD_KEYS = {"interface": ("input", "output"), "rate_limiter": ("limit", "unit"),
+                    "guardrails": ("type", "input_guardrail", "output_guardrail")}
+
+
+def stored_model_fields(body):
+    out = {}
+    for field, keys in MODEL_FIELD_KEYS.items():
+        value = body.get(field)
+        if value is None:
+            continue
+        kept = {k: v for k, v in value.items() if k in keys}
+        if field == "guardrails":
+            kept = {k: ({g: x for g, x in v.items() if g in GUARDRAIL_KEYS and x != []} if isinstance(v, dict) else v)
+                    for k, v in kept.items()}
+        if field == "rate_limiter":
+            if kept.get("unit") is not None and kept["unit"] not in TIME_UNITS:
+                raise error(400, "No enum constant java.util.concurrent.TimeUnit.%s" % kept["unit"],
+                            "illegal_argument_exception")
+            if kept.get("limit") is not None:
+                kept["limit"] = str(kept["limit"])
+        if field == "interface":
+            kept = {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in kept.items()}
+        out[field] = kept
+    return out
+
+
+def merge_object(current, change):
+    if not isinstance(current, dict) or not isinstance(change, dict):
+        return copy.deepcopy(change)
+    out = copy.deepcopy(current)
+    for key, value in change.items():
+        out[key] = merge_object(out.get(key), value)
+    return out
+
+
+def mentions_id(value, wanted):
+    if isinstance(value, dict):
+        return any(mentions_id(v, wanted) for v in value.values())
+    if isinstance(value, list):
+        return any(mentions_id(v, wanted) for v in value)
+    return value == wanted
 
 
 CLIENT_CONFIG_DEFAULTS = {

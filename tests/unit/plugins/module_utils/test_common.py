@@ -18,6 +18,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.common import 
     subset_differs,
     to_server_string,
 )
+from ansible_collections.polardb.polarsearch.plugins.module_utils.plan import Step
 
 
 class Clock:
@@ -37,28 +38,60 @@ class Clock:
 def test_act_runs_the_write_and_records_the_step():
     calls = []
     context = Context(client=None, check_mode=False)
-    answer = context.act("create thing", lambda: calls.append(1) or "real", predicted="predicted")
+    step = Step("create", "connector", "thing")
+    answer = context.act(step, lambda: calls.append(1) or "real", predicted="predicted")
     assert answer == "real"
     assert calls == [1]
     assert context.changed is True
-    assert context.plan == ["create thing"]
+    assert context.plan == [step]
+    assert context.plan_data() == [{"operation": "create", "kind": "connector", "name": "thing", "id": None,
+                                    "fields": []}]
 
 
 def test_act_in_check_mode_returns_the_prediction_without_writing():
     calls = []
     context = Context(client=None, check_mode=True)
-    answer = context.act("create thing", lambda: calls.append(1), predicted={"id": None})
+    answer = context.act(Step("create", "connector", "thing"), lambda: calls.append(1), predicted={"id": None})
     assert answer == {"id": None}
     assert calls == []
     assert context.changed is True
-    assert context.plan == ["create thing"]
+    assert [str(step) for step in context.plan] == ["create connector thing"]
 
 
-def test_note_records_without_changing():
+def test_a_failed_write_is_planned_and_changes_nothing():
     context = Context(client=None, check_mode=False)
-    context.note("finish something")
-    assert context.plan == ["finish something"]
+
+    def fail():
+        raise ModuleFailure("refused")
+
+    with pytest.raises(ModuleFailure):
+        context.act(Step("delete", "model", "m", "ID1"), fail)
     assert context.changed is False
+    assert [str(step) for step in context.plan] == ["delete model m (ID1)"]
+
+
+@pytest.mark.parametrize("answer", ["NEW", {"model_id": "NEW", "connector_id": "OLD"}])
+def test_later_steps_name_an_object_this_run_made_without_its_id_as_check_mode_does(answer):
+    real = Context(client=None, check_mode=False)
+    checked = Context(client=None, check_mode=True)
+    for context in (real, checked):
+        made = context.act(Step("register", "model", "m"), lambda: answer, predicted={"model_id": None})
+        model_id = made if isinstance(made, str) else made["model_id"]
+        context.act(Step("deploy", "model", "m", model_id), lambda: None)
+        context.act(Step("update", "connector", "c", "OLD", ("description",)), lambda: None)
+    assert real.plan_data() == checked.plan_data()
+    assert [str(step) for step in real.plan] == ["register model m", "deploy model m",
+                                                 "update connector c (OLD): description"]
+
+
+def test_step_as_data_and_as_text():
+    step = Step("update", "cluster_settings", fields=["persistent.a", "transient.b"])
+    assert step.fields == ("persistent.a", "transient.b")
+    assert step.as_dict() == {"operation": "update", "kind": "cluster_settings", "name": None, "id": None,
+                              "fields": ["persistent.a", "transient.b"]}
+    assert str(step) == "update cluster settings: persistent.a, transient.b"
+    assert Step(**step.as_dict()) == step
+    assert str(Step("delete", "connector", "c", "X1")) == "delete connector c (X1)"
 
 
 def test_wait_for_returns_the_first_value_and_backs_off():

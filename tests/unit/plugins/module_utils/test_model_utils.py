@@ -55,9 +55,34 @@ def test_desired_changes():
     assert desired_changes(params, model, "c1", None) == {}
     params.update(model_id="m1", name="n2", description="d2", model_group="grp", is_enabled=False,
                   rate_limiter={"limit": 5})
-    assert desired_changes(params, model, "c2", "g2") == {
+    assert desired_changes(params, model, "c2", "g2", group_wanted=True) == {
         "name": "n2", "description": "d2", "connector_id": "c2", "model_group_id": "g2", "is_enabled": False,
         "rate_limiter": {"limit": 5}}
+
+
+def test_desired_changes_leaves_unset_options_alone():
+    """Every option of the module that the user did not set is neither compared nor written."""
+    model = {"model_id": "m1", "name": "n", "description": "d", "connector_id": "c1", "model_group_id": "g1",
+             "is_enabled": False, "interface": {"input": {"a": 1}, "output": {"b": 2}},
+             "rate_limiter": {"limit": "10", "unit": "MINUTES"}, "guardrails": {"type": "local_regex"}}
+    unset = {"name": "n", "model_id": None, "description": None, "connector": None, "connector_id": None,
+             "model_group": None, "model_group_id": None, "interface": None, "is_enabled": None,
+             "rate_limiter": None, "guardrails": None}
+    assert desired_changes(unset, model, None, None) == {}
+    # a group resolved by the module for a register is not a wish to move an existing model
+    assert desired_changes(unset, model, None, "g-other") == {}
+
+
+def test_desired_changes_compares_only_the_keys_given():
+    """The server merges interface, rate_limiter and guardrails key by key on update (3.6)."""
+    model = {"model_id": "m1", "name": "n", "interface": {"input": {"a": 1}, "output": {"b": 2}},
+             "rate_limiter": {"limit": "10", "unit": "MINUTES"},
+             "guardrails": {"type": "local_regex", "input_guardrail": {"regex": ["x"]}}}
+    params = {"name": "n", "interface": {"input": '{"a": 1}'}, "rate_limiter": {"limit": 10},
+              "guardrails": {"input_guardrail": {"regex": ["x"], "stop_words": []}}}
+    assert desired_changes(params, model, None, None) == {}
+    params["interface"] = {"input": {"a": 1, "c": 3}}
+    assert desired_changes(params, model, None, None) == {"interface": {"input": {"a": 1, "c": 3}}}
 
 
 def test_name_change_needs_model_id():

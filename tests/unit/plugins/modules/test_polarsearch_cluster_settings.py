@@ -9,6 +9,7 @@ import pytest
 from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_cluster_settings as module
 
 from fake_server import DEFAULT_TRUSTED, TRUSTED_KEY
+from plans import plan_text
 
 PRIVATE_IP = "plugins.ml_commons.connector.private_ip_enabled"
 MAX_MODELS = "plugins.ml_commons.max_model_on_node"
@@ -38,7 +39,7 @@ def test_append_to_unset_list_starts_from_the_defaults(run, server):
     assert result["changed"] is True
     assert result["failed"] is False
     assert puts(server) == [{"persistent": {TRUSTED_KEY: expected}}]
-    assert result["plan"] == ["update cluster settings: persistent.%s" % TRUSTED_KEY]
+    assert plan_text(result) == ["update cluster settings: persistent.%s" % TRUSTED_KEY]
     assert result["settings"] == {"persistent": {TRUSTED_KEY: expected}}
     assert result["diff"] == {"before": {"persistent": {TRUSTED_KEY: DEFAULT_TRUSTED}},
                               "after": {"persistent": {TRUSTED_KEY: expected}}}
@@ -50,7 +51,7 @@ def test_append_is_idempotent(run, server):
     before = len(server.requests)
     again = run(module, {"persistent": {TRUSTED_KEY: [DASHSCOPE]}})
     assert again["changed"] is False
-    assert again["plan"] == []
+    assert plan_text(again) == []
     assert [(r.method, r.path) for r in server.requests[before:]] == [SETTINGS_GET]
     assert again["diff"]["before"] == again["diff"]["after"]
 
@@ -153,7 +154,7 @@ def test_nested_and_flat_keys_write_the_same_flat_body(run, fresh):
     run_flat = run(module, {"persistent": {PRIVATE_IP: True, MAX_MODELS: 5}})
     assert nested == puts(server) == [{"persistent": {PRIVATE_IP: "true", MAX_MODELS: "5"}}]
     assert run_nested["diff"] == run_flat["diff"]
-    assert run_flat["plan"] == ["update cluster settings: persistent.%s, persistent.%s" % (PRIVATE_IP, MAX_MODELS)]
+    assert plan_text(run_flat) == ["update cluster settings: persistent.%s, persistent.%s" % (PRIVATE_IP, MAX_MODELS)]
 
 
 @pytest.mark.parametrize("stored,given", [
@@ -208,7 +209,7 @@ def test_null_resets_a_set_key(run, server):
     assert puts(server) == [{"persistent": {PRIVATE_IP: None}}]
     assert PRIVATE_IP not in server.settings["persistent"]
     assert result["diff"]["before"] == {"persistent": {PRIVATE_IP: "true"}}
-    assert result["plan"] == ["update cluster settings: persistent.%s" % PRIVATE_IP]
+    assert plan_text(result) == ["update cluster settings: persistent.%s" % PRIVATE_IP]
 
 
 def test_null_reset_of_a_set_key_reports_null_as_the_value_after(run, server):
@@ -252,7 +253,7 @@ def test_unknown_key_fails_before_any_write(run, server):
     assert "plugins.ml_commons.no_such_setting" in result["msg"]
     assert result["unknown"] == ["plugins.ml_commons.no_such_setting"]
     assert result["changed"] is False
-    assert result["plan"] == []
+    assert plan_text(result) == []
     assert server.writes == []
 
 
@@ -322,7 +323,7 @@ def test_persistent_or_transient_is_required(run, server):
 def test_transient_scope_is_written_as_transient(run, server):
     result = run(module, {"transient": {PRIVATE_IP: True}})
     assert puts(server) == [{"transient": {PRIVATE_IP: "true"}}]
-    assert result["plan"] == ["update cluster settings: transient.%s" % PRIVATE_IP]
+    assert plan_text(result) == ["update cluster settings: transient.%s" % PRIVATE_IP]
     assert server.settings == {"persistent": {}, "transient": {PRIVATE_IP: "true"}}
     assert result["settings"] == {"transient": {PRIVATE_IP: "true"}}
 
@@ -343,7 +344,7 @@ def test_transient_append_starts_from_the_persistent_list(run, server):
 def test_both_scopes_in_one_write(run, server):
     result = run(module, {"persistent": {MAX_MODELS: 2}, "transient": {PRIVATE_IP: True}})
     assert puts(server) == [{"persistent": {MAX_MODELS: "2"}, "transient": {PRIVATE_IP: "true"}}]
-    assert result["plan"] == ["update cluster settings: persistent.%s, transient.%s" % (MAX_MODELS, PRIVATE_IP)]
+    assert plan_text(result) == ["update cluster settings: persistent.%s, transient.%s" % (MAX_MODELS, PRIVATE_IP)]
     assert result["diff"]["after"] == {"persistent": {MAX_MODELS: "2"}, "transient": {PRIVATE_IP: "true"}}
 
 
@@ -380,4 +381,4 @@ def test_rejected_write_is_not_reported_as_a_change(run, server):
     result = run(module, {"persistent": {PRIVATE_IP: True}})
     assert result["failed"] is True
     assert result["changed"] is False
-    assert result["plan"] == ["update cluster settings: persistent.%s" % PRIVATE_IP]
+    assert plan_text(result) == ["update cluster settings: persistent.%s" % PRIVATE_IP]

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.model import MANAGED_GROUP_DESCRIPTION
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model_group import MANAGED_GROUP_DESCRIPTION
 from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_model as module
 
 ML = "_plugins/_ml"
@@ -16,6 +16,11 @@ NAME = "qwen-max"
 CONNECTOR = "dashscope-qwen-max"
 INTERFACE = {"input": {"type": "object", "properties": {"parameters": {"type": "object"}}},
              "output": {"type": "object"}}
+
+
+def S(operation, name=NAME, id=None, fields=(), kind="model"):
+    """One entry of a module's ``plan``."""
+    return {"operation": operation, "kind": kind, "name": name, "id": id, "fields": list(fields)}
 
 
 def connector(server, name=CONNECTOR, **fields):
@@ -45,18 +50,19 @@ def test_register_with_a_connector_name(run, server):
     cid = connector(server)
     result = run(module, {"name": NAME, "connector": CONNECTOR, "description": "Qwen max"}, diff=True)
     assert result["changed"] is True
-    assert result["plan"] == ["register model %s" % NAME]
+    assert result["plan"] == [S("create", kind="model_group", fields=["description"]), S("register")]
+    # always an explicit group: the one named after the model, as the server would choose, made by the module
+    (gid, group), = server.groups.items()
+    assert group["name"] == NAME and group["description"] == MANAGED_GROUP_DESCRIPTION
     registers = server.calls("POST", r"models/_register$")
     assert [r.body for r in registers] == [{"name": NAME, "function_name": "remote", "connector_id": cid,
-                                            "description": "Qwen max"}]
-    assert server.write_summary() == [("POST", "%s/models/_register" % ML)]
+                                            "description": "Qwen max", "model_group_id": gid}]
+    assert server.write_summary() == [("POST", "%s/model_groups/_register" % ML), ("POST", "%s/models/_register" % ML)]
     mid = only_model(server)
     assert result["model_id"] == mid
     assert server.models[mid]["model_state"] == "REGISTERED"
-    # the server created a model group named after the model
-    gid = server.models[mid]["model_group_id"]
-    assert server.groups[gid]["name"] == NAME
-    expected = dict(model_result_view(server, mid), connector=CONNECTOR)
+    assert server.models[mid]["model_group_id"] == gid
+    expected = dict(model_result_view(server, mid), connector=CONNECTOR, model_group=NAME)
     assert result["model"] == expected
     assert result["diff"] == {"before": {}, "after": expected}
 
@@ -67,8 +73,9 @@ def test_register_with_a_connector_id_and_optional_fields(run, server):
             "rate_limiter": {"limit": 10, "unit": "MINUTES"}}
     result = run(module, args)
     body = server.calls("POST", r"models/_register$")[0].body
+    gid = next(iter(server.groups))
     assert body == {"name": NAME, "function_name": "remote", "connector_id": cid, "interface": INTERFACE,
-                    "is_enabled": False, "rate_limiter": {"limit": 10, "unit": "MINUTES"}}
+                    "is_enabled": False, "rate_limiter": {"limit": 10, "unit": "MINUTES"}, "model_group_id": gid}
     mid = only_model(server)
     # the server stores the interface as JSON strings; the module returns it parsed
     assert isinstance(server.models[mid]["interface"]["input"], str)
@@ -83,9 +90,9 @@ def test_register_and_deploy(run, server, clock):
     server.deploy_polls = 3
     result = run(module, {"name": NAME, "connector": CONNECTOR, "state": "deployed"})
     assert result["changed"] is True
-    assert result["plan"] == ["register model %s" % NAME, "deploy model %s" % NAME]
+    assert result["plan"] == [S("create", kind="model_group", fields=["description"]), S("register"), S("deploy")]
     mid = only_model(server)
-    assert server.write_summary() == [("POST", "%s/models/_register" % ML),
+    assert server.write_summary() == [("POST", "%s/model_groups/_register" % ML), ("POST", "%s/models/_register" % ML),
                                       ("POST", "%s/models/%s/_deploy" % (ML, mid))]
     assert server.models[mid]["model_state"] == "DEPLOYED"
     assert result["model"]["model_state"] == "DEPLOYED"
@@ -98,7 +105,7 @@ def test_register_and_deploy(run, server, clock):
 def test_register_and_undeployed_state_registers_only(run, server):
     connector(server)
     result = run(module, {"name": NAME, "connector": CONNECTOR, "state": "undeployed"})
-    assert result["plan"] == ["register model %s" % NAME]
+    assert result["plan"] == [S("create", kind="model_group", fields=["description"]), S("register")]
     assert server.models[only_model(server)]["model_state"] == "REGISTERED"
 
 
@@ -123,7 +130,7 @@ def test_connector_name_not_found_is_planned_in_check_mode(run, server):
                  check_mode=True)
     assert result["failed"] is False
     assert result["changed"] is True
-    assert result["plan"] == ["register model %s" % NAME, "deploy model %s" % NAME]
+    assert result["plan"] == [S("create", kind="model_group", fields=["description"]), S("register"), S("deploy")]
     assert result["model"]["model_state"] == "DEPLOYED"
     assert server.writes == []
 
@@ -138,11 +145,11 @@ def test_connector_name_not_found_fails_for_an_existing_model(run, server):
 
 def test_connector_name_not_found_for_an_existing_model_is_planned_in_check_mode(run, server):
     cid = connector(server)
-    server.add_model(NAME, cid)
+    mid = server.add_model(NAME, cid)
     result = run(module, {"name": NAME, "connector": "created-earlier-in-the-play"}, check_mode=True, diff=True)
     assert result["failed"] is False
     assert result["changed"] is True
-    assert result["plan"] == ["update model %s: connector_id" % NAME]
+    assert result["plan"] == [S("update", id=mid, fields=['connector_id'])]
     assert result["diff"]["after"]["connector"] == "created-earlier-in-the-play"
     assert server.writes == []
 
@@ -205,7 +212,7 @@ def test_name_or_model_id_is_required(run, server):
 def test_model_group_is_created_when_missing(run, server):
     cid = connector(server)
     result = run(module, {"name": NAME, "connector": CONNECTOR, "model_group": "llms"}, diff=True)
-    assert result["plan"] == ["create model group llms", "register model %s" % NAME]
+    assert result["plan"] == [S("create", "llms", kind="model_group", fields=["description"]), S("register")]
     groups = server.calls("POST", r"model_groups/_register$")
     assert [g.body for g in groups] == [{"name": "llms", "description": MANAGED_GROUP_DESCRIPTION}]
     gid = next(g for g, doc in server.groups.items() if doc["name"] == "llms")
@@ -221,7 +228,7 @@ def test_existing_model_group_is_used(run, server):
     connector(server)
     gid = server.add_group("llms")
     result = run(module, {"name": NAME, "connector": CONNECTOR, "model_group": "llms"})
-    assert result["plan"] == ["register model %s" % NAME]
+    assert result["plan"] == [S("register")]
     assert server.calls("POST", r"model_groups/_register$") == []
     assert server.models[only_model(server)]["model_group_id"] == gid
     again = run(module, {"name": NAME, "connector": CONNECTOR, "model_group": "llms"}, diff=True)
@@ -235,12 +242,106 @@ def test_model_moves_to_another_group(run, server):
     old_group = server.models[mid]["model_group_id"]
     gid = server.add_group("llms")
     result = run(module, {"name": NAME, "connector": CONNECTOR, "model_group": "llms"}, diff=True)
-    assert result["plan"] == ["update model %s: model_group_id" % NAME]
+    # the group the server made under the model's name is left empty: it is deleted, not orphaned
+    assert result["plan"] == [S("update", id=mid, fields=["model_group_id"]),
+                              S("delete", id=old_group, kind="model_group")]
     assert server.calls("PUT", r"models/")[0].body == {"model_group_id": gid}
     assert server.models[mid]["model_group_id"] == gid
+    assert old_group not in server.groups
     assert result["diff"]["before"]["model_group"] == NAME
     assert result["diff"]["before"]["model_group_id"] == old_group
     assert result["diff"]["after"]["model_group"] == "llms"
+
+
+@pytest.mark.parametrize("algorithm", ["REMOTE", "TEXT_EMBEDDING"])
+def test_model_move_keeps_a_group_other_models_are_in(run, server, algorithm):
+    cid = connector(server)
+    mid = server.add_model(NAME, cid)
+    old_group = server.models[mid]["model_group_id"]
+    other = server.add_model(NAME, None, model_group_id=old_group, algorithm=algorithm)
+    server.add_group("llms")
+    result = run(module, {"model_id": mid, "model_group": "llms"})
+    assert result["plan"] == [S("update", id=mid, fields=["model_group_id"])]
+    assert server.models[other]["model_group_id"] == old_group
+    assert old_group in server.groups
+
+
+def test_model_move_keeps_a_group_made_by_hand(run, server):
+    cid = connector(server)
+    hand = server.add_group("shared", description="made by hand")
+    mid = server.add_model(NAME, cid, model_group_id=hand)
+    server.add_group("llms")
+    result = run(module, {"name": NAME, "model_group": "llms"})
+    assert result["plan"] == [S("update", id=mid, fields=["model_group_id"])]
+    assert hand in server.groups
+
+
+def test_model_move_deletes_a_group_the_module_made(run, server):
+    connector(server)
+    run(module, {"name": NAME, "connector": CONNECTOR, "model_group": "first"})
+    first = next(g for g, doc in server.groups.items() if doc["name"] == "first")
+    mid = only_model(server)
+    result = run(module, {"name": NAME, "model_group": "second"})
+    second = next(g for g, doc in server.groups.items() if doc["name"] == "second")
+    assert result["plan"] == [S("create", "second", kind="model_group", fields=["description"]),
+                              S("update", id=mid, fields=["model_group_id"]),
+                              S("delete", "first", id=first, kind="model_group")]
+    assert list(server.groups) == [second]
+
+
+def test_model_group_id_option(check_matches_real):
+    def setup(server):
+        cid = connector(server)
+        server.add_group(NAME, group_id="auto0000000000000001")
+        server.add_model(NAME, cid, model_id="model0000000000000001", model_group_id="auto0000000000000001")
+        server.add_group("llms", group_id="group0000000000000001")
+
+    args = {"name": NAME, "model_group_id": "group0000000000000001"}
+    dummy, real, dummy_server, server = check_matches_real(module, args, setup=setup)
+    assert real["plan"] == [S("update", id="model0000000000000001", fields=["model_group_id"]),
+                            S("delete", id="auto0000000000000001", kind="model_group")]
+    assert server.models["model0000000000000001"]["model_group_id"] == "group0000000000000001"
+
+
+def test_model_group_id_that_does_not_exist_fails_before_any_write(run, server):
+    connector(server)
+    result = run(module, {"name": NAME, "connector": CONNECTOR, "model_group_id": "noSuchGroup000000001"})
+    assert result["failed"] is True
+    assert "model_group_id noSuchGroup000000001 does not exist" in result["msg"]
+    assert server.writes == []
+
+
+def test_model_group_and_model_group_id_must_agree(run, server):
+    connector(server)
+    gid = server.add_group("llms")
+    result = run(module, {"name": NAME, "connector": CONNECTOR, "model_group": "other", "model_group_id": gid})
+    assert result["failed"] is True
+    assert "model_group_id %s is the model group 'llms', not 'other'" % gid in result["msg"]
+    assert server.writes == []
+    same = run(module, {"name": NAME, "connector": CONNECTOR, "model_group": "llms", "model_group_id": gid})
+    assert same["failed"] is False
+    assert server.models[only_model(server)]["model_group_id"] == gid
+
+
+def test_register_into_a_group_another_run_created_at_the_same_time(run, server):
+    """Group names are unique on the server: a register that loses the race answers 400; the module adopts
+    the group the other run made."""
+    cid = connector(server)
+    real_search = server.search
+    state = {"seen": False}
+
+    def racing_search(store, body, exclude=()):
+        answer = real_search(store, body, exclude)
+        if store is server.groups and not state["seen"]:
+            state["seen"] = True
+            server.add_group(NAME, description=MANAGED_GROUP_DESCRIPTION)   # the other run, just after our lookup
+        return answer
+
+    server.search = racing_search
+    result = run(module, {"name": NAME, "connector_id": cid})
+    assert result["failed"] is False, result["msg"]
+    (gid, group), = server.groups.items()
+    assert server.models[only_model(server)]["model_group_id"] == gid
 
 
 # -- no change and update ---------------------------------------------------------------------------------------------
@@ -270,7 +371,7 @@ def test_update_description(run, server):
     before = model_result_view(server, mid)
     result = run(module, {"name": NAME, "description": "new"}, diff=True)
     assert result["changed"] is True
-    assert result["plan"] == ["update model %s: description" % NAME]
+    assert result["plan"] == [S("update", id=mid, fields=['description'])]
     assert server.write_summary() == [("PUT", "%s/models/%s" % (ML, mid))]
     assert server.calls("PUT", r"models/")[0].body == {"description": "new"}
     assert result["diff"] == {"before": before, "after": model_result_view(server, mid)}
@@ -282,7 +383,7 @@ def test_update_of_a_deployed_model_keeps_it_deployed(run, server):
     other = connector(server, name="other-connector")
     mid = server.add_model(NAME, cid, state="DEPLOYED")
     result = run(module, {"name": NAME, "connector": "other-connector", "state": "deployed"}, diff=True)
-    assert result["plan"] == ["update model %s: connector_id" % NAME]
+    assert result["plan"] == [S("update", id=mid, fields=['connector_id'])]
     assert server.calls("PUT", r"models/")[0].body == {"connector_id": other}
     assert server.models[mid]["connector_id"] == other
     assert server.models[mid]["model_state"] == "DEPLOYED"
@@ -296,7 +397,7 @@ def test_update_of_a_partially_deployed_model(run, server):
     mid = server.add_model(NAME, cid, state="PARTIALLY_DEPLOYED")
     result = run(module, {"name": NAME, "description": "new", "wait_timeout": 30})
     assert result["failed"] is False, result["msg"]
-    assert result["plan"] == ["update model %s: description" % NAME]
+    assert result["plan"] == [S("update", id=mid, fields=['description'])]
     assert server.models[mid]["description"] == "new"
     assert server.models[mid]["model_state"] == "PARTIALLY_DEPLOYED"
 
@@ -323,7 +424,7 @@ def test_update_of_interface_rate_limiter_and_enabled(run, server):
     assert result["changed"] is False
     result = run(module, {"name": NAME, "interface": INTERFACE, "rate_limiter": {"limit": 20},
                           "is_enabled": False})
-    assert result["plan"] == ["update model %s: interface, is_enabled, rate_limiter" % NAME]
+    assert result["plan"] == [S("update", id=mid, fields=['interface', 'is_enabled', 'rate_limiter'])]
     assert server.calls("PUT", r"models/")[0].body == {
         "interface": INTERFACE, "is_enabled": False, "rate_limiter": {"limit": 20}}
     assert server.models[mid]["is_enabled"] is False
@@ -333,7 +434,7 @@ def test_model_id_renames(run, server):
     cid = connector(server)
     mid = server.add_model(NAME, cid)
     result = run(module, {"model_id": mid, "name": "qwen-max-2"})
-    assert result["plan"] == ["update model %s: name" % NAME]
+    assert result["plan"] == [S("update", id=mid, fields=['name'])]
     assert server.models[mid]["name"] == "qwen-max-2"
 
 
@@ -362,7 +463,7 @@ def test_deployed_state_deploys_a_model_that_is_not_fully_deployed(run, server, 
     mid = server.add_model(NAME, cid, state=state)
     result = run(module, {"name": NAME, "state": "deployed"}, diff=True)
     assert result["changed"] is True
-    assert result["plan"] == ["deploy model %s" % NAME]
+    assert result["plan"] == [S("deploy", id=mid)]
     assert server.write_summary() == [("POST", "%s/models/%s/_deploy" % (ML, mid))]
     assert server.models[mid]["model_state"] == "DEPLOYED"
     assert result["diff"]["before"]["model_state"] == state
@@ -387,7 +488,7 @@ def test_undeployed_state_undeploys(run, server, state):
     mid = server.add_model(NAME, cid, state=state)
     result = run(module, {"name": NAME, "state": "undeployed"})
     assert result["changed"] is True
-    assert result["plan"] == ["undeploy model %s" % NAME]
+    assert result["plan"] == [S("undeploy", id=mid)]
     assert server.write_summary() == [("POST", "%s/models/%s/_undeploy" % (ML, mid))]
     assert server.models[mid]["model_state"] == "UNDEPLOYED"
     assert result["model"]["model_state"] == "UNDEPLOYED"
@@ -406,7 +507,7 @@ def test_undeploy_without_waiting(run, server):
     cid = connector(server)
     mid = server.add_model(NAME, cid, state="DEPLOYED")
     result = run(module, {"name": NAME, "state": "undeployed", "wait": False})
-    assert result["plan"] == ["undeploy model %s" % NAME]
+    assert result["plan"] == [S("undeploy", id=mid)]
     assert result["model"]["model_state"] == "UNDEPLOYED"
     assert server.models[mid]["model_state"] == "UNDEPLOYED"
 
@@ -418,7 +519,7 @@ def test_deploy_failure_reports_the_task_error(run, server):
     result = run(module, {"name": NAME, "connector": CONNECTOR, "state": "deployed"})
     assert result["failed"] is True
     assert result["changed"] is True
-    assert result["plan"] == ["register model %s" % NAME, "deploy model %s" % NAME]
+    assert result["plan"] == [S("create", kind="model_group", fields=["description"]), S("register"), S("deploy")]
     mid = only_model(server)
     assert "deploying model %s failed" % mid in result["msg"]
     assert "FAILED" in result["msg"]
@@ -462,7 +563,7 @@ def test_failure_after_a_successful_write_is_reported_as_a_change(run, server):
     result = run(module, {"name": NAME, "connector": CONNECTOR, "state": "deployed"})
     assert result["failed"] is True
     assert result["changed"] is True
-    assert result["plan"] == ["register model %s" % NAME, "deploy model %s" % NAME]
+    assert result["plan"] == [S("create", kind="model_group", fields=["description"]), S("register"), S("deploy")]
 
 
 def test_wait_timeout_expires(run, server, clock):
@@ -502,8 +603,8 @@ def test_absent_undeploys_deletes_and_removes_the_auto_created_group(run, server
     before = model_result_view(server, mid)
     result = run(module, {"name": NAME, "state": "absent"}, diff=True)
     assert result["changed"] is True
-    assert result["plan"] == ["undeploy model %s" % NAME, "delete model %s" % NAME,
-                              "delete model group %s (%s)" % (NAME, gid)]
+    assert result["plan"] == [S("undeploy", id=mid), S("delete", id=mid),
+                              S("delete", id=gid, kind="model_group")]
     assert server.write_summary() == [("POST", "%s/models/%s/_undeploy" % (ML, mid)),
                                       ("DELETE", "%s/models/%s" % (ML, mid)),
                                       ("DELETE", "%s/model_groups/%s" % (ML, gid))]
@@ -520,15 +621,15 @@ def test_absent_deletes_an_undeployed_model_directly(run, server, state):
     mid = server.add_model(NAME, cid, state=state)
     gid = server.models[mid]["model_group_id"]
     result = run(module, {"name": NAME, "state": "absent"})
-    assert result["plan"] == ["delete model %s" % NAME, "delete model group %s (%s)" % (NAME, gid)]
+    assert result["plan"] == [S("delete", id=mid), S("delete", id=gid, kind="model_group")]
     assert server.models == {}
 
 
 def test_absent_undeploys_a_partially_deployed_model(run, server):
     cid = connector(server)
-    server.add_model(NAME, cid, state="PARTIALLY_DEPLOYED")
+    mid = server.add_model(NAME, cid, state="PARTIALLY_DEPLOYED")
     result = run(module, {"name": NAME, "state": "absent"})
-    assert result["plan"][:2] == ["undeploy model %s" % NAME, "delete model %s" % NAME]
+    assert result["plan"][:2] == [S("undeploy", id=mid), S("delete", id=mid)]
     assert server.models == {}
 
 
@@ -538,7 +639,7 @@ def test_absent_keeps_a_group_other_models_use(run, server):
     gid = server.models[mid]["model_group_id"]
     other = server.add_model("qwen-max-v2", cid, model_group_id=gid)
     result = run(module, {"name": NAME, "state": "absent"})
-    assert result["plan"] == ["delete model %s" % NAME]
+    assert result["plan"] == [S("delete", id=mid)]
     assert gid in server.groups
     assert list(server.models) == [other]
 
@@ -546,9 +647,9 @@ def test_absent_keeps_a_group_other_models_use(run, server):
 def test_absent_keeps_a_group_it_does_not_own(run, server):
     cid = connector(server)
     gid = server.add_group("shared-llms", description="made by hand")
-    server.add_model(NAME, cid, model_group_id=gid)
+    mid = server.add_model(NAME, cid, model_group_id=gid)
     result = run(module, {"name": NAME, "state": "absent"})
-    assert result["plan"] == ["delete model %s" % NAME]
+    assert result["plan"] == [S("delete", id=mid)]
     assert gid in server.groups
 
 
@@ -556,9 +657,10 @@ def test_absent_removes_a_group_the_module_created(run, server):
     connector(server)
     run(module, {"name": NAME, "connector": CONNECTOR, "model_group": "llms"})
     gid = next(iter(server.groups))
+    mid = only_model(server)
     server.requests.clear()
     result = run(module, {"name": NAME, "state": "absent"})
-    assert result["plan"] == ["delete model %s" % NAME, "delete model group llms (%s)" % gid]
+    assert result["plan"] == [S("delete", id=mid), S("delete", "llms", id=gid, kind="model_group")]
     assert server.groups == {}
 
 
@@ -567,7 +669,7 @@ def test_absent_of_a_model_without_a_group(run, server):
     mid = server.add_model(NAME, cid)
     gid = server.models[mid].pop("model_group_id")
     result = run(module, {"name": NAME, "state": "absent"})
-    assert result["plan"] == ["delete model %s" % NAME]
+    assert result["plan"] == [S("delete", id=mid)]
     assert gid in server.groups
 
 
@@ -577,7 +679,7 @@ def test_absent_when_the_group_is_already_gone(run, server):
     del server.groups[server.models[mid]["model_group_id"]]
     result = run(module, {"name": NAME, "state": "absent"})
     assert result["failed"] is False
-    assert result["plan"] == ["delete model %s" % NAME]
+    assert result["plan"] == [S("delete", id=mid)]
 
 
 def test_group_added_to_a_model_without_a_group(run, server):
@@ -585,7 +687,7 @@ def test_group_added_to_a_model_without_a_group(run, server):
     mid = server.add_model(NAME, cid)
     server.models[mid].pop("model_group_id")
     result = run(module, {"name": NAME, "model_group": "llms"}, diff=True)
-    assert result["plan"] == ["create model group llms", "update model %s: model_group_id" % NAME]
+    assert result["plan"] == [S("create", "llms", kind="model_group", fields=["description"]), S("update", id=mid, fields=['model_group_id'])]
     assert result["diff"]["before"]["model_group"] is None
     assert result["diff"]["after"]["model_group"] == "llms"
 
@@ -688,6 +790,239 @@ def test_check_mode_register_predicts_the_model(run, server):
     result = run(module, {"name": NAME, "connector": CONNECTOR, "description": "d", "state": "deployed"},
                  check_mode=True)
     assert result["model"] == {"name": NAME, "description": "d", "model_state": "DEPLOYED", "connector_id": cid,
-                               "algorithm": "REMOTE", "connector": CONNECTOR}
+                               "algorithm": "REMOTE", "connector": CONNECTOR, "model_group": NAME}
     assert result.get("model_id") is None
     assert server.writes == []
+
+
+# -- what uses a model: pipelines and agents ------------------------------------------------------------------
+def _referenced(server, state="DEPLOYED"):
+    cid = connector(server)
+    mid = server.add_model(NAME, cid, state=state)
+    server.pipelines["_ingest"]["embed-on-ingest"] = {"processors": [{"ml_inference": {
+        "model_id": mid, "input_map": [{"input": "text"}], "output_map": [{"emb": "response"}]}}]}
+    server.pipelines["_search"]["rerank"] = {"response_processors": [{"rerank": {"ml_opensearch": {"model_id": mid}}}]}
+    server.pipelines["_search"]["unrelated"] = {"request_processors": [{"filter_query": {"query": {"match_all": {}}}}]}
+    server.agents = {"agent0000000000000001": {"name": "helper", "type": "conversational", "llm": {"model_id": mid}}}
+    return mid
+
+
+@pytest.mark.parametrize("check_mode", [True, False], ids=["check", "real"])
+@pytest.mark.parametrize("safe_delete", [False, True], ids=["server-default", "safe_delete_model"])
+def test_absent_refuses_a_model_that_pipelines_or_agents_use(run, server, check_mode, safe_delete):
+    mid = _referenced(server)
+    server.set_setting("plugins.ml_commons.safe_delete_model", safe_delete)
+    result = run(module, {"name": NAME, "state": "absent"}, check_mode=check_mode)
+    assert result["failed"] is True
+    assert result["changed"] is False
+    assert result["plan"] == []
+    for words in ("ingest pipeline embed-on-ingest", "search pipeline rerank", "agent helper (agent0000000000000001)",
+                  "force_delete_referenced"):
+        assert words in result["msg"]
+    assert "unrelated" not in result["msg"]
+    assert result["references"] == [{"kind": "agent", "name": "helper", "id": "agent0000000000000001"},
+                                    {"kind": "ingest_pipeline", "name": "embed-on-ingest"},
+                                    {"kind": "search_pipeline", "name": "rerank"}]
+    assert server.writes == []
+    assert server.models[mid]["model_state"] == "DEPLOYED", "nothing undeployed"
+
+
+def test_force_delete_referenced_deletes_with_the_server_default(check_matches_real):
+    args = {"name": NAME, "state": "absent", "force_delete_referenced": True}
+    checked, real, dummy, server = check_matches_real(module, args, setup=_referenced)
+    assert [s["operation"] for s in real["plan"]] == ["undeploy", "delete", "delete"]
+    assert server.models == {}
+    assert "embed-on-ingest" in server.pipelines["_ingest"], "the module never touches pipelines"
+
+
+@pytest.mark.parametrize("check_mode", [True, False], ids=["check", "real"])
+def test_force_delete_referenced_fails_first_when_the_server_would_refuse(run, server, check_mode):
+    mid = _referenced(server)
+    server.set_setting("plugins.ml_commons.safe_delete_model", True)
+    result = run(module, {"name": NAME, "state": "absent", "force_delete_referenced": True}, check_mode=check_mode)
+    assert result["failed"] is True and result["changed"] is False
+    assert "plugins.ml_commons.safe_delete_model" in result["msg"]
+    assert server.writes == []
+    assert server.models[mid]["model_state"] == "DEPLOYED"
+
+
+def test_the_fake_server_refuses_like_ml_commons_with_safe_delete(server):
+    """What the module avoids: with safe_delete_model the server refuses only at the delete itself."""
+    mid = _referenced(server)
+    server.set_setting("plugins.ml_commons.safe_delete_model", True)
+    server.models[mid]["model_state"] = "UNDEPLOYED"
+    status, answer = server._dispatch("DELETE", "%s/models/%s" % (ML, mid), {}, None)
+    assert status == 409 and "1 agents are still using this model" in answer["error"]["reason"]
+
+
+def test_absent_without_any_pipeline_or_agent(run, server):
+    cid = connector(server)
+    server.add_model(NAME, cid)
+    result = run(module, {"name": NAME, "state": "absent"})
+    assert result["failed"] is False
+    # the lookups ran, and the server's answers for "none yet" (404) were taken as none
+    assert server.calls("GET", r"^_ingest/pipeline$") and server.calls("GET", r"^_search/pipeline$")
+    assert server.calls("POST", r"agents/_search$")
+
+
+# -- fields the server rewrites or drops ------------------------------------------------------------------------
+@pytest.mark.parametrize("args,words", [
+    ({"interface": {"input": {}, "schema": {}}}, ["interface", "input, output", "schema"]),
+    ({"rate_limiter": {"limit": 5, "burst": 2}}, ["rate_limiter", "limit, unit", "burst"]),
+    ({"rate_limiter": {"limit": 5, "unit": "minutes"}}, ["rate_limiter.unit", "MINUTES", "'minutes'"]),
+    ({"guardrails": {"type": "local_regex", "extra": 1}}, ["guardrails", "extra"]),
+    ({"guardrails": {"input_guardrail": {"regex": ["x"], "words": ["y"]}}}, ["guardrails.input_guardrail", "words"]),
+], ids=["interface-key", "rate-limiter-key", "rate-limiter-unit", "guardrails-key", "guardrail-key"])
+@pytest.mark.parametrize("existing", [False, True], ids=["register", "update"])
+def test_keys_the_server_drops_are_refused_before_any_write(run, server, args, words, existing):
+    cid = connector(server)
+    if existing:
+        server.add_model(NAME, cid)
+    result = run(module, dict(args, name=NAME, connector=CONNECTOR))
+    assert result["failed"] is True
+    for word in words:
+        assert word in result["msg"]
+    assert server.writes == []
+
+
+def test_server_forms_of_the_fields_do_not_drift(run, server):
+    """limit as a number, an empty stop_words list and an interface given as JSON text are stored in
+    another form; a second run changes nothing."""
+    connector(server)
+    args = {"name": NAME, "connector": CONNECTOR, "interface": {"input": '{"type": "object"}'},
+            "rate_limiter": {"limit": 10, "unit": "MINUTES"},
+            "guardrails": {"type": "local_regex", "input_guardrail": {"regex": ["x"], "stop_words": []}}}
+    run(module, args)
+    again = run(module, args)
+    assert again["changed"] is False, again["plan"]
+
+
+def test_update_merges_fields_key_by_key_like_the_server(check_matches_real):
+    def setup(server):
+        cid = connector(server)
+        server.add_model(NAME, cid, model_id="model0000000000000001",
+                         interface={"input": '{"type":"object"}', "output": '{"type":"object"}'},
+                         rate_limiter={"limit": "10", "unit": "MINUTES"})
+
+    args = {"name": NAME, "interface": {"input": {"type": "string"}}, "rate_limiter": {"limit": 5}}
+    checked, real, dummy, server = check_matches_real(module, args, setup=setup)
+    assert real["plan"] == [S("update", id="model0000000000000001", fields=["interface", "rate_limiter"])]
+    assert real["model"]["interface"] == {"input": {"type": "string"}, "output": {"type": "object"}}
+    assert real["model"]["rate_limiter"] == {"limit": "5", "unit": "MINUTES"}
+
+
+# -- two runs at once, lost answers --------------------------------------------------------------------------------
+def test_two_runs_registering_the_same_name_converge_to_one_model(run, server):
+    """Another run registers the same name just before us (older): our run deletes its own model and
+    adopts the other one."""
+    cid = connector(server)
+    real_register = server.register_model
+    other = {}
+
+    def racing_register(body):
+        answer = real_register(body)
+        if not other:
+            own = answer["model_id"]
+            other["id"] = server.add_model(NAME, cid, model_group_id=body["model_group_id"],
+                                           model_id="aaaaOtherRunsModel01")
+            server.models[other["id"]]["created_time"] = server.models[own]["created_time"] - 5
+        return answer
+
+    server.register_model = racing_register
+    result = run(module, {"name": NAME, "connector": CONNECTOR, "state": "deployed"})
+    assert result["failed"] is False, result["msg"]
+    assert list(server.models) == [other["id"]]
+    assert result["model_id"] == other["id"]
+    assert server.models[other["id"]]["model_state"] == "DEPLOYED"
+    assert [(s["operation"], s["kind"]) for s in result["plan"]] == [
+        ("create", "model_group"), ("register", "model"), ("delete", "model"), ("deploy", "model")]
+    # the next run finds one model and changes nothing
+    assert run(module, {"name": NAME, "connector": CONNECTOR, "state": "deployed"})["changed"] is False
+
+
+def test_the_winner_keeps_its_model(run, server):
+    cid = connector(server)
+    real_register = server.register_model
+    other = {}
+
+    def racing_register(body):
+        answer = real_register(body)
+        if not other:
+            other["id"] = server.add_model(NAME, cid, model_group_id=body["model_group_id"])  # newer
+        return answer
+
+    server.register_model = racing_register
+    result = run(module, {"name": NAME, "connector": CONNECTOR})
+    own = result["model_id"]
+    assert own != other["id"] and own in server.models
+    assert [s["operation"] for s in result["plan"]] == ["create", "register"]
+
+
+def test_deploy_whose_answer_was_lost_is_not_sent_again(run, server):
+    cid = connector(server)
+    mid = server.add_model(NAME, cid)
+    server.fail_next("POST", r"/_deploy$", 504, reason="Gateway Timeout", process=True)
+    result = run(module, {"name": NAME, "state": "deployed"})
+    assert result["failed"] is False, result["msg"]
+    assert len(server.calls("POST", r"/_deploy$")) == 1
+    assert server.models[mid]["model_state"] == "DEPLOYED"
+
+
+def test_undeploy_whose_answer_was_lost_is_not_sent_again(run, server):
+    cid = connector(server)
+    mid = server.add_model(NAME, cid, state="DEPLOYED")
+    server.fail_next("POST", r"/_undeploy$", 502, reason="Bad Gateway", process=True)
+    result = run(module, {"name": NAME, "state": "undeployed"})
+    assert result["failed"] is False, result["msg"]
+    assert len(server.calls("POST", r"/_undeploy$")) == 1
+    assert server.models[mid]["model_state"] == "UNDEPLOYED"
+
+
+def test_absent_fails_when_the_user_may_not_read_the_pipelines(run, server):
+    """A non-admin ML user may lack cluster:admin/ingest/pipeline/get (security plugin: 403)."""
+    cid = connector(server)
+    mid = server.add_model(NAME, cid, state="DEPLOYED")
+    reason = "no permissions for [cluster:admin/ingest/pipeline/get] and User [name=ml_user]"
+    server.fail_next("GET", r"^_ingest/pipeline$", 403, reason=reason, times=5)
+    result = run(module, {"name": NAME, "state": "absent"})
+    assert result["failed"] is True and result["changed"] is False
+    assert "cluster:admin/ingest/pipeline/get" in result["msg"] and "force_delete_referenced" in result["msg"]
+    assert server.writes == []
+    forced = run(module, {"name": NAME, "state": "absent", "force_delete_referenced": True})
+    assert forced["failed"] is False
+    assert mid not in server.models
+
+
+def test_deploy_that_conflicts_with_another_runs_deploy_waits_for_it(run, server):
+    """Seen on 3.6 with two runs at once: the second _deploy answers 409 "Document version conflict"
+    while the first one's deploy is under way; the model ends DEPLOYED and the run succeeds."""
+    cid = connector(server)
+    mid = server.add_model(NAME, cid)
+    server.deploy_polls = 3
+    server.deploy_model(mid)                     # the other run's deploy, still DEPLOYING
+    server.models[mid]["model_state"] = "REGISTERED"   # read just before it started
+    real_get = server.get_model
+    state = {"first": True}
+
+    def get_model(model_id):
+        doc = real_get(model_id)
+        if state.pop("first", False):
+            doc["model_state"] = "REGISTERED"
+            server.models[mid]["model_state"] = "DEPLOYING"
+        return doc
+
+    server.get_model = get_model
+    server.fail_next("POST", r"/_deploy$", 409, reason="Document version conflict updating %s in index "
+                     ".plugins-ml-model" % mid)
+    result = run(module, {"model_id": mid, "state": "deployed"})
+    assert result["failed"] is False, result["msg"]
+    assert server.models[mid]["model_state"] == "DEPLOYED"
+    assert len(server.calls("POST", r"/_deploy$")) == 1
+
+
+def test_a_deploy_conflict_on_a_model_nobody_deploys_is_reported(run, server):
+    cid = connector(server)
+    mid = server.add_model(NAME, cid)
+    server.fail_next("POST", r"/_deploy$", 409, reason="Document version conflict updating %s" % mid)
+    result = run(module, {"name": NAME, "state": "deployed"})
+    assert result["failed"] is True and "409" in result["msg"]
