@@ -59,7 +59,7 @@ class Context:
         changes nothing. A write with several calls sets ``changed`` itself after the first one.
         An object this run made is named without its ID in later steps, as check mode names it.
         The ID a ``create``/``register`` answer carries (the answer itself when it is a string, or
-        its ``<kind>_id`` value) counts as made by this run.
+        its ``<kind>_id`` key or attribute) counts as made by this run.
         """
         if step.id is not None and step.id in self.new_ids:
             step = replace(step, id=None)
@@ -142,9 +142,13 @@ class PolarSearchModule:
 
 
 def created_ids(kind, answer):
-    """The ID of the new object a create or register answer of ``kind`` carries."""
+    """The ID of the new object a create or register answer of ``kind`` carries: the answer itself,
+    or its ``<kind>_id`` key or attribute."""
+    key = "%s_id" % kind
     if isinstance(answer, dict):
-        answer = answer.get("%s_id" % kind)
+        answer = answer.get(key)
+    elif not isinstance(answer, str):
+        answer = getattr(answer, key, None)
     return {answer} if isinstance(answer, str) and answer else set()
 
 

@@ -8,13 +8,9 @@ from __future__ import annotations
 from ansible.module_utils.common.warnings import warn
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import ML
-from ansible_collections.polardb.polarsearch.plugins.module_utils.connector import (
-    connector_view,
-    delete_blockers,
-    get_connector,
-    id_terms,
-    public,
-)
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_lookup import get_connector
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_record import Connector
+from ansible_collections.polardb.polarsearch.plugins.module_utils.in_use import delete_blockers, id_terms
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model import get_model, model_view
 
 PAGE_SIZE = 1000
@@ -54,7 +50,7 @@ def search_all(client, kind, query):
 # -- connectors -------------------------------------------------------------------------
 def connector_entry(view, model_ids=None, blockers=None):
     """A connector with the option names of polarsearch_connector (no credential, no fingerprint)."""
-    entry = public(view)
+    entry = view.public()
     for key in NEVER_RETURNED:
         entry.pop(key, None)
     if "access" in entry:
@@ -84,7 +80,7 @@ def blocked_by(client, view, users, found):
     """The models the server counts as users of the connector when asked to delete it: for one
     connector, by the server's own query; in a listing, from the models already read, by the terms
     the server's analyzer makes of the IDs (see ``id_terms``), so the listing stays one search."""
-    cid = view["connector_id"]
+    cid = view.connector_id
     if len(found) == 1:
         return sorted(m["model_id"] for m in delete_blockers(client, cid))
     terms = id_terms(cid)
@@ -97,13 +93,13 @@ def connector_info(params, context):
         found = [c for c in [get_connector(client, params["connector_id"])] if c]
     else:
         query = {"term": {"name.keyword": params["name"]}} if params.get("name") else {"match_all": {}}
-        found = [connector_view(hit["_id"], hit["_source"]) for hit in search_all(client, "connectors", query)]
+        found = [Connector.from_source(hit["_id"], hit["_source"]) for hit in search_all(client, "connectors", query)]
     users = {}
     if len(found) == 1:
-        users = models_by_connector(client, found[0]["connector_id"])
+        users = models_by_connector(client, found[0].connector_id)
     elif found:
         users = models_by_connector(client)
-    connectors = [connector_entry(view, users.get(view["connector_id"], []), blocked_by(client, view, users, found))
+    connectors = [connector_entry(view, users.get(view.connector_id, []), blocked_by(client, view, users, found))
                   for view in found]
     connectors.sort(key=lambda c: (c.get("name") or "", c["connector_id"]))
     return {"changed": False, "connectors": connectors}

@@ -54,10 +54,16 @@ options:
     description: The connector version; the server stores it as a string. V(1) when a connector is created without it.
     type: str
   protocol:
-    description: The connector protocol.
+    description:
+      - The connector protocol.
+      - When not set, a new connector gets C(http) and an existing connector keeps its protocol.
+      - C(mcp_sse) (ML Commons 3.0+) and C(mcp_streamable_http) (3.3+) make an MCP connector, with O(url) and
+        O(headers) instead of O(actions). The server refuses them until
+        C(plugins.ml_commons.mcp_connector_enabled) is true (set it with
+        M(polardb.polarsearch.polarsearch_cluster_settings)); the module checks that setting before it
+        writes anything.
     type: str
     choices: [http, aws_sigv4, mcp_sse, mcp_streamable_http]
-    default: http
   parameters:
     description:
       - Connector parameters, referenced from the actions as C(${parameters.<key>}).
@@ -86,8 +92,22 @@ options:
         test guesses of the credential. When not set, the environment variable E(POLARSEARCH_FINGERPRINT_KEY) is used.
       - Changing it makes every stored fingerprint look changed once.
     type: str
+  url:
+    description:
+      - The server URL of an MCP connector (O(protocol=mcp_sse) or O(protocol=mcp_streamable_http)); required
+        to create one. It must match a trusted endpoint regex, like the URLs of actions.
+      - Only for MCP connectors.
+    type: str
+  headers:
+    description:
+      - HTTP headers an MCP connector sends, for example C(Authorization) with C(${credential.api_key}).
+      - Only for MCP connectors; values are stored as strings.
+    type: dict
   actions:
-    description: The connector actions. Replaced as a whole when they differ.
+    description:
+      - The connector actions. Replaced as a whole when they differ.
+      - Required to create an C(http) or C(aws_sigv4) connector. MCP connectors have none (the server ignores
+        them), so setting actions for one fails.
     type: list
     elements: dict
     suboptions:
@@ -124,9 +144,13 @@ options:
         type: bool
   client_config:
     description:
-      - HTTP client settings of the connector (C(max_connection), C(connection_timeout), C(read_timeout),
-        C(max_retry_times), C(retry_backoff_policy), ...). Only the keys you set are compared; the server
-        fills the others with defaults.
+      - HTTP client settings of the connector. The keys the server reads are C(max_connection),
+        C(connection_timeout), C(read_timeout), C(retry_backoff_millis), C(retry_timeout_seconds),
+        C(max_retry_times) (whole numbers), C(retry_backoff_policy) (C(constant), C(exponential_equal_jitter)
+        or C(exponential_full_jitter), any case) and C(skip_ssl_verification) (boolean).
+      - Only the keys you set are compared, after the server's own normalisation (numbers from numeric
+        strings, a lower-case C(retry_backoff_policy)); the server fills the others with defaults.
+      - Any other key fails before any write, because the server would drop it without a word.
     type: dict
   access_mode:
     description: C(public), C(private) or C(restricted); only with the Security plugin and connector access control.
@@ -238,6 +262,21 @@ EXAMPLES = r"""
     credential:
       api_key: "{{ new_dashscope_api_key }}"
 
+- name: Allow MCP connectors on the cluster
+  polardb.polarsearch.polarsearch_cluster_settings:
+    persistent:
+      plugins.ml_commons.mcp_connector_enabled: true
+
+- name: An MCP connector (a top-level URL and headers, no actions)
+  polardb.polarsearch.polarsearch_connector:
+    name: tools-mcp
+    protocol: mcp_streamable_http
+    url: https://mcp.example.com/mcp
+    headers:
+      Authorization: Bearer ${credential.mcp_token}
+    credential:
+      mcp_token: "{{ mcp_token }}"
+
 - name: Delete the connector (after its models are deleted)
   polardb.polarsearch.polarsearch_connector:
     name: dashscope-qwen-max
@@ -333,8 +372,10 @@ def main():
             connector_id=dict(type="str"),
             description=dict(type="str"),
             version=dict(type="str"),
-            protocol=dict(type="str", default="http", choices=["http", "aws_sigv4", "mcp_sse", "mcp_streamable_http"]),
+            protocol=dict(type="str", choices=["http", "aws_sigv4", "mcp_sse", "mcp_streamable_http"]),
             parameters=dict(type="dict"),
+            url=dict(type="str"),
+            headers=dict(type="dict"),
             credential=dict(type="dict", no_log=True),
             credential_update=dict(type="str", default="on_change", choices=["on_change", "always", "on_create"]),
             fingerprint_key=dict(type="str", no_log=True, fallback=(env_fallback, ["POLARSEARCH_FINGERPRINT_KEY"])),

@@ -230,7 +230,7 @@ references:
 """
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import PolarSearchModule
-from ansible_collections.polardb.polarsearch.plugins.module_utils.connector import resolve_connector_id
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_lookup import resolve_connector_id
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model import ensure_model
 
 

@@ -57,6 +57,7 @@ DEFAULT_SETTINGS = {
     "plugins.ml_commons.connector.private_ip_enabled": "false",
     "plugins.ml_commons.only_run_on_ml_node": "true",
     "plugins.ml_commons.remote_inference.enabled": "true",
+    "plugins.ml_commons.mcp_connector_enabled": "false",
     "plugins.ml_commons.model_auto_deploy.enable": "true",
     "plugins.ml_commons.max_model_on_node": "10",
     "plugins.ml_commons.sync_up_job_interval_in_seconds": "10",
@@ -73,6 +74,7 @@ INTEGER_SETTINGS = frozenset(("plugins.ml_commons.max_model_on_node",
 STATIC_SETTINGS = frozenset(("plugins.ml_commons.multi_tenancy_enabled",))
 
 PROTOCOLS = ("http", "aws_sigv4", "mcp_sse", "mcp_streamable_http")
+MCP_PROTOCOLS = ("mcp_sse", "mcp_streamable_http")
 ACTION_TYPES = ("PREDICT", "EXECUTE", "BATCH_PREDICT", "CANCEL_BATCH_PREDICT", "BATCH_PREDICT_STATUS")
 CACHED_STATES = ("DEPLOYED", "PARTIALLY_DEPLOYED")
 UNDELETABLE_STATES = ("DEPLOYED", "DEPLOYING", "PARTIALLY_DEPLOYED", "LOADED", "LOADING", "PARTIALLY_LOADED")
@@ -507,8 +509,12 @@ class FakeServer:
         if not patterns:
             raise error(400, "Trusted connector endpoints regex is not configured. Please set "
                         "plugins.ml_commons.trusted_connector_endpoints_regex.", "illegal_argument_exception")
-        for action in doc.get("actions") or []:
-            url = action.get("url") or ""
+        # Connector.validateConnectorURL: each action URL (parameters filled in from the connector's
+        # own parameters) and, for MCP connectors (McpConnector, 3.0+), the top-level url.
+        urls = [action.get("url") or "" for action in doc.get("actions") or []]
+        if doc.get("protocol") in MCP_PROTOCOLS:
+            urls = [doc.get("url") or ""]
+        for url in urls:
             for key, value in (doc.get("parameters") or {}).items():
                 url = url.replace("${parameters.%s}" % key, value)
             if not any(re.fullmatch(p, url) for p in patterns):
@@ -552,9 +558,14 @@ class FakeServer:
         if body["protocol"] not in PROTOCOLS:
             raise error(400, "Unsupported connector protocol. Please use one of %s" % list(PROTOCOLS),
                         "illegal_argument_exception")
-        if body["protocol"] in ("http", "aws_sigv4") and not body.get("credential"):
+        mcp = body["protocol"] in MCP_PROTOCOLS
+        if mcp and self.setting("plugins.ml_commons.mcp_connector_enabled") != "true":
+            # TransportCreateConnectorAction (3.0+, observed on 3.6): HTTP 500, type "exception".
+            raise error(500, "The MCP connector is not enabled. To enable, please update the setting "
+                        "plugins.ml_commons.mcp_connector_enabled", "exception")
+        if not mcp and not body.get("credential"):
             raise error(400, "Connector credential is null or empty list", "illegal_argument_exception")
-        if not body.get("actions"):
+        if not mcp and not body.get("actions"):
             raise error(400, "No actions configured for this connector", "illegal_argument_exception")
         if any(k in body for k in ("access_mode", "backend_roles", "add_all_backend_roles")):
             raise error(400, "You cannot specify connector access control parameters because the Security plugin "
@@ -564,13 +575,19 @@ class FakeServer:
             "version": gson_string(body["version"]),
             "protocol": body["protocol"],
             "parameters": {str(k): gson_string(v) for k, v in (body.get("parameters") or {}).items()},
-            "credential": {str(k): str(v) for k, v in body["credential"].items()},
-            "actions": self._parse_actions(body["actions"]),
+            "credential": {str(k): str(v) for k, v in (body.get("credential") or {}).items()},
         }
+        if mcp:
+            # McpConnector (observed on 3.6): a top-level url and headers; actions are not read.
+            for field in ("url", "headers"):
+                if body.get(field) is not None:
+                    doc[field] = body[field]
+        else:
+            doc["actions"] = self._parse_actions(body["actions"])
         if body.get("description") is not None:
             doc["description"] = body["description"]
         if body.get("client_config") is not None:
-            doc["client_config"] = dict(CLIENT_CONFIG_DEFAULTS, **body["client_config"])
+            doc["client_config"] = parse_client_config(body["client_config"])
         self._check_trusted(doc)
         doc["created_time"] = self.now()
         doc["last_updated_time"] = doc["created_time"]
@@ -604,6 +621,10 @@ class FakeServer:
             raise error(400, "Unsupported connector protocol. Please use one of %s" % list(PROTOCOLS),
                         "illegal_argument_exception")
         new = copy.deepcopy(doc)
+        if new["protocol"] in MCP_PROTOCOLS:
+            for field in ("url", "headers"):
+                if body.get(field) is not None:
+                    new[field] = body[field]
         for field in ("name", "description", "protocol", "backend_roles"):
             if body.get(field) is not None:
                 new[field] = body[field]
@@ -611,10 +632,10 @@ class FakeServer:
             new["access"] = body["access_mode"]
         if body.get("version") is not None:
             new["version"] = gson_string(body["version"])
-        if body.get("actions") is not None:
+        if body.get("actions") is not None and new["protocol"] not in MCP_PROTOCOLS:
             new["actions"] = self._parse_actions(body["actions"])
         if body.get("client_config") is not None:
-            new["client_config"] = dict(CLIENT_CONFIG_DEFAULTS, **body["client_config"])
+            new["client_config"] = parse_client_config(body["client_config"])
         if body.get("parameters") is not None:
             new["parameters"].update({str(k): gson_string(v) for k, v in body["parameters"].items()})
         if body.get("credential"):
@@ -634,7 +655,9 @@ class FakeServer:
             raise error(409, "%d models are still using this connector, please delete or update the models first: "
                         "[%s]" % (len(using), ", ".join(using)))
         if self.connectors.pop(cid, None) is None:
-            return 404, {"_index": ".plugins-ml-connector", "_id": cid, "_version": 1, "result": "not_found",
+            # Observed on 3.6 (the contract scenario delete_of_a_missing_connector): 200, not 404,
+            # with result "not_found".
+            return 200, {"_index": ".plugins-ml-connector", "_id": cid, "_version": 1, "result": "not_found",
                          "_shards": {"total": 1, "successful": 1, "failed": 0}, "_seq_no": 0, "_primary_term": 1}
         return 200, {"_index": ".plugins-ml-connector", "_id": cid, "_version": 2, "result": "deleted",
                      "_shards": {"total": 1, "successful": 1, "failed": 0}, "_seq_no": 2, "_primary_term": 1}
@@ -1072,6 +1095,23 @@ CLIENT_CONFIG_DEFAULTS = {
     "max_connection": 30, "connection_timeout": 30, "read_timeout": 30, "retry_backoff_millis": 200,
     "retry_timeout_seconds": 30, "max_retry_times": 0, "retry_backoff_policy": "constant",
 }
+
+
+def parse_client_config(value):
+    """ML Commons ConnectorClientConfig.parse (3.6): numbers read with intValue (a numeric string is
+    accepted), retry_backoff_policy through RetryBackoffPolicy.from (upper-cased in, lower-case out),
+    any other key skipped without an error; the defaults fill every key not given."""
+    out = dict(CLIENT_CONFIG_DEFAULTS)
+    for key, item in (value or {}).items():
+        if key == "retry_backoff_policy":
+            if str(item).upper() not in ("CONSTANT", "EXPONENTIAL_EQUAL_JITTER", "EXPONENTIAL_FULL_JITTER"):
+                raise error(400, "Unsupported retry backoff policy", "illegal_argument_exception")
+            out[key] = str(item).lower()
+        elif key == "skip_ssl_verification":
+            out[key] = str(item).lower() == "true"
+        elif key in CLIENT_CONFIG_DEFAULTS:
+            out[key] = int(float(item))
+    return out
 
 
 def default_action(url="https://api.openai.com/v1/embeddings"):

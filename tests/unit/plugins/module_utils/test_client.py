@@ -71,7 +71,7 @@ def test_search_of_nothing_is_an_empty_list(client, server):
 
 def test_missing_ok_turns_404_into_none(client, server):
     assert client.get("%s/connectors/nope" % ML, missing_ok=True) is None
-    assert client.delete("%s/connectors/nope" % ML) is None
+    assert client.delete("%s/models/nope" % ML) is None
 
 
 def test_404_without_missing_ok_is_an_error(client, server):

@@ -11,22 +11,22 @@ import json
 import pytest
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import ModuleFailure
-from ansible_collections.polardb.polarsearch.plugins.module_utils.connector import (
-    FINGERPRINT,
-    REPLACES,
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_drift import (
     compute_drift,
-    connector_view,
     credential_needs_write,
     desired_spec,
-    fingerprint,
-    fingerprint_matches,
     full_spec,
-    id_terms,
+)
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_lookup import split_twins
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_record import Connector, public
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_rules import (
+    FINGERPRINT,
+    REPLACES,
     normalize_action,
-    public,
-    split_twins,
     validate,
 )
+from ansible_collections.polardb.polarsearch.plugins.module_utils.fingerprint import fingerprint, fingerprint_matches
+from ansible_collections.polardb.polarsearch.plugins.module_utils.in_use import id_terms
 
 CREDENTIAL = {"api_key": "sk-test-0123456789"}
 
@@ -74,7 +74,7 @@ def test_malformed_fingerprints_never_match(stored):
 def test_credential_needs_write(mode, stored_matches, credential, expected):
     stored = fingerprint(CREDENTIAL if stored_matches else {"api_key": "old"}, None)
     params = {"credential": credential, "credential_update": mode, "fingerprint_key": None}
-    assert credential_needs_write(params, {"_fingerprint": stored}) is expected
+    assert credential_needs_write(params, Connector("c1", fingerprint=stored)) is expected
 
 
 def test_credential_needs_write_without_a_connector():
@@ -91,16 +91,16 @@ def test_normalize_action():
         "action_type": "PREDICT", "supports_structured_output": True}
 
 
-def test_connector_view_moves_internal_parameters_and_hides_them_in_public():
+def test_connector_record_keeps_internal_parameters_apart_and_out_of_the_view():
     source = {"name": "n", "version": 1, "protocol": "http", "credential": {"api_key": "x"},
               "parameters": {"model": "m", FINGERPRINT: "fp", REPLACES: "old"}, "actions": [],
               "created_time": 1, "owner": {"name": "admin"}}
-    view = connector_view("cid", source)
-    assert view == {"connector_id": "cid", "name": "n", "version": "1", "protocol": "http",
-                    "parameters": {"model": "m"}, "actions": [], "_fingerprint": "fp", "_replaces": "old"}
-    assert public(view) == {"connector_id": "cid", "name": "n", "version": "1", "protocol": "http",
-                            "parameters": {"model": "m"}, "actions": []}
-    assert connector_view("x", None) is None
+    connector = Connector.from_source("cid", source)
+    assert connector == Connector("cid", name="n", version="1", protocol="http", parameters={"model": "m"},
+                                  actions=[], fingerprint="fp", replaces="old", created_time=1)
+    assert public(connector) == {"connector_id": "cid", "name": "n", "version": "1", "protocol": "http",
+                                 "parameters": {"model": "m"}, "actions": []}
+    assert Connector.from_source("x", None) is None
     assert public(None) is None
 
 
@@ -133,10 +133,10 @@ def test_validate_accepts_the_allowed_characters():
 
 
 # -- drift --------------------------------------------------------------------------------------------------------
-CURRENT = {"connector_id": "c1", "name": "n", "description": "d", "version": "1", "protocol": "http",
-           "parameters": {"model": "m", "opts": '{"a":1}'},
-           "actions": [{"action_type": "PREDICT", "method": "POST", "url": "u"}],
-           "client_config": {"max_connection": 30, "read_timeout": 30}}
+CURRENT = Connector("c1", name="n", description="d", version="1", protocol="http",
+                    parameters={"model": "m", "opts": '{"a":1}'},
+                    actions=[{"action_type": "PREDICT", "method": "POST", "url": "u"}],
+                    client_config={"max_connection": 30, "read_timeout": 30})
 
 
 def test_compute_drift_nothing():
@@ -159,19 +159,19 @@ def test_compute_drift_changes_and_removals():
 
 
 def test_split_twins():
-    old = {"connector_id": "old"}
-    new = {"connector_id": "new", "_replaces": "old"}
+    old = Connector("old")
+    new = Connector("new", replaces="old")
     assert split_twins([old, new]) == (old, new)
     assert split_twins([new, old]) == (old, new)
-    assert split_twins([old, {"connector_id": "x"}]) is None
+    assert split_twins([old, Connector("x")]) is None
     assert split_twins([old]) is None
-    assert split_twins([old, new, {"connector_id": "z"}]) is None
+    assert split_twins([old, new, Connector("z")]) is None
 
 
 def test_full_spec_lays_the_desired_fields_over_the_current_ones():
     spec = full_spec(CURRENT, {"parameters": {"model": "m2"}, "client_config": {"read_timeout": 5}})
     assert spec == {"name": "n", "description": "d", "version": "1", "protocol": "http",
-                    "parameters": {"model": "m2"}, "actions": CURRENT["actions"],
+                    "parameters": {"model": "m2"}, "actions": CURRENT.actions,
                     "client_config": {"max_connection": 30, "read_timeout": 5}}
 
 

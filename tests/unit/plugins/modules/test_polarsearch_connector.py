@@ -161,6 +161,28 @@ def test_unset_options_are_left_alone(run, server):
     assert result["connector"] == public_view(server, cid)
 
 
+def test_an_unset_protocol_is_neither_compared_nor_written(run, server):
+    """The protocol default (http) applies on create only: a description change on an aws_sigv4
+    connector updates the description and leaves the protocol alone."""
+    cid = create(run, server, protocol="aws_sigv4",
+                 credential={"access_key": "AKIAEXAMPLE0001", "secret_key": "secret-key-0001"},
+                 parameters={"service_name": "bedrock", "region": "us-east-1"})
+    assert server.connectors[cid]["protocol"] == "aws_sigv4"
+    args = spec(description="changed", protocol=None,
+                credential={"access_key": "AKIAEXAMPLE0001", "secret_key": "secret-key-0001"},
+                parameters={"service_name": "bedrock", "region": "us-east-1"})
+    result = run(module, args)
+    assert result["failed"] is False, result
+    assert plan_text(result) == ["update connector %s (%s): description" % (NAME, cid)]
+    assert [r.body for r in server.calls("PUT", r"connectors/")] == [{"description": "changed"}]
+    assert server.connectors[cid]["protocol"] == "aws_sigv4"
+
+
+def test_create_without_protocol_uses_http(run, server):
+    cid = create(run, server)
+    assert server.connectors[cid]["protocol"] == "http"
+
+
 def test_action_type_case_and_json_spacing_are_no_drift(run, server):
     create(run, server, parameters={"model": "m", "opts": {"a": 1, "b": [1, 2]}})
     server.connectors[next(iter(server.connectors))]["parameters"]["opts"] = '{ "a": 1, "b": [1, 2] }'
@@ -182,6 +204,32 @@ def test_client_config_compares_only_the_given_keys(run, server):
     assert put["client_config"]["read_timeout"] == 90
     assert put["client_config"]["max_connection"] == 30
     assert server.connectors[cid]["client_config"]["read_timeout"] == 90
+
+
+def test_client_config_is_compared_as_the_server_stores_it(run, server):
+    """The server lower-cases retry_backoff_policy and reads numbers from numeric strings: such
+    input is no drift on the next run."""
+    given = {"retry_backoff_policy": "EXPONENTIAL_FULL_JITTER", "read_timeout": "60", "max_retry_times": 2}
+    cid = create(run, server, client_config=given)
+    assert server.connectors[cid]["client_config"]["retry_backoff_policy"] == "exponential_full_jitter"
+    again = run(module, spec(client_config=given))
+    assert again["changed"] is False, again["plan"]
+    assert server.writes == []
+
+
+def test_a_client_config_key_the_server_would_drop_fails_before_any_write(run, server):
+    result = run(module, spec(client_config={"read_timeout": 60, "retry_policy": "constant"}))
+    assert result["failed"] is True
+    assert "client_config.retry_policy" in result["msg"]
+    assert "retry_backoff_policy" in result["msg"] and "max_connection" in result["msg"]
+    assert server.writes == []
+
+
+def test_a_client_config_value_the_server_would_refuse_fails_before_any_write(run, server):
+    result = run(module, spec(client_config={"retry_backoff_policy": "linear"}))
+    assert result["failed"] is True
+    assert "client_config.retry_backoff_policy 'linear' is not one of constant" in result["msg"]
+    assert server.writes == []
 
 
 # -- update ---------------------------------------------------------------------------------------
@@ -559,11 +607,18 @@ def test_replace_takes_another_id_when_the_new_one_shares_a_term_with_the_old(ru
     result = run(module, changed)
     assert result["failed"] is False, result
     assert result["connector_id"] == DISTINCT_ID
-    assert plan_text(result, model_ids=False) == plan_text(checked, model_ids=False) == ["create connector %s" % NAME,
-                                                                                         "update model embedding-model: connector_id",
-                                                                                         "delete connector %s (%s)" % (NAME, old)]
+    assert plan_text(checked, model_ids=False) == ["create connector %s" % NAME,
+                                                   "update model embedding-model: connector_id",
+                                                   "delete connector %s (%s)" % (NAME, old)]
     # The first new connector cannot be deleted while the model uses the old one: it is renamed
-    # out of the way and deleted after the old connector.
+    # out of the way and deleted after the old connector. Every write is in the plan (check mode
+    # cannot know the IDs the server will give).
+    assert plan_text(result, model_ids=False) == ["create connector %s" % NAME,
+                                                  "rename connector %s: name" % NAME,
+                                                  "create connector %s" % NAME,
+                                                  "update model embedding-model: connector_id",
+                                                  "delete connector %s (%s)" % (NAME, old),
+                                                  "delete connector %s (unused replacement)" % NAME]
     assert server.write_summary() == [("POST", "%s/connectors/_create" % ML),
                                       ("PUT", "%s/connectors/%s" % (ML, TWIN_TERM_IDS[0])),
                                       ("POST", "%s/connectors/_create" % ML),
@@ -598,8 +653,13 @@ def test_replace_gives_up_when_every_new_id_shares_a_term_and_the_models_stay(ru
     server.requests.clear()
     again = run(module, spec(description="changed"))
     assert again["failed"] is False, again
-    assert plan_text(again, model_ids=False) == ["create connector %s" % NAME, "update model embedding-model: connector_id",
-                                                 "delete connector %s (%s)" % (NAME, old)]
+    aside = "delete connector %s (unused replacement)" % NAME
+    assert plan_text(again, model_ids=False) == ["create connector %s" % NAME,
+                                                 "rename connector %s: name" % NAME,
+                                                 "create connector %s" % NAME,
+                                                 "update model embedding-model: connector_id",
+                                                 "delete connector %s (%s)" % (NAME, old)] + [
+        "%s (%s)" % (aside, cid) for cid in set_aside] + [aside]
     assert server.models[mid]["connector_id"] == DISTINCT_ID
     assert list(server.connectors) == [DISTINCT_ID]
 
@@ -610,7 +670,8 @@ def test_delete_takes_the_replacements_set_aside_for_the_connector_along(run, se
                                  parameters={REPLACES: OLD_ID})
     foreign = server.add_connector(NAME + " (unused replacement)", parameters={REPLACES: "another-connector"})
     result = run(module, {"name": NAME, "state": "absent"})
-    assert plan_text(result, model_ids=False) == ["delete connector %s (%s)" % (NAME, old)]
+    assert plan_text(result, model_ids=False) == ["delete connector %s (%s)" % (NAME, old),
+                                                  "delete connector %s (unused replacement) (%s)" % (NAME, aside)]
     assert [r.path for r in server.calls("DELETE")] == ["%s/connectors/%s" % (ML, c) for c in (old, aside)]
     assert list(server.connectors) == [foreign]
 
@@ -989,3 +1050,58 @@ def test_the_runner_catches_a_leaked_secret(run, server):
     # the no-secret check every run makes does fail when a "secret" reaches the result
     with pytest.raises(AssertionError, match="leaked into the module result"):
         run(module, spec(), extra_secrets=[NAME])
+
+
+# -- MCP connectors ------------------------------------------------------------------------------------------
+MCP_SETTING = "plugins.ml_commons.mcp_connector_enabled"
+
+
+def mcp_spec(**overrides):
+    args = {"name": "tools-mcp", "description": "MCP tools", "protocol": "mcp_streamable_http",
+            "url": "https://api.openai.com/mcp", "headers": {"Authorization": "Bearer ${credential.token}"},
+            "credential": {"token": KEY}}
+    args.update(overrides)
+    return {k: v for k, v in args.items() if v is not None}
+
+
+def test_mcp_connector_is_created_with_a_top_level_url_and_no_actions(check_matches_real):
+    def setup(server):
+        server.set_setting(MCP_SETTING, "true")
+
+    checked, real, dummy, server = check_matches_real(module, mcp_spec(), setup=setup, ignore=("connector_id",))
+    assert real["changed"] is True and real["failed"] is False, real
+    body = server.calls("POST", r"connectors/_create$")[0].body
+    assert body["url"] == "https://api.openai.com/mcp" and "actions" not in body
+    doc = server.connectors[real["connector_id"]]
+    assert doc["protocol"] == "mcp_streamable_http" and doc["headers"] == {"Authorization": "Bearer ${credential.token}"}
+
+
+def test_mcp_connector_converges_and_updates_its_url(run, server):
+    server.set_setting(MCP_SETTING, "true")
+    cid = run(module, mcp_spec())["connector_id"]
+    assert run(module, mcp_spec())["changed"] is False
+    server.requests.clear()
+    result = run(module, mcp_spec(url="https://api.openai.com/mcp2"))
+    assert plan_text(result) == ["update connector tools-mcp (%s): url" % cid]
+    assert server.connectors[cid]["url"] == "https://api.openai.com/mcp2"
+
+
+def test_mcp_connector_fails_before_any_write_while_the_setting_is_off(run, server):
+    for check_mode in (True, False):
+        result = run(module, mcp_spec(), check_mode=check_mode)
+        assert result["failed"] is True
+        assert MCP_SETTING in result["msg"] and "polarsearch_cluster_settings" in result["msg"]
+    assert server.writes == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (mcp_spec(actions=[copy.deepcopy(ACTION)]), "actions are not used by mcp_streamable_http connectors"),
+    (mcp_spec(url=None), "url is required to create mcp_streamable_http connector"),
+    (spec(url="https://api.openai.com/mcp"), "url only apply to MCP connectors"),
+])
+def test_mcp_options_that_do_not_fit_the_protocol_fail_before_any_write(run, server, args, message):
+    server.set_setting(MCP_SETTING, "true")
+    result = run(module, args)
+    assert result["failed"] is True
+    assert message in result["msg"]
+    assert server.writes == []

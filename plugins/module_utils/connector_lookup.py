@@ -1,0 +1,57 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, polardb.polarsearch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Finding connectors by ID or name (read only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ansible_collections.polardb.polarsearch.plugins.module_utils.common import ML, first_or_fail
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_record import Connector
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a lookup found: the connector, or the two halves of a replace that stopped halfway."""
+
+    connector: Connector | None = None
+    replaced: Connector | None = None  # the old connector of an unfinished replace; ``connector`` is the new one
+
+
+def get_connector(client, connector_id):
+    source = client.get("%s/connectors/%s" % (ML, connector_id), missing_ok=True)
+    return Connector.from_source(connector_id, source) if source else None
+
+
+def search_connectors(client, name):
+    hits = client.search("%s/connectors/_search" % ML, {"term": {"name.keyword": name}})
+    return [Connector.from_source(hit["_id"], hit["_source"]) for hit in hits]
+
+
+def split_twins(found):
+    """For two same-named connectors where one replaces the other: (old, new); else None."""
+    if len(found) != 2:
+        return None
+    first, second = found
+    if second.replaces == first.connector_id:
+        return first, second
+    if first.replaces == second.connector_id:
+        return second, first
+    return None
+
+
+def find_by_name(client, name):
+    """The connector named ``name``; two or more fail, except the two halves of an unfinished replace."""
+    found = search_connectors(client, name)
+    twins = split_twins(found)
+    if twins:
+        return Found(twins[1], replaced=twins[0])
+    hit = first_or_fail([{"_id": c.connector_id} for c in found], "connector", name, "connector_id")
+    return Found(next(c for c in found if c.connector_id == hit["_id"]) if hit else None)
+
+
+def resolve_connector_id(client, name):
+    """The ID of the connector named ``name``, or ``None`` (an unfinished replace resolves to the new one)."""
+    connector = find_by_name(client, name).connector
+    return connector.connector_id if connector else None

@@ -1,0 +1,31 @@
+"""The contract scenarios against the real cluster; tests/unit/contract runs the same scenarios
+against the fake server, so a difference between the two fails a test."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+TESTS = Path(__file__).resolve().parents[1]
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+
+from contract_scenarios import SCENARIOS  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def api(env):
+    session = requests.Session()
+
+    def call(method, path, body=None):
+        response = session.request(method, "%s/%s" % (env["url"], path), json=body, timeout=60)
+        return response.status_code, (response.json() if response.content else {})
+    return call
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+def test_ml_commons_answers_as_the_fake(api, prefix, scenario):
+    assert scenario.run(api, prefix) == scenario.expected
