@@ -89,8 +89,8 @@ class Run:
 
     def warnings(self):
         """The text of the run's warnings, unwrapped (Ansible wraps long ones at spaces and hyphens)."""
-        text = "\n".join(re.findall(r"^\[WARNING\]: (.*(?:\n(?!\[|TASK|PLAY|ok:|changed:|fatal:|failed:).*)*)",
-                                     self.output, re.M))
+        continued = r"(?:\n(?!\[|TASK|PLAY|ok:|changed:|fatal:|failed:).*)*"
+        text = "\n".join(re.findall(r"^\[WARNING\]: (.*%s)" % continued, self.output, re.M))
         return re.sub(r"-\s+", "-", " ".join(text.split()))
 
     @property
