@@ -9,6 +9,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.common import 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_drift import (
     compute_drift,
     credential_needs_write,
+    credential_unknown,
     desired_spec,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_lookup import (
@@ -34,7 +35,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_writ
     create_connector,
     update_connector,
 )
-from ansible_collections.polardb.polarsearch.plugins.module_utils.in_use import check_deletable
+from ansible_collections.polardb.polarsearch.plugins.module_utils.in_use import check_deletable, check_updatable
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model import is_deployed, label
 from ansible_collections.polardb.polarsearch.plugins.module_utils.settings import effective, read_settings
 
@@ -58,7 +59,8 @@ def ensure_connector(params, context):
     client = context.client
     found, moved = find(context, params)
     current = found.connector
-    before = public(current)
+    # A run that finishes an interrupted replace shows the connector it replaced as "before".
+    before = public(found.replaced or current)
 
     if params["state"] == "absent":
         if current is None:
@@ -77,17 +79,27 @@ def ensure_connector(params, context):
     desired = desired_spec(params)
     if current is None:
         check_creatable(client, params, protocol)
+        if params.get("add_all_backend_roles"):
+            desired = dict(desired, add_all_backend_roles=True)
         created = create_connector(context, desired, params)
         after = dict(public(created), credential="set") if params.get("credential") else public(created)
         return result(created, before, after, [])
 
     changes, removals = compute_drift(desired, current, rename=bool(params.get("connector_id")))
-    rotate = credential_needs_write(params, current)
-    if not changes and not removals and not rotate:
-        return result(current, before, public(current), [m["model_id"] for m in users_of(context, current, moved)])
-
     users = users_of(context, current, moved)
     deployed = [m for m in users if is_deployed(m)]
+    rotate = credential_needs_write(params, current)
+    unknown = credential_unknown(params, current)
+    if unknown and deployed:
+        # Adoption: a credential that cannot be compared is never a reason to replace the connector
+        # or undeploy its models; it is written (with its fingerprint) once an update in place can be.
+        rotate = False
+    if not changes and not removals and not rotate:
+        shown = public(current)
+        if unknown:
+            before, shown = dict(before, credential="unknown"), dict(shown, credential="unknown")
+        return dict(result(current, before, shown, [m["model_id"] for m in users]), credential_compared=not unknown)
+
     policy = params["on_deployed_models"]
     fields = sorted(set(changes) | set("parameters.%s (remove)" % k for k in removals) | (
         {"credential"} if rotate else set()))
@@ -97,19 +109,26 @@ def ensure_connector(params, context):
                                 current.name, current.connector_id, ", ".join(fields),
                                 ", ".join(label(m) for m in deployed)),
                             models=[m["model_id"] for m in deployed])
-    if removals or (deployed and policy == "replace"):
+    replaced = bool(removals or (deployed and policy == "replace"))
+    if replaced:
         updated = replace_connector(context, current, desired, params, users, removals)
-    elif deployed:
-        updated = redeploy_update(context, current, changes, params, deployed, rotate)
     else:
-        updated = update_connector(context, current, changes, params, rotate)
+        # The server refuses an update in place while a deployed model matches the ID as text.
+        check_updatable(client, current, [m["model_id"] for m in deployed])
+        if deployed:
+            updated = redeploy_update(context, current, changes, params, deployed, rotate)
+        else:
+            updated = update_connector(context, current, changes, params, rotate)
     after = public(updated)
-    replaced = removals or (deployed and policy == "replace")
     if params.get("credential") and (rotate or replaced):
         # A replace sends the credential again: show it, as a state and never as a value.
-        before = dict(before, credential="set")
-        after = dict(after, credential="changed" if rotate else "set")
-    return result(updated, before, after, [m["model_id"] for m in users])
+        before = dict(before, credential="unknown" if unknown else "set")
+        after = dict(after, credential="set" if unknown else "changed" if rotate else "set")
+    elif unknown:
+        before, after = dict(before, credential="unknown"), dict(after, credential="unknown")
+    written = unknown and (rotate or replaced)
+    return dict(result(updated, before, after, [m["model_id"] for m in users]),
+                credential_compared=not unknown or written)
 
 
 def check_creatable(client, params, protocol):

@@ -81,9 +81,21 @@ def credential_needs_write(params, current):
     return not fingerprint_matches(current.fingerprint, credential, params.get("fingerprint_key"))
 
 
+def credential_unknown(params, current):
+    """True when a credential is given to compare and the connector has no fingerprint to compare
+    it with (a connector made outside the collection)."""
+    return bool(params.get("credential") and current is not None and params["credential_update"] == "on_change"
+                and not current.fingerprint)
+
+
 def full_spec(current, desired):
     """The whole connector a replacement needs: the desired fields over the current ones."""
     spec = {k: v for k, v in current.public().items() if k in COPIED_FIELDS}
+    # The access fields are kept: a replacement is as visible as the connector it replaces.
+    if current.access:
+        spec["access_mode"] = current.access
+    if current.backend_roles:
+        spec["backend_roles"] = list(current.backend_roles)
     spec.update({k: v for k, v in desired.items() if k not in ("client_config",)})
     if "client_config" in desired:
         spec["client_config"] = dict(current.client_config or {}, **desired["client_config"])

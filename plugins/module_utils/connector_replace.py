@@ -15,9 +15,14 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_writ
     rename_connector,
     update_connector,
 )
-from ansible_collections.polardb.polarsearch.plugins.module_utils.in_use import check_deletable, id_terms
+from ansible_collections.polardb.polarsearch.plugins.module_utils.in_use import (
+    check_deletable,
+    delete_blockers,
+    id_terms,
+)
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model import (
     deploy,
+    is_deployed,
     models_using_connector,
     point_models_at,
     undeploy,
@@ -36,38 +41,46 @@ def set_aside(client, connector):
     return [c for c in found if c.replaces == connector.connector_id]
 
 
-def distinct_replacement(context, new, avoid, create, known):
+def distinct_replacement(context, name, avoid, create, known):
     """(connector, discarded): a replacement whose ID shares no term with ``avoid`` (the old ID's
-    terms and those of replacements set aside before), or the server would never let the old
-    connector be deleted once the models use the new one.
+    terms and those of replacements set aside before), renamed to ``name``.
 
-    One that does share a term cannot be deleted either while the models still use the old
-    connector: it is renamed out of the way (so no later run takes it for the replacement), deleted
-    after the old connector, and another is created a moment later (the terms of an ID depend on
-    the time it was made). ``known`` collects the set-aside IDs, so a retried create never takes
-    one of them for its own.
+    The server compares connector IDs as analyzed text, on update and on delete: a replacement whose
+    ID shares a term with the old one's could never let the old connector be deleted once the
+    models use it, and could not even be renamed while the models still use the old one. So each
+    replacement is created under the set-aside name (no later run takes it for the connector), and
+    only one whose ID the server tells apart is renamed to ``name``; the others stay set aside, are
+    deleted after the old connector, and another is created a moment later (the terms of an ID
+    depend on the time it was made). ``known`` collects the set-aside IDs, so a retried create
+    never takes one of them for its own.
     """
     avoid = set(avoid)
-    name = new.name
     discarded = []
     for attempt in range(DISTINCT_ID_ATTEMPTS):
-        shared = id_terms(new.connector_id) & avoid
-        if not shared:
-            return new, discarded
-        known.append(new.connector_id)
-        discarded.append(rename_connector(context, new, DISCARDED_NAME % name))
-        avoid |= id_terms(new.connector_id)
-        if attempt < DISTINCT_ID_ATTEMPTS - 1:
+        if attempt:
             context.sleep(DISTINCT_ID_PAUSE)
-            new = create()
+        new = create()
+        shared = id_terms(new.connector_id) & avoid
+        if not shared and not rename_blockers(context.client, new):
+            return rename_connector(context, new, name), discarded
+        known.append(new.connector_id)
+        discarded.append(new)
+        avoid |= id_terms(new.connector_id)
     raise ModuleFailure(
         "connector %s could not be replaced: each of the %d connector IDs the server gave shares a term "
-        "(%s) with the old ID or an earlier one, and the server would refuse to delete a connector whose ID "
-        "shares a term with one its models use. The models still use the old connector. The unused "
-        "connectors %s, named %r, can be deleted once no model uses the old one. Set "
-        "on_deployed_models=redeploy to update the connector in place" % (
-            name, DISTINCT_ID_ATTEMPTS, ", ".join(repr(t) for t in sorted(shared)),
+        "(%s) with the old ID, an earlier one or a deployed model's connector ID, and the server refuses to "
+        "update or delete a connector whose ID shares a term with one its models use. The models still use "
+        "the old connector. The unused connectors %s, named %r, are deleted with it, or by the next replace. "
+        "Set on_deployed_models=redeploy to update the connector in place" % (
+            name, DISTINCT_ID_ATTEMPTS, ", ".join(repr(t) for t in sorted(shared)) or "none",
             ", ".join(c.connector_id for c in discarded), DISCARDED_NAME % name))
+
+
+def rename_blockers(client, connector):
+    """Deployed models the server would count as users of a new connector (look-alike IDs)."""
+    if connector.connector_id is None:
+        return []
+    return [m for m in delete_blockers(client, connector.connector_id) if is_deployed(m)]
 
 
 def replace_connector(context, current, desired, params, users, removals=()):
@@ -79,16 +92,16 @@ def replace_connector(context, current, desired, params, users, removals=()):
     leftovers = set_aside(context.client, current)
     known = [current.connector_id] + [c.connector_id for c in leftovers]
     spec = full_spec(current, desired)
-
-    def create():
-        return create_connector(context, spec, params, replaces=current.connector_id, known_ids=known)
-
-    new, discarded = create(), []
     if users:
         avoid = set()
-        for connector_id in [current.connector_id] + [c.connector_id for c in leftovers]:
+        for connector_id in known:
             avoid |= id_terms(connector_id)
-        new, discarded = distinct_replacement(context, new, avoid, create, known)
+        aside = dict(spec, name=DISCARDED_NAME % spec["name"])
+        new, discarded = distinct_replacement(
+            context, spec["name"], avoid,
+            lambda: create_connector(context, aside, params, replaces=current.connector_id, known_ids=known), known)
+    else:
+        new, discarded = create_connector(context, spec, params, replaces=current.connector_id, known_ids=known), []
     point_models_at(context, users, new.connector_id, params["wait_timeout"])
     delete_with_set_aside(context, current, leftovers + discarded)
     return new
@@ -124,7 +137,10 @@ def redeploy_update(context, current, changes, params, deployed, rotate):
     timeout = params["wait_timeout"]
     for model in deployed:
         undeploy(context, model, True, timeout)
-    updated = update_connector(context, current, changes, params, rotate)
-    for model in deployed:
-        deploy(context, dict(model, model_state="UNDEPLOYED"), True, timeout)
+    try:
+        updated = update_connector(context, current, changes, params, rotate)
+    finally:
+        # Also when the update failed: never leave a model undeployed because a later step failed.
+        for model in deployed:
+            deploy(context, dict(model, model_state="UNDEPLOYED"), True, timeout)
     return updated

@@ -80,7 +80,10 @@ options:
   credential_update:
     description:
       - When to send O(credential) to an existing connector.
-      - V(on_change) sends it when its fingerprint differs from the stored one (or none is stored).
+      - V(on_change) sends it when its fingerprint differs from the stored one. A connector made outside this
+        collection has no stored fingerprint (adoption). The credential is then written, with its fingerprint,
+        only by an update in place, that is when no deployed model uses the connector; while one does, nothing is
+        written for the credential alone, so the connector keeps its ID, and RV(credential_compared) is V(false).
       - V(always) sends it on every run (every run then reports a change).
       - V(on_create) only sends it when the connector is created or replaced.
     type: str
@@ -156,8 +159,14 @@ options:
     description: C(public), C(private) or C(restricted); only with the Security plugin and connector access control.
     type: str
     choices: [public, private, restricted]
+  add_all_backend_roles:
+    description:
+      - On create, give the connector all the backend roles of the user who runs the module (the server's
+        C(add_all_backend_roles)); only with the Security plugin and connector access control.
+      - Sent on create only and never compared; a replace keeps the connector's backend roles as they are.
+    type: bool
   backend_roles:
-    description: Backend roles that may use the connector; only with connector access control.
+    description: Backend roles that may use the connector; only with connector access control. Kept by a replace.
     type: list
     elements: str
   on_deployed_models:
@@ -324,6 +333,16 @@ diff:
       description: The connector after the run.
       type: dict
       returned: success
+credential_compared:
+  description:
+    - Whether the O(credential) could be compared with the one the connector holds.
+    - V(false) for a connector made outside this collection (no fingerprint stored) while a deployed model
+      uses it. The connector is then left as it is (its ID does not change for a credential that may be the
+      same), the diff shows C(credential) as C(unknown), and a later run writes the credential and its fingerprint
+      in place once no deployed model uses the connector (or with the next change that replaces it).
+  returned: success, when O(state=present) and the connector existed
+  type: bool
+  sample: true
 plan:
   description:
     - The writes the run made (in check mode, would make), in order, one entry per write.
@@ -393,6 +412,7 @@ def main():
             client_config=dict(type="dict"),
             access_mode=dict(type="str", choices=["public", "private", "restricted"]),
             backend_roles=dict(type="list", elements="str"),
+            add_all_backend_roles=dict(type="bool"),
             on_deployed_models=dict(type="str", default="replace", choices=["replace", "redeploy", "fail"]),
             wait_timeout=dict(type="int", default=300),
             state=dict(type="str", default="present", choices=["present", "absent"]),

@@ -264,12 +264,16 @@ def test_connector_change_under_deployed_model(env, rest, ansible, trusted, pref
         assert rest.model(model_id)["connector_id"] == cid and set(outcomes) == {200}
         pytest.skip("this node's IDs all share a term, so the server refuses every replace: %s" % replaced["msg"])
     assert not replaced.get("failed"), replaced
-    # A replacement whose ID shares a term with the old one is renamed, set aside and deleted at the
-    # end: those writes are in the plan too, and check mode cannot predict them.
-    steps = [t for t in plan_text(replaced) if not t.startswith("rename ") and "(unused replacement)" not in t]
-    assert sorted(set(steps)) == sorted(set(plan_text({"plan": plan}))) == sorted([
-        "create connector %s" % connector, "update model %s (%s): connector_id" % (name, model_id),
-        "delete connector %s (%s)" % (connector, cid)])
+    # The replacement is created under the set-aside name and renamed once the server tells its ID
+    # from the old one's; one that shares a term stays set aside and is deleted at the end (those
+    # writes are in the plan too, and check mode cannot predict them).
+    aside = "%s (unused replacement)" % connector
+    assert plan_text({"plan": plan}) == ["create connector %s" % aside, "rename connector %s: name" % aside,
+                                         "update model %s (%s): connector_id" % (name, model_id),
+                                         "delete connector %s (%s)" % (connector, cid)]
+    real = plan_text(replaced)
+    assert [t for t in real if t != "create connector %s" % aside and t != "delete connector %s" % aside] == \
+        plan_text({"plan": plan})[1:]
     new_cid = replaced["connector_id"]
     assert new_cid != cid and [c["connector_id"] for c in rest.connectors(connector)] == [new_cid]
     assert rest.model(model_id)["connector_id"] == new_cid
@@ -310,6 +314,8 @@ def test_interrupted_replace_converges(env, rest, ansible, trusted, prefix, clea
     result = ansible.run("polarsearch_connector", dict(spec, description="newer"))
     assert not result.get("failed"), result
     assert result["connector_id"] == new
+    # The diff shows what the run changed: the old connector before, the new one after.
+    assert result["diff"]["before"]["connector_id"] == old and result["diff"]["after"]["connector_id"] == new
     assert [c["connector_id"] for c in rest.connectors(connector)] == [new]
     assert rest.model(model_id)["connector_id"] == new
 
@@ -422,3 +428,25 @@ def test_mcp_connector(env, rest, ansible, prefix, cleanup):
     finally:
         ansible.run("polarsearch_connector", {"name": name, "state": "absent"})
         ansible.run("polarsearch_cluster_settings", {"persistent": {setting: None}})
+
+
+def test_adopting_a_connector_made_by_hand_keeps_its_id(env, rest, ansible, trusted, prefix, cleanup):
+    """No stored fingerprint: the credential cannot be compared. With a deployed model the first run
+    changes nothing (no replace); once no deployed model uses the connector, the credential and its
+    fingerprint are written in place. The connector ID never changes."""
+    models, connectors = cleanup
+    connector, name = prefix + "-hand", prefix + "-hand-m"
+    connectors.append(connector)
+    models.append(name)
+    spec = embedding_connector(connector, env)
+    cid = rest.call("POST", ML + "/connectors/_create", spec)["connector_id"]
+    four_steps(ansible, "polarsearch_model", {"name": name, "connector": connector, "state": "deployed"})
+    adopted = four_steps(ansible, "polarsearch_connector", spec, expect_change=False)
+    assert adopted["connector_id"] == cid and adopted["credential_compared"] is False
+    assert adopted["diff"]["before"]["credential"] == "unknown"
+    assert [c["connector_id"] for c in rest.connectors(connector)] == [cid]
+    four_steps(ansible, "polarsearch_model", {"name": name, "connector": connector, "state": "undeployed"})
+    recorded = four_steps(ansible, "polarsearch_connector", spec)
+    assert plan_text(recorded) == ["update connector %s (%s): credential" % (connector, cid)]
+    assert rest.connectors(connector)[0]["parameters"]["polarsearch_credential_fingerprint"].startswith("hmac-")
+    assert ansible.run("polarsearch_connector", spec)["credential_compared"] is True

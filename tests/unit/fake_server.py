@@ -151,7 +151,7 @@ class FakeServer:
 
     def __init__(self, seed=7, deploy_polls=1, deploy_outcome="DEPLOYED",
                  deploy_error="Connection refused: remote endpoint is unreachable",
-                 check_trusted=True, master_key_missing=0, leak_credentials=False):
+                 check_trusted=True, master_key_missing=0, leak_credentials=False, connector_access_control=False):
         self._random = random.Random(seed)
         self.next_ids = []                 # IDs the next creates get, in order, before random ones
         self._clock = 1760000000000
@@ -169,6 +169,10 @@ class FakeServer:
         self.check_trusted = check_trusted
         self.master_key_missing = master_key_missing
         self.leak_credentials = leak_credentials  # GET and _search send stored credentials back
+        # Security plugin on and plugins.ml_commons.connector_access_control_enabled true:
+        # TransportCreateConnectorAction stores access (access_mode), backend_roles and the owner.
+        self.connector_access_control = connector_access_control
+        self.user_backend_roles = ["ml", "ops"]   # the caller's backend roles (add_all_backend_roles)
         self.inference_results = {}        # model_id -> the inference_results its _predict answers
         self._pending = {}                 # model_id -> [task_id, ticks]
         self._faults = []
@@ -567,7 +571,8 @@ class FakeServer:
             raise error(400, "Connector credential is null or empty list", "illegal_argument_exception")
         if not mcp and not body.get("actions"):
             raise error(400, "No actions configured for this connector", "illegal_argument_exception")
-        if any(k in body for k in ("access_mode", "backend_roles", "add_all_backend_roles")):
+        if not self.connector_access_control and any(
+                k in body for k in ("access_mode", "backend_roles", "add_all_backend_roles")):
             raise error(400, "You cannot specify connector access control parameters because the Security plugin "
                         "or connector access control is disabled on your cluster.", "illegal_argument_exception")
         doc = {
@@ -588,6 +593,11 @@ class FakeServer:
             doc["description"] = body["description"]
         if body.get("client_config") is not None:
             doc["client_config"] = parse_client_config(body["client_config"])
+        if self.connector_access_control:
+            roles = list(self.user_backend_roles) if body.get("add_all_backend_roles") else body.get("backend_roles")
+            doc["access"] = body.get("access_mode") or ("restricted" if roles else "private")
+            doc["backend_roles"] = roles or []
+            doc["owner"] = {"name": "admin", "backend_roles": list(self.user_backend_roles)}
         self._check_trusted(doc)
         doc["created_time"] = self.now()
         doc["last_updated_time"] = doc["created_time"]
@@ -610,8 +620,11 @@ class FakeServer:
         doc = self.connectors.get(cid)
         if doc is None:
             raise error(404, "Failed to find connector with the provided connector id: %s" % cid)
+        # UpdateConnectorTransportAction (3.6): models found with a match query on the text field
+        # connector_id (so a connector ID that only shares a term counts) and in the node's model
+        # cache (deployed) block the update.
         using = [mid for mid, m in self.models.items()
-                 if m.get("connector_id") == cid and m.get("model_state") in CACHED_STATES]
+                 if self.matches(m, {"match": {"connector_id": cid}}, mid) and m.get("model_state") in CACHED_STATES]
         if using:
             raise error(400, "%d models are still using this connector, please undeploy the models first: [%s]"
                         % (len(using), ", ".join(using)))

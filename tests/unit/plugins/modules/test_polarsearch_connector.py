@@ -346,7 +346,8 @@ def test_parameter_removal_moves_models_to_the_new_connector(run, server):
     mid = deployed_model(server, old, state="REGISTERED")
     result = run(module, spec(parameters={"model": "text-embedding-3-small"}))
     new = result["connector_id"]
-    assert plan_text(result, model_ids=False) == ["create connector %s" % NAME,
+    assert plan_text(result, model_ids=False) == ["create connector %s (unused replacement)" % NAME,
+                                                  "rename connector %s (unused replacement): name" % NAME,
                                                   "update model embedding-model: connector_id",
                                                   "delete connector %s (%s)" % (NAME, old)]
     assert server.models[mid]["connector_id"] == new
@@ -369,12 +370,17 @@ def test_deployed_model_with_replace_gets_a_new_connector(run, server):
     result = run(module, spec(parameters={"model": "text-embedding-3-large", "dimensions": 1536}), diff=True)
     assert result["changed"] is True
     new = result["connector_id"]
-    assert plan_text(result, model_ids=False) == ["create connector %s" % NAME,
+    assert plan_text(result, model_ids=False) == ["create connector %s (unused replacement)" % NAME,
+                                                  "rename connector %s (unused replacement): name" % NAME,
                                                   "update model embedding-model: connector_id",
                                                   "delete connector %s (%s)" % (NAME, old)]
     assert server.write_summary() == [("POST", "%s/connectors/_create" % ML),
+                                      ("PUT", "%s/connectors/%s" % (ML, new)),
                                       ("PUT", "%s/models/%s" % (ML, mid)),
                                       ("DELETE", "%s/connectors/%s" % (ML, old))]
+    # Created under the set-aside name, renamed once the server can tell its ID from the old one's.
+    assert server.calls("POST", r"connectors/_create$")[0].body["name"] == NAME + " (unused replacement)"
+    assert server.calls("PUT", r"connectors/")[0].body == {"name": NAME}
     assert server.calls("PUT", r"models/")[0].body == {"connector_id": new}
     assert server.models[mid]["connector_id"] == new
     assert server.models[mid]["model_state"] == "DEPLOYED"
@@ -390,7 +396,7 @@ def test_replace_is_the_default_policy_and_never_updates_in_place(run, server):
     old = create(run, server)
     deployed_model(server, old)
     run(module, spec(description="changed"))
-    assert server.calls("PUT", r"connectors/") == []
+    assert [r.body for r in server.calls("PUT", r"connectors/")] == [{"name": NAME}], "only the rename"
 
 
 def test_deployed_model_with_redeploy(run, server, clock):
@@ -415,7 +421,8 @@ def test_parameter_removal_with_a_deployed_model_replaces_even_with_redeploy(run
     mid = deployed_model(server, old)
     result = run(module, spec(parameters={"model": "text-embedding-3-small"}, on_deployed_models="redeploy"))
     new = result["connector_id"]
-    assert plan_text(result, model_ids=False) == ["create connector %s" % NAME,
+    assert plan_text(result, model_ids=False) == ["create connector %s (unused replacement)" % NAME,
+                                                  "rename connector %s (unused replacement): name" % NAME,
                                                   "update model embedding-model: connector_id",
                                                   "delete connector %s (%s)" % (NAME, old)]
     assert server.models[mid]["connector_id"] == new
@@ -607,25 +614,26 @@ def test_replace_takes_another_id_when_the_new_one_shares_a_term_with_the_old(ru
     result = run(module, changed)
     assert result["failed"] is False, result
     assert result["connector_id"] == DISTINCT_ID
-    assert plan_text(checked, model_ids=False) == ["create connector %s" % NAME,
+    assert plan_text(checked, model_ids=False) == ["create connector %s (unused replacement)" % NAME,
+                                                   "rename connector %s (unused replacement): name" % NAME,
                                                    "update model embedding-model: connector_id",
                                                    "delete connector %s (%s)" % (NAME, old)]
-    # The first new connector cannot be deleted while the model uses the old one: it is renamed
-    # out of the way and deleted after the old connector. Every write is in the plan (check mode
-    # cannot know the IDs the server will give).
-    assert plan_text(result, model_ids=False) == ["create connector %s" % NAME,
-                                                  "rename connector %s: name" % NAME,
-                                                  "create connector %s" % NAME,
+    # The first new connector could neither be deleted nor renamed while the model uses the old
+    # one: it stays set aside (it was created under that name) and is deleted after the old
+    # connector. Every write is in the plan (check mode cannot know the IDs the server will give).
+    assert plan_text(result, model_ids=False) == ["create connector %s (unused replacement)" % NAME,
+                                                  "create connector %s (unused replacement)" % NAME,
+                                                  "rename connector %s (unused replacement): name" % NAME,
                                                   "update model embedding-model: connector_id",
                                                   "delete connector %s (%s)" % (NAME, old),
                                                   "delete connector %s (unused replacement)" % NAME]
     assert server.write_summary() == [("POST", "%s/connectors/_create" % ML),
-                                      ("PUT", "%s/connectors/%s" % (ML, TWIN_TERM_IDS[0])),
                                       ("POST", "%s/connectors/_create" % ML),
+                                      ("PUT", "%s/connectors/%s" % (ML, DISTINCT_ID)),
                                       ("PUT", "%s/models/%s" % (ML, mid)),
                                       ("DELETE", "%s/connectors/%s" % (ML, old)),
                                       ("DELETE", "%s/connectors/%s" % (ML, TWIN_TERM_IDS[0]))]
-    assert server.calls("PUT", r"connectors/")[0].body == {"name": NAME + " (unused replacement)"}
+    assert server.calls("PUT", r"connectors/")[0].body == {"name": NAME}
     assert 1.1 in clock.sleeps
     assert list(server.connectors) == [DISTINCT_ID]
     assert server.models[mid]["connector_id"] == DISTINCT_ID
@@ -654,9 +662,9 @@ def test_replace_gives_up_when_every_new_id_shares_a_term_and_the_models_stay(ru
     again = run(module, spec(description="changed"))
     assert again["failed"] is False, again
     aside = "delete connector %s (unused replacement)" % NAME
-    assert plan_text(again, model_ids=False) == ["create connector %s" % NAME,
-                                                 "rename connector %s: name" % NAME,
-                                                 "create connector %s" % NAME,
+    assert plan_text(again, model_ids=False) == ["create connector %s (unused replacement)" % NAME,
+                                                 "create connector %s (unused replacement)" % NAME,
+                                                 "rename connector %s (unused replacement): name" % NAME,
                                                  "update model embedding-model: connector_id",
                                                  "delete connector %s (%s)" % (NAME, old)] + [
         "%s (%s)" % (aside, cid) for cid in set_aside] + [aside]
@@ -889,7 +897,8 @@ def test_rotation_with_a_deployed_model_replaces_the_connector(run, server):
     mid = deployed_model(server, old)
     result = run(module, spec(credential={"api_key": NEW_KEY}), diff=True)
     new = result["connector_id"]
-    assert plan_text(result, model_ids=False) == ["create connector %s" % NAME,
+    assert plan_text(result, model_ids=False) == ["create connector %s (unused replacement)" % NAME,
+                                                  "rename connector %s (unused replacement): name" % NAME,
                                                   "update model embedding-model: connector_id",
                                                   "delete connector %s (%s)" % (NAME, old)]
     assert server.connectors[new]["credential"] == {"api_key": NEW_KEY}
@@ -1105,3 +1114,109 @@ def test_mcp_options_that_do_not_fit_the_protocol_fail_before_any_write(run, ser
     assert result["failed"] is True
     assert message in result["msg"]
     assert server.writes == []
+
+
+# -- the update's in-use check is a text match too ----------------------------------------------------------
+def _look_alike_user(server, state="DEPLOYED"):
+    """Connector NAME, used by no model, and a deployed model of another connector whose ID shares a
+    term with NAME's (the server's update check is a match query on connector_id)."""
+    cid = server.add_connector(NAME, parameters={"model": "text-embedding-3-small", "dimensions": 1536},
+                               connector_id=OLD_ID, credential={"api_key": KEY})
+    other = server.add_connector("other-connector", connector_id=TWIN_TERM_IDS[0])
+    return cid, server.add_model("other-model", other, state=state)
+
+
+@pytest.mark.parametrize("policy", ["replace", "redeploy", "fail"])
+def test_an_update_the_server_would_refuse_fails_before_any_write(run, fresh, policy):
+    server = fresh(_look_alike_user)
+    result = run(module, spec(description="changed", on_deployed_models=policy), check_mode=False)
+    assert result["failed"] is True
+    assert "other-model" in result["msg"] and "'amo'" in result["msg"], result["msg"]
+    assert server.writes == []
+    checked = run(module, spec(description="changed", on_deployed_models=policy), check_mode=True)
+    assert checked["failed"] is True and checked["msg"] == result["msg"]
+
+
+def test_an_undeployed_look_alike_does_not_block_an_update(run, fresh):
+    server = fresh(lambda s: _look_alike_user(s, state="UNDEPLOYED"))
+    result = run(module, spec(description="changed"))
+    assert result["failed"] is False, result["msg"]
+    assert server.connectors[OLD_ID]["description"] == "changed"
+
+
+def test_redeploy_deploys_the_models_again_when_the_update_fails(run, server):
+    cid = create(run, server)
+    mid = deployed_model(server, cid)
+    server.fail_next("PUT", r"connectors/%s$" % cid, status=400, reason="Connector URL is not matching")
+    result = run(module, spec(description="changed", on_deployed_models="redeploy"))
+    assert result["failed"] is True
+    assert "Connector URL is not matching" in result["msg"]
+    assert server.models[mid]["model_state"] == "DEPLOYED", "never left undeployed"
+    assert plan_text(result, model_ids=False) == ["undeploy model embedding-model",
+                                                  "update connector %s (%s): description" % (NAME, cid),
+                                                  "deploy model embedding-model"]
+
+
+# -- finishing an interrupted replace shows in the diff -------------------------------------------------------
+def test_finishing_an_interrupted_replace_shows_the_old_connector_in_the_diff(fresh, run):
+    fresh(_interrupted_with_model)
+    result = run(module, {"name": NAME}, diff=True)
+    assert result["changed"] is True
+    old = result["plan"][-1]["id"]
+    assert result["diff"]["before"]["connector_id"] == old
+    assert result["diff"]["after"]["connector_id"] == result["connector_id"] != old
+
+
+# -- adopting a connector made by hand (no fingerprint stored) ------------------------------------------------
+def _by_hand(server, state=None):
+    cid = server.add_connector(NAME, parameters={"model": "text-embedding-3-small", "dimensions": 1536},
+                               credential={"api_key": KEY}, description="OpenAI embeddings",
+                               actions=[copy.deepcopy(STORED_ACTION)])
+    if state:
+        server.add_model("embedding-model", cid, state=state)
+    return cid
+
+
+def test_adopting_a_hand_made_connector_with_a_deployed_model_keeps_its_id(run, fresh):
+    server = fresh(lambda s: _by_hand(s, "DEPLOYED"))
+    cid = next(iter(server.connectors))
+    result = run(module, spec(), diff=True)
+    assert result["failed"] is False, result.get("msg")
+    assert result["changed"] is False and server.writes == []
+    assert result["connector_id"] == cid and list(server.connectors) == [cid]
+    assert result["credential_compared"] is False
+    assert result["diff"]["before"]["credential"] == result["diff"]["after"]["credential"] == "unknown"
+
+
+def test_adopting_a_hand_made_connector_records_the_fingerprint_in_place(run, fresh):
+    server = fresh(_by_hand)
+    cid = next(iter(server.connectors))
+    result = run(module, spec(), diff=True)
+    assert result["changed"] is True and result["connector_id"] == cid
+    assert plan_text(result) == ["update connector %s (%s): credential" % (NAME, cid)]
+    assert result["diff"]["before"]["credential"] == "unknown" and result["diff"]["after"]["credential"] == "set"
+    assert FP_FORMAT.match(server.connectors[cid]["parameters"][FP])
+    again = run(module, spec())
+    assert again["changed"] is False and again["credential_compared"] is True
+
+
+# -- access control ------------------------------------------------------------------------------------------
+def test_a_replace_keeps_the_access_fields(run, fresh):
+    server = fresh(connector_access_control=True)
+    old = create(run, server, access_mode="restricted", backend_roles=["ml"])
+    assert server.connectors[old]["access"] == "restricted"
+    deployed_model(server, old)
+    result = run(module, spec(description="changed"))
+    assert result["failed"] is False, result
+    new = result["connector_id"]
+    assert new != old
+    assert server.connectors[new]["access"] == "restricted" and server.connectors[new]["backend_roles"] == ["ml"]
+    assert server.calls("POST", r"connectors/_create$")[-1].body["access_mode"] == "restricted"
+
+
+def test_add_all_backend_roles_is_sent_on_create_only(run, fresh):
+    server = fresh(connector_access_control=True)
+    cid = create(run, server, access_mode="restricted", add_all_backend_roles=True)
+    assert server.connectors[cid]["backend_roles"] == ["ml", "ops"]
+    again = run(module, spec(access_mode="restricted", add_all_backend_roles=True))
+    assert again["changed"] is False and server.writes == []
