@@ -36,6 +36,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.plan import St
 DEPLOYED_STATES = ("DEPLOYED", "PARTIALLY_DEPLOYED", "DEPLOYING", "LOADED", "LOADING", "PARTIALLY_LOADED")
 FAILED_TASK_STATES = ("FAILED", "COMPLETED_WITH_ERROR", "CANCELLED")
 SAFE_DELETE = "plugins.ml_commons.safe_delete_model"
+REGISTER_CONFLICT_TRIES = 4
 OPTIONAL_FIELDS = ("interface", "is_enabled", "rate_limiter", "guardrails")
 
 
@@ -272,10 +273,30 @@ def register(context, params, connector_id, group):
         return {"model_id": hit["model_id"]} if hit else None
 
     def run():
-        answer = context.client.post("%s/models/_register" % ML, body=body, lookup=lookup)
+        for attempt in range(REGISTER_CONFLICT_TRIES):
+            try:
+                answer = context.client.post("%s/models/_register" % ML, body=body, lookup=lookup)
+                break
+            except PolarSearchError as exc:
+                # Two registers into one group at once: the group's version bump conflicts (409 "Document
+                # version conflict ... .plugins-ml-model-group", seen on 3.6) and that register made nothing.
+                # Adopt the other run's model, or register again.
+                if exc.status != 409 or attempt == REGISTER_CONFLICT_TRIES - 1:
+                    raise
+                others = models_named(context.client, name)
+                if others:
+                    return get_model(context.client, winner(others, "model_id")["model_id"])
+                context.sleep(0.5 * (attempt + 1))
         return settle_duplicate_models(context, name, answer["model_id"])
 
     return context.act(Step("register", "model", name=name), run, predicted)
+
+
+def models_named(client, name):
+    """The remote models named ``name`` as the server stores them (``created_time`` included)."""
+    hits = client.search("%s/models/_search" % ML, {"bool": {"filter": [
+        {"term": {"algorithm": "REMOTE"}}, {"term": {"name.keyword": name}}]}})
+    return [dict(hit["_source"], model_id=hit["_id"]) for hit in hits]
 
 
 def settle_duplicate_models(context, name, own_id):
@@ -284,9 +305,7 @@ def settle_duplicate_models(context, name, own_id):
     Every run picks the same winner (oldest ``created_time``, then smallest ID, see ``identity``);
     the run whose own new model lost deletes it and adopts the winner.
     """
-    hits = context.client.search("%s/models/_search" % ML, {"bool": {"filter": [
-        {"term": {"algorithm": "REMOTE"}}, {"term": {"name.keyword": name}}]}})
-    candidates = [dict(hit["_source"], model_id=hit["_id"]) for hit in hits]
+    candidates = models_named(context.client, name)
     if len(candidates) > 1:
         best = winner(candidates, "model_id")
         if best["model_id"] != own_id:

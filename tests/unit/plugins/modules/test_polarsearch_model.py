@@ -10,6 +10,7 @@ import pytest
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model_group import MANAGED_GROUP_DESCRIPTION
 from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_model as module
+from fake_server import HttpError
 
 ML = "_plugins/_ml"
 NAME = "qwen-max"
@@ -1026,3 +1027,33 @@ def test_a_deploy_conflict_on_a_model_nobody_deploys_is_reported(run, server):
     server.fail_next("POST", r"/_deploy$", 409, reason="Document version conflict updating %s" % mid)
     result = run(module, {"name": NAME, "state": "deployed"})
     assert result["failed"] is True and "409" in result["msg"]
+
+
+def test_register_that_conflicts_with_another_runs_register_adopts_its_model(run, server):
+    """Seen on 3.6 with three runs at once: a register answers 409 "Document version conflict updating
+    <group> in index .plugins-ml-model-group" and makes no model; the other run's model is adopted."""
+    cid = connector(server)
+    gid = server.add_group(NAME, description=MANAGED_GROUP_DESCRIPTION)
+    real_register = server.register_model
+
+    def racing_register(body):
+        other = server.add_model(NAME, cid, model_group_id=gid, model_id="otherRunsModel000001")
+        server.register_model = real_register
+        raise HttpError(409, {"error": {"reason": "Document version conflict updating %s in index "
+                                                  ".plugins-ml-model-group" % gid}, "status": 409, "other": other})
+
+    server.register_model = racing_register
+    result = run(module, {"name": NAME, "connector": CONNECTOR, "state": "deployed"})
+    assert result["failed"] is False, result["msg"]
+    assert list(server.models) == ["otherRunsModel000001"]
+    assert server.models["otherRunsModel000001"]["model_state"] == "DEPLOYED"
+
+
+def test_register_conflict_without_another_model_registers_again(run, server):
+    connector(server)
+    server.fail_next("POST", r"models/_register$", 409, reason="Document version conflict updating g in index "
+                     ".plugins-ml-model-group")
+    result = run(module, {"name": NAME, "connector": CONNECTOR})
+    assert result["failed"] is False, result["msg"]
+    assert len(server.calls("POST", r"models/_register$")) == 2
+    assert len(server.models) == 1
