@@ -12,7 +12,8 @@ through ``POLARSEARCH_USERNAME``/``POLARSEARCH_PASSWORD`` and trust ``POLARSEARC
 
 A test that needs a server feature 2.19 lacks says so with ``@pytest.mark.server_feature("<name>")``
 (see ``FEATURES_MISSING_ON_SECURE``); on the secure profile it is skipped with the reason.
-``@pytest.mark.secure_only`` marks a test that needs the security plugin.
+``@pytest.mark.secure_only`` marks a test that needs the security plugin; ``@pytest.mark.plain_only(reason)``
+one that runs on the plain profile only.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "server_feature(name): the test needs a ML Commons 3.x feature that the "
                             "secure profile's 2.19 lacks; skipped there with the reason")
     config.addinivalue_line("markers", "secure_only: the test needs the secure profile (security plugin)")
+    config.addinivalue_line("markers", "plain_only(reason): the test runs on the plain profile only, for the reason given")
 
 
 def current_profile():
@@ -70,6 +72,9 @@ def pytest_collection_modifyitems(config, items):
                     item.add_marker(pytest.mark.skip(reason="secure profile: " + FEATURES_MISSING_ON_SECURE[name]))
         if profile != "secure" and item.get_closest_marker("secure_only"):
             item.add_marker(pytest.mark.skip(reason="needs the secure profile (scripts/polarsearch-local up --secure)"))
+        plain_only = item.get_closest_marker("plain_only")
+        if profile == "secure" and plain_only:
+            item.add_marker(pytest.mark.skip(reason="plain profile only: " + plain_only.args[0]))
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,11 @@
-"""The fault matrix: lost answers, throttling and killed runs against the real cluster.
+"""The fault matrix: lost answers, throttling, parallel runs and killed runs against the real cluster.
 
 For each fault kind, one stack goes through provision, a connector replace under its deployed model and teardown,
 each step run through the fault proxy with the fault at every write of the step. Other stacks are killed (SIGKILL
 of the whole process group) while the proxy holds the answer to a chosen request, after the server acted on it.
-After each step the cluster is read by REST: it must have converged, at once or after one normal run. The rows go
-to docs/fault-matrix.md when every case ran.
+After each step the cluster is read by REST: it must have converged, at once or after one normal run. Then 2 and 3
+runs of the ``provision`` playbook start together and must leave the stack converged. The rows go to
+docs/fault-matrix.md when every case ran.
 
 Environment: ``POLARSEARCH_URL`` (plain http on 127.0.0.1), ``MODEL_SERVICE_ENDPOINT``, ``MODEL_SERVICE_API_KEY``
 (printed by ``scripts/polarsearch-local up``); ``FAULT_PROXY_PORT`` (default 19255) is where the proxy listens.
@@ -31,10 +32,12 @@ from faults_support import (
     CLIENT_TIMEOUT,
     FaultProxy,
     Matrix,
+    RoleStack,
     Runner,
     Stack,
     inspect,
     remove_everything,
+    short,
 )
 
 STEPS = ("provision", "replace", "teardown")
@@ -42,6 +45,11 @@ STEPS = ("provision", "replace", "teardown")
 # before a connector delete matches connector IDs as analyzed text, so another stack's model whose connector
 # ID shares a term (IDs made at the same moment often do) blocks this stack's replace.
 WORKERS = max(1, int(os.environ.get("FAULT_MATRIX_WORKERS", "1")))
+PARALLEL = (2, 3)
+
+# The proxy speaks plain HTTP to the node, and the matrix is about the collection's behaviour, which the
+# profiles share: it runs once.
+pytestmark = pytest.mark.plain_only("the fault proxy forwards plain HTTP; the matrix runs once")
 # The request each step of a chain is killed at (the server has acted on it, the answer is held).
 KILL_CHAINS = (
     ("create", "PUT model", "DELETE model"),
@@ -54,11 +62,16 @@ def fault_case(step, kind):
     return "%s: %s at %s" % (step, KINDS[kind][1], "every request" if kind == "slow" else ", ".join(STEP_SITES[step]))
 
 
+def parallel_case(count):
+    return "provision playbook: %d runs started together" % count
+
+
 def kill_case(step, site):
     return "%s: SIGKILL at %s" % (step, site)
 
 
 CASES = ([fault_case(step, kind) for kind in KINDS for step in STEPS]
+         + [parallel_case(count) for count in PARALLEL]
          + [kill_case(step, site) for chain in KILL_CHAINS for step, site in zip(STEPS, chain)])
 
 
@@ -209,6 +222,13 @@ def chains(request, env, trusted, runner, matrix):
     return {chain.key: chain for chain in todo}
 
 
+@pytest.fixture()
+def case_prefix(rest):
+    prefix = "fx-%s-" % uuid.uuid4().hex[:8]
+    yield prefix
+    remove_everything(rest, prefix)
+
+
 # -- the matrix ---------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_fault_kind_through_provision_replace_and_teardown(kind, chains):
@@ -218,3 +238,25 @@ def test_fault_kind_through_provision_replace_and_teardown(kind, chains):
 @pytest.mark.parametrize("chain", KILL_CHAINS, ids=["-".join(c).replace(" ", "_") for c in KILL_CHAINS])
 def test_killed_runs_converge_on_the_next_run(chain, chains):
     assert not chains[("kill", chain)].problems, "\n".join(chains[("kill", chain)].problems)
+
+
+@pytest.mark.parametrize("count", PARALLEL)
+def test_parallel_provision_runs_converge(count, env, rest, trusted, runner, matrix, case_prefix):
+    """The runs may all succeed, or some fail (their messages go to the table), but what they leave is
+    converged at once: no run may leave work half-done for a later run to finish."""
+    stack = RoleStack(case_prefix, env["endpoint"])
+    processes = [runner.start("polardb.polarsearch.provision", env["url"], stack.vars) for _index in range(count)]
+    runs = [runner.finish(process, "run %d" % (index + 1)) for index, process in enumerate(processes)]
+    finding = inspect(rest, stack.prefix, *stack.expected("provision"))
+    failed = [run for run in runs if not run.ok]
+    outcome = None
+    if finding.converged and failed:
+        outcome = "converged; %d of %d runs failed" % (len(failed), count)
+    elif not finding.converged:
+        runs.append(runner.run("polardb.polarsearch.provision", env["url"], "normal run", stack.vars))
+        after = inspect(rest, stack.prefix, *stack.expected("provision"))
+        outcome = "NOT CONVERGED: %s; after a normal run: %s" % (short(finding.describe(), 300),
+                                                                   short(after.describe(), 200))
+    outcome = matrix.add(parallel_case(count), runs, finding, not failed, outcome)
+    assert finding.converged, "%s (runs: %s)\n%s" % (outcome, "; ".join(r.summary() for r in runs),
+                                                      "\n".join(r.tail() for r in runs if not r.ok))
