@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import requests
 
 TESTS = Path(__file__).resolve().parents[1]
 if str(TESTS) not in sys.path:
@@ -17,11 +16,11 @@ from contract_scenarios import SCENARIOS  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def api(env):
-    session = requests.Session()
+def api(rest):
+    """The raw answer (status, body) of the profile's cluster, as the admin on the secure profile."""
 
     def call(method, path, body=None):
-        response = session.request(method, "%s/%s" % (env["url"], path), json=body, timeout=60)
+        response = rest.request(method, "/" + path, json=body)
         return response.status_code, (response.json() if response.content else {})
     return call
 

@@ -166,8 +166,13 @@ def test_ingest_pipeline_by_model_name_vectors_neural_query_and_repointing(env, 
     assert fixed["plan"] == drift["plan"]
     assert rest.call("GET", "/_ingest/pipeline/" + args["name"])[args["name"]] == stored
 
-    # The embedding model is deleted and registered again: a new ID, and the pipeline follows it.
-    assert not ansible.run("polarsearch_model", {"name": embed, "state": "absent"}).get("failed")
+    # The embedding model is deleted and registered again: a new ID, and the pipeline follows it. The
+    # pipeline still uses the model, so the delete is refused unless the user says so.
+    refused = ansible.run("polarsearch_model", {"name": embed, "state": "absent"})
+    assert refused.get("failed") and args["name"] in refused["msg"], refused
+    assert rest.one_model(embed)["model_id"] == embed_id, "the refused delete changed nothing"
+    assert not ansible.run("polarsearch_model", {"name": embed, "state": "absent",
+                                                 "force_delete_referenced": True}).get("failed")
     again = ansible.run("polarsearch_model", {"name": embed, "connector": stack.prefix + "-embed-c",
                                               "state": "deployed"})
     new_id = again["model_id"]
