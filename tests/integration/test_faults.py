@@ -255,8 +255,8 @@ def test_parallel_provision_runs_converge(count, env, rest, trusted, runner, mat
     elif not finding.converged:
         runs.append(runner.run("polardb.polarsearch.provision", env["url"], "normal run", stack.vars))
         after = inspect(rest, stack.prefix, *stack.expected("provision"))
-        outcome = "NOT CONVERGED: %s; after a normal run: %s" % (short(finding.describe(), 300),
-                                                                   short(after.describe(), 200))
+        outcome = "NOT CONVERGED: %s; after a normal run: %s" % (
+            short(finding.describe(), 300), short(after.describe(), 200))
     outcome = matrix.add(parallel_case(count), runs, finding, not failed, outcome)
-    assert finding.converged, "%s (runs: %s)\n%s" % (outcome, "; ".join(r.summary() for r in runs),
-                                                      "\n".join(r.tail() for r in runs if not r.ok))
+    assert finding.converged, "%s (runs: %s)\n%s" % (
+        outcome, "; ".join(r.summary() for r in runs), "\n".join(r.tail() for r in runs if not r.ok))

@@ -1288,4 +1288,3 @@ def test_finishing_an_interrupted_replace_waits_for_the_moved_models_too(run, se
     result = run(module, spec(description="changed"))
     assert result["failed"] is False, result.get("msg")
     assert list(server.connectors) == [new]
-

@@ -184,7 +184,7 @@ def test_a_changed_setting_is_an_update_naming_the_place(run, server):
     definition["description"] = "new"
     result = run(module, ingest_args(definition))
     assert plan_text(result) == ["update ingest pipeline embed: description, processors[0].text_embedding.field_map.body, "
-                              "processors[0].text_embedding.field_map.text"]
+                                 "processors[0].text_embedding.field_map.text"]
     assert server.ingest_pipelines["embed"]["processors"][0]["text_embedding"]["field_map"] == {"body": "embedding"}
 
 
