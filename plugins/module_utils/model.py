@@ -327,10 +327,17 @@ def safe_delete_enabled(client):
     return False
 
 
-def check_references(context, model, force):
-    """Fail, changing nothing, when pipelines or agents use the model (unless the user opted in)."""
+def check_references(context, model, force, removed_first=()):
+    """Fail, changing nothing, when pipelines or agents use the model (unless the user opted in).
+
+    ``removed_first``: ``{kind, name}`` of pipelines and agents that the same play deletes before this
+    task. Only check mode, where they are still there, counts them as gone; a real run finds them
+    gone, or refuses as usual.
+    """
+    gone = {(r.get("kind"), r.get("name")) for r in removed_first or ()} if context.check_mode else set()
     try:
-        references = find_model_references(context.client, model["model_id"])
+        references = [r for r in find_model_references(context.client, model["model_id"])
+                      if (r["kind"], r["name"]) not in gone]
     except PolarSearchError as exc:
         # A user without read access to pipelines or agents (security plugin: 403) cannot tell.
         if exc.status != 403:
@@ -356,10 +363,10 @@ def check_references(context, model, force):
             % (label(model), model["model_id"], names, SAFE_DELETE), references=references)
 
 
-def ensure_model_absent(context, model, timeout, force=False):
+def ensure_model_absent(context, model, timeout, force=False, removed_first=()):
     if model is None:
         return None
-    check_references(context, model, force)
+    check_references(context, model, force, removed_first)
     if is_deployed(model):
         undeploy(context, model, True, timeout)
     delete_model(context, model)
@@ -402,7 +409,8 @@ def ensure_model(params, context):
     before = dict(model) if model else None
 
     if state == "absent":
-        ensure_model_absent(context, model, timeout, params.get("force_delete_referenced"))
+        ensure_model_absent(context, model, timeout, params.get("force_delete_referenced"),
+                            params.get("removed_first"))
         return {"model": {}, "diff": diff_of(before, None)}
 
     connector_id = params.get("connector_id")

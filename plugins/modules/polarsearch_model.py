@@ -108,6 +108,24 @@ options:
         refuses such a delete anyway, so the module then fails before changing anything.
     type: bool
     default: false
+  removed_first:
+    description:
+      - With O(state=absent), the pipelines and agents that the same play deletes before this task, as
+        returned in RV(references) (O(removed_first[].kind) and O(removed_first[].name)).
+      - Only check mode, where they still exist, counts them as gone, so that it predicts a teardown that
+        deletes its pipelines first exactly; a real run finds them gone, or refuses as usual.
+    type: list
+    elements: dict
+    suboptions:
+      kind:
+        description: V(ingest_pipeline), V(search_pipeline) or V(agent).
+        type: str
+        required: true
+        choices: [ingest_pipeline, search_pipeline, agent]
+      name:
+        description: The pipeline's or agent's name.
+        type: str
+        required: true
   wait:
     description: Wait until a deploy or undeploy has finished.
     type: bool
@@ -249,6 +267,9 @@ def main():
             guardrails=dict(type="dict"),
             state=dict(type="str", default="present", choices=["present", "deployed", "undeployed", "absent"]),
             force_delete_referenced=dict(type="bool", default=False),
+            removed_first=dict(type="list", elements="dict", options=dict(
+                kind=dict(type="str", required=True, choices=["ingest_pipeline", "search_pipeline", "agent"]),
+                name=dict(type="str", required=True))),
             wait=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=300),
         ),

@@ -284,7 +284,8 @@ def resolve_entry(index, entry, presets, options):
 
 def resolve(models, builtin_presets, options):
     """``{problems, models, present, deployed, absent, groups, groups_present, pipelines, pipelines_present,
-    pipelines_absent}``: with problems, nothing is resolved."""
+    pipelines_absent, removed_first}``: with problems, nothing is resolved. ``removed_first`` names the
+    pipelines a teardown deletes before the models, as polarsearch_model's ``removed_first`` takes them."""
     opts = Options(options)
     presets = merge_presets(builtin_presets, (options or {}).get("presets"))
     problems = check(models, presets, opts) + group_problems(models, opts) + pipeline_problems(models, opts)
@@ -297,6 +298,8 @@ def resolve(models, builtin_presets, options):
         "pipelines": pipelines,
         "pipelines_present": [p for p in pipelines if p["state"] == "present"],
         "pipelines_absent": [p for p in pipelines if p["state"] == "absent"],
+        "removed_first": [{"kind": "%s_pipeline" % p["type"], "name": p["name"]}
+                          for p in pipelines if p["state"] == "absent"],
         "present": [m for m in resolved if m["state"] != "absent"],
         "deployed": [m for m in resolved if m["state"] == "deployed"],
         "absent": [m for m in resolved if m["state"] == "absent"],

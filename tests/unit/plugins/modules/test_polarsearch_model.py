@@ -847,6 +847,34 @@ def test_force_delete_referenced_fails_first_when_the_server_would_refuse(run, s
     assert server.models[mid]["model_state"] == "DEPLOYED"
 
 
+REMOVED_FIRST = [{"kind": "ingest_pipeline", "name": "embed-on-ingest"}, {"kind": "search_pipeline", "name": "rerank"},
+                 {"kind": "agent", "name": "helper"}]
+
+
+def test_check_mode_counts_the_pipelines_the_play_deletes_first_as_gone(run, server):
+    # a teardown deletes its pipelines before its models: in check mode they are still there
+    mid = _referenced(server)
+    args = {"name": NAME, "state": "absent", "removed_first": REMOVED_FIRST}
+    checked = run(module, args, check_mode=True)
+    assert checked["failed"] is False and checked["changed"] is True, checked.get("msg")
+    assert [s["operation"] for s in checked["plan"]] == ["undeploy", "delete", "delete"]
+    assert server.models[mid]["model_state"] == "DEPLOYED"
+
+
+def test_a_real_run_still_refuses_when_a_pipeline_said_to_be_removed_first_is_there(run, server):
+    mid = _referenced(server)
+    result = run(module, {"name": NAME, "state": "absent", "removed_first": REMOVED_FIRST})
+    assert result["failed"] is True and "embed-on-ingest" in result["msg"]
+    assert server.writes == [] and server.models[mid]["model_state"] == "DEPLOYED"
+
+
+def test_check_mode_still_refuses_a_pipeline_not_removed_first(run, server):
+    _referenced(server)
+    result = run(module, {"name": NAME, "state": "absent", "removed_first": REMOVED_FIRST[:1]}, check_mode=True)
+    assert result["failed"] is True and "search pipeline rerank" in result["msg"]
+    assert "embed-on-ingest" not in result["msg"]
+
+
 def test_the_fake_server_refuses_like_ml_commons_with_safe_delete(server):
     """What the module avoids: with safe_delete_model the server refuses only at the delete itself."""
     mid = _referenced(server)

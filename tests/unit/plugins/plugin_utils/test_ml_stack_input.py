@@ -228,6 +228,10 @@ def test_a_teardown_deletes_the_pipelines_of_the_models_it_has():
     stack = resolve(DEFAULT_MODELS, BUILTIN, options(state="absent", pipelines=True))
     assert [(p["name"], p["state"]) for p in stack["pipelines_absent"]] == [
         ("embedding-ingest", "absent"), ("rerank-search", "absent"), ("rag-search", "absent")]
+    # what the model deletes of the teardown take as deleted before them (in check mode)
+    assert stack["removed_first"] == [{"kind": "ingest_pipeline", "name": "embedding-ingest"},
+                                      {"kind": "search_pipeline", "name": "rerank-search"},
+                                      {"kind": "search_pipeline", "name": "rag-search"}]
     only_embedding = resolve(DEFAULT_MODELS[:1], BUILTIN, options(state="absent", pipelines=True))
     assert only_embedding["problems"] == []
     assert [p["name"] for p in only_embedding["pipelines_absent"]] == ["embedding-ingest"]
