@@ -9,7 +9,7 @@ name: ml_stack_credential
 short_description: The connector credential of one ml_stack model entry
 version_added: 0.2.0
 description:
-  - Used by the role M(polardb.polarsearch.ml_stack) to build the C(credential) of a connector, C({api_key}) from the
+  - Used by the role C(polardb.polarsearch.ml_stack) to build the C(credential) of a connector, C({api_key}) from the
     entry's C(api_key) or the default key, with the entry's C(connector_overrides.credential) merged over it.
   - The result is a secret; pass it only to an option that is not logged.
 positional: _input, default_api_key

@@ -9,7 +9,7 @@ name: ml_stack_delete_blockers
 short_description: Why an ml_stack teardown would fail to delete a connector
 version_added: 0.2.0
 description:
-  - Used by the role M(polardb.polarsearch.ml_stack) in check mode, where the models are not deleted and the
+  - Used by the role C(polardb.polarsearch.ml_stack) in check mode, where the models are not deleted and the
     connector deletes cannot run. For each connector of an absent model, the models the server counts as its users
     (C(delete_blocked_by) of M(polardb.polarsearch.polarsearch_connector_info)) other than those the teardown
     deletes (the C(delete) steps of the model results' C(plan)).

@@ -9,7 +9,7 @@ name: ml_stack_report
 short_description: The ml_stack role's drift report, from the plan and diff its modules returned
 version_added: 0.2.0
 description:
-  - Used by the role M(polardb.polarsearch.ml_stack). Reads the structured C(plan) (one step per write,
+  - Used by the role C(polardb.polarsearch.ml_stack). Reads the structured C(plan) (one step per write,
     C({operation, kind, name, id, fields})) and the C(diff) of each module result the role registered, and makes
     one row per model and resource, C(setting), C(connector), C(model) and C(deploy), then one per pipeline.
   - Fields are names only; a credential shows as C(credential).

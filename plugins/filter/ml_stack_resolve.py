@@ -9,7 +9,7 @@ name: ml_stack_resolve
 short_description: Check the ml_stack role's model entries and resolve each against its preset
 version_added: 0.2.0
 description:
-  - Used by the role M(polardb.polarsearch.ml_stack); checks every entry of C(ml_stack_models) (names, kinds,
+  - Used by the role C(polardb.polarsearch.ml_stack); checks every entry of C(ml_stack_models) (names, kinds,
     states, presets, endpoints, API keys) and resolves each to the connector, model options, endpoint and
     trusted endpoint entry the role manages.
   - Talks to no server. The result carries no secret; each entry's credential comes from

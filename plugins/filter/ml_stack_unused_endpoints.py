@@ -9,7 +9,7 @@ name: ml_stack_unused_endpoints
 short_description: The trusted endpoint entries an ml_stack teardown may remove
 version_added: 0.2.0
 description:
-  - Used by the role M(polardb.polarsearch.ml_stack). Of the trusted endpoint entries derived for the absent models,
+  - Used by the role C(polardb.polarsearch.ml_stack). Of the trusted endpoint entries derived for the absent models,
     returns those that no model that stays uses and that match the URL of no connector left on the cluster (a
     connector the teardown does not delete, whoever made it).
   - A connector's URL is its action URL with its parameters filled in, as the server checks it.

@@ -9,7 +9,7 @@ name: ml_stack_verify
 short_description: Check the shape of the ml_stack role's verify predictions
 version_added: 0.2.0
 description:
-  - Used by the role M(polardb.polarsearch.ml_stack). Each answer must have the shape of its model's kind, a
+  - Used by the role C(polardb.polarsearch.ml_stack). Each answer must have the shape of its model's kind, a
     non-empty vector (embedding), a score for every document (rerank) or a non-empty text (llm).
 positional: _input
 options:
