@@ -1,0 +1,294 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, polardb.polarsearch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the ml_stack role costs against a real cluster, next to one bare module call.
+
+A benchmark, not a test: it prints what it measured and fails only when a playbook fails.
+Every request of the role goes through a counting loopback proxy (tests/tools/fault_proxy.py,
+no rules), so each run has its request count per kind of object and the time the server took.
+
+Runs, all in one process and one cluster, so the ratios compare like with like:
+
+* ``one call``: a playbook with one ``ansible.builtin.ping`` task (median of ``--repeat``);
+* ``create``: provision of the default three-model stack on a cluster without it;
+* ``no-op``: provision of the converged stack (median of ``--repeat``);
+* ``drift``: ``playbooks/drift.yml`` of the converged stack (median of ``--repeat``);
+* ``teardown``: teardown of the stack;
+* the same create, no-op and teardown with ``--foreign`` unrelated connectors and models on the cluster.
+
+Every run has ``ml_stack_verify: false`` (no predicts). ``overhead`` is the wall time minus the time of
+the requests at the proxy (what is not spent waiting on the server).
+
+Environment: ``POLARSEARCH_URL`` (a plain ``http://127.0.0.1:<port>`` node), ``MODEL_SERVICE_ENDPOINT``,
+``MODEL_SERVICE_API_KEY`` (printed by ``scripts/polarsearch-local up``), and ``ANSIBLE_COLLECTIONS_PATH``
+that finds this collection. ``--json PATH`` writes the figures as JSON, ``--markdown PATH`` as a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+
+from fault_proxy import FaultProxy  # noqa: E402  pylint: disable=wrong-import-position
+
+ML = "_plugins/_ml"
+ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+KINDS = (
+    ("settings", r"^/_cluster/settings"),
+    ("connectors", r"^/_plugins/_ml/connectors"),
+    ("model_groups", r"^/_plugins/_ml/model_groups"),
+    ("models", r"^/_plugins/_ml/models"),
+    ("tasks", r"^/_plugins/_ml/tasks"),
+    ("ingest_pipelines", r"^/_ingest/pipeline"),
+    ("search_pipelines", r"^/_search/pipeline"),
+)
+ONE_CALL = """\
+- name: One bare module call
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+  tasks:
+    - name: Ping
+      ansible.builtin.ping:
+"""
+
+
+def kind_of(path):
+    for kind, pattern in KINDS:
+        if re.search(pattern, path):
+            return kind
+    return "other"
+
+
+class Measure:
+    """One playbook run: wall time, the requests the proxy saw and the time the server took."""
+
+    def __init__(self, name, seconds, records):
+        self.name = name
+        self.seconds = seconds
+        self.requests = len(records)
+        self.server_seconds = sum(r.seconds or 0.0 for r in records)
+        self.per_kind = {}
+        for record in records:
+            kind = kind_of(record.path)
+            self.per_kind[kind] = self.per_kind.get(kind, 0) + 1
+
+    @property
+    def overhead(self):
+        return self.seconds - self.server_seconds
+
+    def as_dict(self):
+        return {"seconds": round(self.seconds, 3), "requests": self.requests,
+                "server_seconds": round(self.server_seconds, 3), "overhead_seconds": round(self.overhead, 3),
+                "per_kind": dict(sorted(self.per_kind.items()))}
+
+
+class Bench:
+    def __init__(self, url, endpoint, api_key, repeat):
+        self.url = url.rstrip("/")
+        self.endpoint = endpoint if "://" in endpoint else "http://" + endpoint
+        self.api_key = api_key
+        self.repeat = repeat
+        self.prefix = "bench-%s-" % uuid.uuid4().hex[:6]
+        self.workdir = Path(tempfile.mkdtemp(prefix="stack-bench-"))
+        self.proxy = FaultProxy(self.url, lifetime=3600.0).start()
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("POLARSEARCH_", "ML_STACK_"))}
+        self.env.update({
+            "POLARSEARCH_URL": self.proxy.url,
+            "ML_STACK_API_KEY": api_key,
+            "ANSIBLE_LOCALHOST_WARNING": "0",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        })
+        self.session = requests.Session()
+        self.session.trust_env = False
+
+    # -- runs --------------------------------------------------------------------------------------
+    def run(self, name, command, ok_codes=(0,)):
+        mark = self.proxy.mark()
+        started = time.monotonic()
+        completed = subprocess.run(command, env=self.env, cwd=self.workdir, capture_output=True, text=True,
+                                   timeout=1200, check=False)
+        seconds = time.monotonic() - started
+        if completed.returncode not in ok_codes:
+            raise SystemExit("bench: %s failed (exit %d):\n%s" % (
+                name, completed.returncode, (completed.stdout + completed.stderr)[-6000:]))
+        return Measure(name, seconds, self.proxy.records(since=mark))
+
+    def one_call(self):
+        path = self.workdir / "one-call.yml"
+        path.write_text(ONE_CALL)
+        return self.run("one call", [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", str(path)])
+
+    def playbook(self, name, check=False):
+        variables = {
+            "ml_stack_name_prefix": self.prefix,
+            "ml_stack_endpoint": self.endpoint,
+            "ml_stack_private_ip_enabled": True,
+            "ml_stack_verify": False,
+            "ml_stack_wait_timeout": 120,
+        }
+        vars_file = self.workdir / "vars.json"
+        vars_file.write_text(json.dumps(variables))
+        command = [str(ANSIBLE_PLAYBOOK), "polardb.polarsearch.%s" % name, "-e", "@%s" % vars_file]
+        if check:
+            command.append("--check")
+        return self.run(name, command)
+
+    def median(self, make):
+        runs = [make() for _ in range(self.repeat)]
+        return sorted(runs, key=lambda m: m.seconds)[len(runs) // 2]
+
+    def server_version(self):
+        return self.call("GET", "")["version"]["number"]
+
+    # -- foreign objects ---------------------------------------------------------------------------
+    def call(self, method, path, body=None):
+        answer = self.session.request(method, "%s/%s" % (self.url, path), json=body, timeout=60)
+        answer.raise_for_status()
+        return answer.json() if answer.content else {}
+
+    def add_foreign(self, count):
+        """``count`` objects none of the stack's names: half connectors, half remote models using them."""
+        prefix = "foreign-%s-" % uuid.uuid4().hex[:6]
+
+        def one(index):
+            connector = self.call("POST", "%s/connectors/_create" % ML, {
+                "name": "%sconnector-%04d" % (prefix, index), "version": "1", "protocol": "http",
+                "parameters": {"endpoint": self.endpoint},
+                "credential": {"api_key": "unused"},
+                "actions": [{"action_type": "predict", "method": "POST",
+                             "url": "%s/v1/embeddings" % self.endpoint,
+                             "request_body": "{ \"input\": ${parameters.input} }"}],
+            })
+            self.call("POST", "%s/models/_register" % ML, {
+                "name": "%smodel-%04d" % (prefix, index), "function_name": "remote",
+                "connector_id": connector["connector_id"],
+            })
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(one, range((count + 1) // 2)))
+        return prefix
+
+    def trust_endpoint(self):
+        """The foreign connectors' endpoint must be trusted before they can be created."""
+        regex = "^" + re.escape(self.endpoint) + "/.*$"
+        settings = self.call("GET", "_cluster/settings?flat_settings=true")
+        key = "plugins.ml_commons.trusted_connector_endpoints_regex"
+        current = settings.get("persistent", {}).get(key) or []
+        if regex not in current:
+            self.call("PUT", "_cluster/settings", {"persistent": {key: current + [regex]}})
+
+
+def document(text, figures, version):
+    meta = figures["meta"]
+    return "\n".join([
+        "# What the ml_stack role costs",
+        "",
+        "Written by `tests/bench/stack_bench.py`, which the test command (`scripts/test`, integration phase) runs",
+        "against the local plain node (OpenSearch %s) once the integration suites have passed. Measured on %s;"
+        % (version, time.strftime("%Y-%m-%d")),
+        "one run of each state-changing playbook, the median of %d runs of the others; %d unrelated objects"
+        % (meta["repeat"], meta["foreign"]),
+        "(half connectors, half remote models) for the last four rows. Every run has `ml_stack_verify: false`.",
+        "Requests are counted at a loopback proxy between the modules and the node; *server s* is the time of",
+        "those requests, *overhead* the wall time minus that. The ratios divide by the wall time of a playbook",
+        "that makes one bare module call (`ansible.builtin.ping`), measured in the same run.",
+        "",
+        text,
+        "",
+    ])
+
+
+def ratio(value, base):
+    return round(value / base, 2) if base else None
+
+
+def table(figures):
+    base = figures["one_call"]["seconds"]
+    lines = [
+        "| run | wall s | requests | per kind | server s | overhead s | wall / one call | overhead / one call |",
+        "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, label in (("one_call", "one bare module call (ping)"), ("create", "create from empty"),
+                        ("noop", "no-op provision"), ("drift", "drift check"), ("teardown", "teardown"),
+                        ("foreign_create", "create, with foreign objects"),
+                        ("foreign_noop", "no-op provision, with foreign objects"),
+                        ("foreign_drift", "drift check, with foreign objects"),
+                        ("foreign_teardown", "teardown, with foreign objects")):
+        if name not in figures:
+            continue
+        f = figures[name]
+        kinds = ", ".join("%s %d" % item for item in sorted(f["per_kind"].items())) or "-"
+        lines.append("| %s | %.2f | %d | %s | %.2f | %.2f | %s | %s |" % (
+            label, f["seconds"], f["requests"], kinds, f["server_seconds"], f["overhead_seconds"],
+            ratio(f["seconds"], base), ratio(f["overhead_seconds"], base)))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs of one call, no-op and drift (median)")
+    parser.add_argument("--foreign", type=int, default=1000,
+                        help="unrelated connectors and models to add for the flat-cost runs (0: none)")
+    parser.add_argument("--json", help="write the figures as JSON to this file")
+    parser.add_argument("--markdown", help="write the table, with how it was made, as Markdown to this file")
+    args = parser.parse_args(argv)
+
+    url = os.environ.get("POLARSEARCH_URL", "")
+    endpoint = os.environ.get("MODEL_SERVICE_ENDPOINT", "")
+    api_key = os.environ.get("MODEL_SERVICE_API_KEY", "")
+    if not url.startswith("http://127.0.0.1:") or not endpoint or not api_key:
+        raise SystemExit("bench: needs POLARSEARCH_URL=http://127.0.0.1:<port>, MODEL_SERVICE_ENDPOINT and "
+                         "MODEL_SERVICE_API_KEY (scripts/polarsearch-local up prints them)")
+    bench = Bench(url, endpoint, api_key, args.repeat)
+    started = time.monotonic()
+    figures = {}
+    try:
+        figures["one_call"] = bench.median(bench.one_call).as_dict()
+        figures["create"] = bench.playbook("provision").as_dict()
+        figures["noop"] = bench.median(lambda: bench.playbook("provision")).as_dict()
+        figures["drift"] = bench.median(lambda: bench.playbook("drift")).as_dict()
+        figures["teardown"] = bench.playbook("teardown").as_dict()
+        if args.foreign:
+            bench.trust_endpoint()
+            added = time.monotonic()
+            bench.add_foreign(args.foreign)
+            print("bench: %d foreign connectors and models added in %.0fs" % (args.foreign, time.monotonic() - added),
+                  flush=True)
+            figures["foreign_create"] = bench.playbook("provision").as_dict()
+            figures["foreign_noop"] = bench.median(lambda: bench.playbook("provision")).as_dict()
+            figures["foreign_drift"] = bench.median(lambda: bench.playbook("drift")).as_dict()
+            figures["foreign_teardown"] = bench.playbook("teardown").as_dict()
+    finally:
+        bench.proxy.stop()
+    figures["meta"] = {"repeat": args.repeat, "foreign": args.foreign, "seconds": round(time.monotonic() - started)}
+    text = table(figures)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    if args.markdown:
+        Path(args.markdown).write_text(document(text, figures, bench.server_version()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
