@@ -535,5 +535,5 @@ def test_bad_input_fails_before_anything_runs(models, message):
     assert run.rc != 0 and run.failed == 1, run.tail()
     assert message in run.output, run.tail()
     assert "Connection refused" not in run.output
-    assert "Trust the model endpoints" not in run.output, "a task that talks to the server ran"
+    assert "Converge the ML stack" not in run.output, "a task that talks to the server ran"
     assert run.report is None, "the role stopped before the report"
