@@ -137,6 +137,9 @@ def test_teardown_in_check_mode_predicts_the_real_teardown(run, server):
     real = converge(run, absent)
     assert server.models == {} and server.connectors == {}
     assert [r["action"] for r in rows(absent, checked)] == [r["action"] for r in rows(absent, real)]
+    kinds = [s["kind"] for s in real["plan"] if s["operation"] == "delete"]
+    assert kinds.index("model") > max(i for i, k in enumerate(kinds) if k.endswith("_pipeline"))
+    assert kinds.index("connector") > max(i for i, k in enumerate(kinds) if k == "model")
     assert "connectors_absent" not in checked["results"] and len(real["results"]["connectors_absent"]["results"]) == 3
     # the check-mode plan lacks only the connector deletes a real run does after the models are gone
     real_plan = [s for s in real["plan"] if s["kind"] != "connector"]
