@@ -46,7 +46,7 @@ _value:
   elements: str
 """
 
-from ansible_collections.polardb.polarsearch.plugins.plugin_utils.ml_stack_teardown import foreign_blockers
+from ansible_collections.polardb.polarsearch.plugins.module_utils.ml_stack_teardown import foreign_blockers
 
 
 class FilterModule:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: ml_stack_report
-short_description: The ml_stack role's drift report, from the plan and diff its modules returned
+short_description: The ml_stack role's drift report, from the plan and diff of each resource
 version_added: 0.2.0
 description:
   - Used by the role C(polardb.polarsearch.ml_stack). Reads the structured C(plan) (one step per write,
@@ -21,9 +21,11 @@ options:
     required: true
   results:
     description:
-      - The registered results, C(settings_present), C(settings_absent), C(connectors_present), C(connectors_absent),
-        C(models_present), C(models_absent), C(pipelines_present), C(pipelines_absent) and C(connectors) (the
-        connector listing a teardown reads); a missing or skipped one counts as no change.
+      - The C(results) that M(polardb.polarsearch.polarsearch_ml_stack) returns, C(settings_present), C(settings_absent),
+        C(connectors_present), C(connectors_absent), C(groups_present), C(models_present), C(models_absent),
+        C(pipelines_present), C(pipelines_absent) and C(connectors) (the connector listing a teardown reads); the loop
+        results a play registers from the resource modules have the same shape. A missing or skipped one counts as
+        no change.
     type: dict
     required: true
   check_mode:

@@ -41,7 +41,7 @@ _value:
   elements: str
 """
 
-from ansible_collections.polardb.polarsearch.plugins.plugin_utils.ml_stack_teardown import unused_regexes
+from ansible_collections.polardb.polarsearch.plugins.module_utils.ml_stack_teardown import unused_regexes
 
 
 class FilterModule:

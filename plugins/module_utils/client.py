@@ -239,6 +239,8 @@ class PolarSearchClient:
         self.lookup_attempts = max(1, int(lookup_attempts))
         self.lookup_interval = lookup_interval
         self.retry_predict = retry_predict
+        # A per-run read cache (module_utils.snapshot) that every write drops, or None.
+        self.snapshot = None
         self._sleep = sleep
         self._rand = rand
 
@@ -280,6 +282,9 @@ class PolarSearchClient:
         method = method.upper()
         url = self.base_url + "/" + path.lstrip("/")
         kind = request_kind(method, path)
+        if kind != READ and self.snapshot is not None:
+            # Whatever was read before a write may be stale after it: read it again.
+            self.snapshot.drop()
         if resend is None:
             resend = self.retry_predict if kind == PREDICT else False
         attempt = 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ansible_collections.polardb.polarsearch.plugins.module_utils import snapshot
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import ML, first_or_fail
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_record import Connector
 from ansible_collections.polardb.polarsearch.plugins.module_utils.identity import winner
@@ -27,7 +28,8 @@ def get_connector(client, connector_id):
 
 
 def search_connectors(client, name):
-    hits = client.search("%s/connectors/_search" % ML, {"term": {"name.keyword": name}})
+    hits = snapshot.named(client, snapshot.CONNECTORS, name, lambda: client.search(
+        "%s/connectors/_search" % ML, {"term": {"name.keyword": name}}))
     return [Connector.from_source(hit["_id"], hit["_source"]) for hit in hits]
 
 

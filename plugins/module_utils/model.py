@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.polardb.polarsearch.plugins.module_utils import snapshot
 from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import (
     ML,
@@ -77,14 +78,17 @@ def search_models(client, *filters):
 def find_model(client, name=None, model_id=None):
     if model_id:
         return get_model(client, model_id)
-    hits = client.search("%s/models/_search" % ML, {"bool": {"filter": [
-        {"term": {"algorithm": "REMOTE"}}, {"term": {"name.keyword": name}}]}})
+    hits = snapshot.named(client, snapshot.MODELS, name, lambda: client.search("%s/models/_search" % ML, {
+        "bool": {"filter": [{"term": {"algorithm": "REMOTE"}}, {"term": {"name.keyword": name}}]}}))
     hit = first_or_fail(hits, "model", name, "model_id")
     return model_view(hit["_id"], hit["_source"]) if hit else None
 
 
 def models_using_connector(client, connector_id):
-    return search_models(client, {"term": {"connector_id.keyword": connector_id}})
+    query = {"bool": {"filter": [{"term": {"algorithm": "REMOTE"}}, {"term": {"connector_id.keyword": connector_id}}]}}
+    hits = snapshot.using_connector(client, connector_id, lambda: client.search(
+        "%s/models/_search" % ML, query, size=1000))
+    return [model_view(hit["_id"], hit["_source"]) for hit in hits]
 
 
 def label(model):
@@ -295,8 +299,8 @@ def register(context, params, connector_id, group):
 
 def models_named(client, name):
     """The remote models named ``name`` as the server stores them (``created_time`` included)."""
-    hits = client.search("%s/models/_search" % ML, {"bool": {"filter": [
-        {"term": {"algorithm": "REMOTE"}}, {"term": {"name.keyword": name}}]}})
+    hits = snapshot.named(client, snapshot.MODELS, name, lambda: client.search("%s/models/_search" % ML, {
+        "bool": {"filter": [{"term": {"algorithm": "REMOTE"}}, {"term": {"name.keyword": name}}]}}))
     return [dict(hit["_source"], model_id=hit["_id"]) for hit in hits]
 
 
@@ -319,7 +323,8 @@ def settle_duplicate_models(context, name, own_id):
 
 def safe_delete_enabled(client):
     """The server's own check at delete (``plugins.ml_commons.safe_delete_model``, default false)."""
-    settings = client.get("_cluster/settings", params={"include_defaults": "true", "flat_settings": "true"}) or {}
+    settings = snapshot.read(client, snapshot.SETTINGS_PATH, lambda: client.get(
+        snapshot.SETTINGS_PATH, params={"include_defaults": "true", "flat_settings": "true"})) or {}
     for scope in ("transient", "persistent", "defaults"):
         values = settings.get(scope) or {}
         if SAFE_DELETE in values:

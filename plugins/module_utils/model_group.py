@@ -21,6 +21,7 @@ actions):
 
 from __future__ import annotations
 
+from ansible_collections.polardb.polarsearch.plugins.module_utils import snapshot
 from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import (
     ML,
@@ -37,6 +38,7 @@ MANAGED_GROUP_DESCRIPTION = "Model group managed by polardb.polarsearch"
 MODEL_ACCESS_CONTROL = "plugins.ml_commons.model_access_control_enabled"
 ADMIN_ROLE = "all_access"
 NAME_TAKEN = "already being used"
+AUTHINFO = "_plugins/_security/authinfo"
 
 
 # -- reading ----------------------------------------------------------------------------
@@ -57,12 +59,14 @@ def group_view(group_id, source):
 
 
 def get_group(client, group_id):
-    source = client.get("%s/model_groups/%s" % (ML, group_id), missing_ok=True)
+    path = "%s/model_groups/%s" % (ML, group_id)
+    source = snapshot.read(client, path, lambda: client.get(path, missing_ok=True))
     return group_view(group_id, source) if source else None
 
 
 def groups_named(client, name):
-    hits = client.search("%s/model_groups/_search" % ML, {"term": {"name.keyword": name}})
+    hits = snapshot.named(client, snapshot.MODEL_GROUPS, name, lambda: client.search(
+        "%s/model_groups/_search" % ML, {"term": {"name.keyword": name}}))
     return [dict(group_view(hit["_id"], hit["_source"]), created_time=hit["_source"].get("created_time"))
             for hit in hits]
 
@@ -115,7 +119,8 @@ def access_requested(params):
 def access_control_on(client):
     """Whether the cluster has model access control on (the setting; the security plugin is checked by
     ``user_info``)."""
-    settings = client.get("_cluster/settings", params={"include_defaults": "true", "flat_settings": "true"}) or {}
+    settings = snapshot.read(client, snapshot.SETTINGS_PATH, lambda: client.get(
+        snapshot.SETTINGS_PATH, params={"include_defaults": "true", "flat_settings": "true"})) or {}
     for scope in ("transient", "persistent", "defaults"):
         if MODEL_ACCESS_CONTROL in (settings.get(scope) or {}):
             return str(settings[scope][MODEL_ACCESS_CONTROL]).lower() == "true"
@@ -135,7 +140,7 @@ def check_access_control(client, params):
 def user_info(client):
     """The calling user's backend roles and roles (security plugin ``authinfo``), or None without it."""
     try:
-        info = client.get("_plugins/_security/authinfo", missing_ok=True)
+        info = snapshot.read(client, AUTHINFO, lambda: client.get(AUTHINFO, missing_ok=True))
     except PolarSearchError as exc:
         # Without the security plugin the path has no handler: 400 "no handler found for uri".
         if exc.status == 400:

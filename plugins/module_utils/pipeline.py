@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from ansible_collections.polardb.polarsearch.plugins.module_utils import snapshot
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import (
     ModuleFailure,
     diff_of,
@@ -179,7 +180,8 @@ def pipeline_path(kind, name):
 
 def get_pipeline(client, kind, name):
     """The stored body, or ``None`` (the server answers 404 with ``{}`` for a missing pipeline)."""
-    answer = client.get(pipeline_path(kind, name), missing_ok=True)
+    path = pipeline_path(kind, name)
+    answer = snapshot.read(client, path, lambda: client.get(path, missing_ok=True))
     if not isinstance(answer, dict):
         return None
     return answer.get(name)

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.polardb.polarsearch.plugins.module_utils import snapshot
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import (
     ModuleFailure,
     diff_of,
@@ -45,7 +46,8 @@ def normalize(value):
 
 
 def read_settings(client):
-    current = client.get(SETTINGS_PATH, params={"flat_settings": "true", "include_defaults": "true"}) or {}
+    current = snapshot.read(client, SETTINGS_PATH, lambda: client.get(
+        SETTINGS_PATH, params={"flat_settings": "true", "include_defaults": "true"})) or {}
     return {scope: current.get(scope) or {} for scope in SCOPES + ("defaults",)}
 
 

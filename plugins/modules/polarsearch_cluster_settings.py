@@ -149,19 +149,13 @@ plan:
       fields: [persistent.plugins.ml_commons.trusted_connector_endpoints_regex]
 """
 
+from ansible_collections.polardb.polarsearch.plugins.module_utils import specs
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import PolarSearchModule
 from ansible_collections.polardb.polarsearch.plugins.module_utils.settings import ensure_settings
 
 
 def main():
-    module = PolarSearchModule(
-        argument_spec=dict(
-            persistent=dict(type="dict"),
-            transient=dict(type="dict"),
-            list_mode=dict(type="str", default="append", choices=["append", "replace", "remove"]),
-        ),
-        required_one_of=[("persistent", "transient")],
-    )
+    module = PolarSearchModule(**specs.cluster_settings())
     module.run(ensure_settings)
 
 

@@ -378,48 +378,13 @@ plan:
     - {operation: delete, kind: connector, name: dashscope-qwen-max, id: 3ZxY, fields: []}
 """
 
-from ansible.module_utils.basic import env_fallback
-
+from ansible_collections.polardb.polarsearch.plugins.module_utils import specs
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import PolarSearchModule
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector import ensure_connector
 
 
 def main():
-    module = PolarSearchModule(
-        argument_spec=dict(
-            name=dict(type="str"),
-            connector_id=dict(type="str"),
-            description=dict(type="str"),
-            version=dict(type="str"),
-            protocol=dict(type="str", choices=["http", "aws_sigv4", "mcp_sse", "mcp_streamable_http"]),
-            parameters=dict(type="dict"),
-            url=dict(type="str"),
-            headers=dict(type="dict"),
-            credential=dict(type="dict", no_log=True),
-            credential_update=dict(type="str", default="on_change", choices=["on_change", "always", "on_create"]),
-            fingerprint_key=dict(type="str", no_log=True, fallback=(env_fallback, ["POLARSEARCH_FINGERPRINT_KEY"])),
-            actions=dict(type="list", elements="dict", options=dict(
-                action_type=dict(type="str", required=True),
-                method=dict(type="str", required=True),
-                url=dict(type="str", required=True),
-                headers=dict(type="dict"),
-                request_body=dict(type="raw"),
-                pre_process_function=dict(type="str"),
-                post_process_function=dict(type="str"),
-                name=dict(type="str"),
-                supports_structured_output=dict(type="bool"),
-            )),
-            client_config=dict(type="dict"),
-            access_mode=dict(type="str", choices=["public", "private", "restricted"]),
-            backend_roles=dict(type="list", elements="str"),
-            add_all_backend_roles=dict(type="bool"),
-            on_deployed_models=dict(type="str", default="replace", choices=["replace", "redeploy", "fail"]),
-            wait_timeout=dict(type="int", default=300),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-        ),
-        secret_options=("credential", "fingerprint_key"),
-        required_one_of=[("name", "connector_id")],
-    )
+    module = PolarSearchModule(**specs.connector())
     module.run(ensure_connector)
 
 

@@ -247,35 +247,13 @@ references:
   sample: [{kind: ingest_pipeline, name: embed-on-ingest}]
 """
 
+from ansible_collections.polardb.polarsearch.plugins.module_utils import specs
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import PolarSearchModule
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model import ensure_model
 
 
 def main():
-    module = PolarSearchModule(
-        argument_spec=dict(
-            name=dict(type="str"),
-            model_id=dict(type="str"),
-            connector=dict(type="str"),
-            connector_id=dict(type="str"),
-            description=dict(type="str"),
-            model_group=dict(type="str"),
-            model_group_id=dict(type="str"),
-            interface=dict(type="dict"),
-            is_enabled=dict(type="bool"),
-            rate_limiter=dict(type="dict"),
-            guardrails=dict(type="dict"),
-            state=dict(type="str", default="present", choices=["present", "deployed", "undeployed", "absent"]),
-            force_delete_referenced=dict(type="bool", default=False),
-            removed_first=dict(type="list", elements="dict", options=dict(
-                kind=dict(type="str", required=True, choices=["ingest_pipeline", "search_pipeline", "agent"]),
-                name=dict(type="str", required=True))),
-            wait=dict(type="bool", default=True),
-            wait_timeout=dict(type="int", default=300),
-        ),
-        required_one_of=[("name", "model_id")],
-        mutually_exclusive=[("connector", "connector_id")],
-    )
+    module = PolarSearchModule(**specs.model())
     module.run(ensure_model)
 
 

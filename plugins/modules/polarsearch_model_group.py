@@ -166,24 +166,13 @@ models:
   elements: str
 """
 
+from ansible_collections.polardb.polarsearch.plugins.module_utils import specs
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import PolarSearchModule
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model_group import ensure_model_group
 
 
 def main():
-    module = PolarSearchModule(
-        argument_spec=dict(
-            name=dict(type="str"),
-            model_group_id=dict(type="str"),
-            description=dict(type="str"),
-            access_mode=dict(type="str", choices=["public", "private", "restricted"]),
-            backend_roles=dict(type="list", elements="str"),
-            add_all_backend_roles=dict(type="bool"),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-        ),
-        required_one_of=[("name", "model_group_id")],
-        mutually_exclusive=[("backend_roles", "add_all_backend_roles")],
-    )
+    module = PolarSearchModule(**specs.model_group())
     module.run(ensure_model_group)
 
 

@@ -160,20 +160,13 @@ plan:
   sample: ["update ingest pipeline embedding-ingest: processors[0].text_embedding.model_id"]
 """
 
+from ansible_collections.polardb.polarsearch.plugins.module_utils import specs
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import PolarSearchModule
 from ansible_collections.polardb.polarsearch.plugins.module_utils.pipeline import ensure_pipeline
 
 
 def main():
-    module = PolarSearchModule(
-        argument_spec=dict(
-            name=dict(type="str", required=True),
-            type=dict(type="str", required=True, choices=["ingest", "search"]),
-            definition=dict(type="dict"),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-        ),
-        required_if=[("state", "present", ("definition",))],
-    )
+    module = PolarSearchModule(**specs.pipeline())
     module.run(ensure_pipeline)
 
 

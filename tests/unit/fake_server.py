@@ -1217,7 +1217,10 @@ class PipelineServer(FakeServer):
     def route_pipelines(self, method, kind, name, body):
         store = self.pipelines[kind]
         if method == "GET":
-            found = {n: copy.deepcopy(b) for n, b in store.items() if name is None or n == name}
+            # A comma-separated list answers the pipelines it names that exist, 404 with {} when none
+            # does (GET _ingest/pipeline/a,b and GET _search/pipeline/a,b on 3.6).
+            names = None if name is None else name.split(",")
+            found = {n: copy.deepcopy(b) for n, b in store.items() if names is None or n in names}
             return (200, found) if found else (404, {})
         if name is None:
             return self._unsupported(method, [kind, "pipeline"])

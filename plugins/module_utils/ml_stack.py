@@ -1,0 +1,287 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, polardb.polarsearch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A whole ML stack in one run: the resources the ml_stack role resolves, converged by the same
+``ensure_*`` functions the resource modules run, in the same order, with the state read in one
+request per kind of object (``snapshot``).
+
+Present: the trusted endpoint settings, the connectors, the declared model groups, the models, the
+pipelines. Absent: the pipelines, the models, the connectors (in check mode, instead, a check that no
+other model keeps the server from deleting them), the trusted endpoint entries nothing needs any more.
+
+Each resource's options are checked against the specification of its module (``specs``) before
+anything is written, and each runs in a ``Context`` of its own, so its ``changed``, ``plan`` and
+``diff`` are what its module would return; the results keep the shape of the role's registered loop
+results (``{"results": [{..., "item": {"name": ...}}]}``), which the report reads.
+"""
+
+from __future__ import annotations
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.polardb.polarsearch.plugins.module_utils import snapshot, specs
+from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError
+from ansible_collections.polardb.polarsearch.plugins.module_utils.common import Context, ModuleFailure
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector import ensure_connector
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_rules import validate as check_connector
+from ansible_collections.polardb.polarsearch.plugins.module_utils.info import connector_info
+from ansible_collections.polardb.polarsearch.plugins.module_utils.ml_stack_teardown import (
+    foreign_blockers,
+    unused_regexes,
+)
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model import ensure_model
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model_fields import check_fields
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model_group import ensure_model_group
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model_group import validate as check_group
+from ansible_collections.polardb.polarsearch.plugins.module_utils.pipeline import ensure_pipeline
+from ansible_collections.polardb.polarsearch.plugins.module_utils.pipeline import validate as check_pipeline
+from ansible_collections.polardb.polarsearch.plugins.module_utils.settings import ensure_settings
+
+TRUSTED_KEY = "plugins.ml_commons.trusted_connector_endpoints_regex"
+PRIVATE_IP_KEY = "plugins.ml_commons.connector.private_ip_enabled"
+CONNECTOR_FIELDS = ("description", "version", "protocol", "parameters", "actions", "client_config", "access_mode",
+                    "backend_roles")
+GROUP_FIELDS = ("access_mode", "backend_roles", "add_all_backend_roles")
+MODEL_FIELDS = ("model_group", "interface", "is_enabled", "rate_limiter", "guardrails")
+KINDS = ("settings", "connectors", "model_groups", "models", "pipelines")
+
+
+# -- the options of each resource ------------------------------------------------------------
+def checked(spec, params, what, check=None):
+    """``params`` validated by the resource module's specification (defaults filled in), then by its
+    own rules; a bad value fails, naming the resource, before anything is written."""
+    spec = dict(spec)
+    spec.pop("secret_options", None)
+    result = ArgumentSpecValidator(**spec).validate(params)
+    if result.error_messages:
+        raise ModuleFailure("stack: %s: %s" % (what, "; ".join(result.error_messages)))
+    validated = result.validated_parameters
+    if check is not None:
+        try:
+            check(validated)
+        except ModuleFailure as exc:
+            raise ModuleFailure("stack: %s: %s" % (what, exc.message), **exc.details)
+    return validated
+
+
+def _set(params, source, fields):
+    params.update((f, source[f]) for f in fields if source.get(f) is not None)
+    return params
+
+
+def settings_present(stack, params):
+    regexes = []
+    for entry in stack.get("present") or []:
+        if entry["regex"] not in regexes:
+            regexes.append(entry["regex"])
+    persistent = {TRUSTED_KEY: regexes}
+    if params["private_ip_enabled"]:
+        persistent[PRIVATE_IP_KEY] = True
+    return {"list_mode": "append", "persistent": persistent}
+
+
+def connector_present(entry, params):
+    connector = entry["connector"]
+    out = {"name": connector["name"], "state": "present", "on_deployed_models": params["on_deployed_models"],
+           "wait_timeout": params["wait_timeout"], "credential": credential_of(entry, params)}
+    if params.get("fingerprint_key"):
+        out["fingerprint_key"] = params["fingerprint_key"]
+    return _set(out, connector, CONNECTOR_FIELDS)
+
+
+def credential_of(entry, params):
+    credentials = params.get("credentials") or []
+    index = entry.get("index")
+    if isinstance(index, int) and 0 <= index < len(credentials):
+        return credentials[index] or {}
+    return {}
+
+
+def group_present(group):
+    return _set({"name": group["name"], "description": group["description"], "state": "present"}, group,
+                GROUP_FIELDS)
+
+
+def model_present(entry, params):
+    options = entry.get("model_options") or {}
+    out = {"name": entry["name"], "connector": entry["connector"]["name"], "description": options.get("description"),
+           "wait_timeout": params["wait_timeout"], "state": entry["state"]}
+    return _set(out, options, MODEL_FIELDS)
+
+
+def pipeline_params(pipeline, state):
+    out = {"name": pipeline["name"], "type": pipeline["type"], "state": state}
+    if state == "present":
+        out["definition"] = pipeline["definition"]
+    return out
+
+
+def plan_stack(stack, params):
+    """Every resource of the stack as ``(key, name, params, handler)`` in the order it runs, each
+    checked before any of them runs; the absent side's connector deletes and settings come later,
+    from what the teardown finds."""
+    present, absent = stack.get("present") or [], stack.get("absent") or []
+    todo = []
+    if present:
+        todo.append(("settings_present", None, checked(specs.cluster_settings(), settings_present(stack, params),
+                                                       "cluster settings"), ensure_settings))
+    todo += [("connectors_present", e["name"], checked(specs.connector(), connector_present(e, params),
+                                                       "connector %s" % e["connector"]["name"], check_connector),
+              ensure_connector) for e in present]
+    todo += [("groups_present", g["name"], checked(specs.model_group(), group_present(g), "model group %s" % g["name"],
+                                                   check_group), ensure_model_group)
+             for g in stack.get("groups_present") or []]
+    todo += [("models_present", e["name"], checked(specs.model(), model_present(e, params), "model %s" % e["name"],
+                                                   check_fields), ensure_model) for e in present]
+    todo += [("pipelines_present", p["name"], checked(specs.pipeline(), pipeline_params(p, "present"),
+                                                      "pipeline %s" % p["name"], check_pipeline), ensure_pipeline)
+             for p in stack.get("pipelines_present") or []]
+    todo += [("pipelines_absent", p["name"], checked(specs.pipeline(), pipeline_params(p, "absent"),
+                                                     "pipeline %s" % p["name"], check_pipeline), ensure_pipeline)
+             for p in stack.get("pipelines_absent") or []]
+    todo += [("models_absent", e["name"], checked(specs.model(), {
+        "name": e["name"], "wait_timeout": params["wait_timeout"], "removed_first": stack.get("removed_first") or [],
+        "state": "absent"}, "model %s" % e["name"]), ensure_model) for e in absent]
+    return todo
+
+
+def resource_label(key, name, params):
+    """How messages and diff headers name a resource: its kind and its own name."""
+    if name is None:
+        return "cluster settings"
+    kind = {"connectors": "connector", "groups": "model group", "models": "model", "pipelines": "pipeline"}[
+        key.rsplit("_", 1)[0]]
+    return "%s %s" % (kind, params.get("name") or name)
+
+
+# -- the run -----------------------------------------------------------------------------------
+class StackRun:
+    """One stack run: the shared client and its read cache, the results by resource."""
+
+    def __init__(self, stack, params, context):
+        self.stack = stack
+        self.params = params
+        self.context = context
+        self.client = context.client
+        self.results = {}
+        self.diffs = []
+        self.cache = snapshot.attach(self.client)
+
+    # -- reading -------------------------------------------------------------------------
+    def names(self, side):
+        entries = self.stack.get(side) or []
+        return [e["connector"]["name"] for e in entries], [e["name"] for e in entries]
+
+    def refresh(self, *kinds):
+        """Read what the next step looks up, one request per kind, unless the cache still holds it
+        (it does until the first write)."""
+        connectors, models = [], []
+        for side in ("present", "absent"):
+            c, m = self.names(side)
+            connectors += c
+            models += m
+        if "settings" in kinds:
+            snapshot.prefetch_settings(self.client)
+        if "connectors" in kinds or "models" in kinds:
+            snapshot.prefetch(self.client, snapshot.CONNECTORS, connectors)
+        if "model_groups" in kinds:
+            groups = [g["name"] for g in self.stack.get("groups") or []]
+            snapshot.prefetch(self.client, snapshot.MODEL_GROUPS, groups)
+        if "models" in kinds:
+            found = (self.cache.names.get(snapshot.CONNECTORS) or {}).values()
+            snapshot.prefetch(self.client, snapshot.MODELS, models,
+                              connector_ids=[hit["_id"] for hits in found for hit in hits])
+        if "pipelines" in kinds:
+            for kind in ("ingest", "search"):
+                snapshot.prefetch_pipelines(self.client, kind, [p["name"] for p in self.stack.get("pipelines") or []
+                                                                if p["type"] == kind])
+
+    # -- one resource ----------------------------------------------------------------------
+    def run(self, key, name, params, handler):
+        """Run one resource in a context of its own and keep its result as its module returns it."""
+        context = Context(self.client, self.context.check_mode, sleep=self.context.sleep, clock=self.context.clock)
+        what = resource_label(key, name, params)
+        try:
+            result = handler(params, context)
+        except ModuleFailure as exc:
+            self.absorb(context)
+            raise ModuleFailure("%s: %s" % (what, exc.message), **exc.details)
+        except PolarSearchError as exc:
+            self.absorb(context)
+            details = {"status": exc.status} if exc.status else {}
+            raise ModuleFailure("%s: %s" % (what, exc), **details)
+        self.absorb(context)
+        result.setdefault("changed", context.changed)
+        result.setdefault("plan", context.plan_data())
+        if name is None:
+            self.results[key] = result
+        else:
+            self.results.setdefault(key, {"results": []})["results"].append(dict(result, item={"name": name}))
+        if result["changed"] and isinstance(result.get("diff"), dict):
+            self.diffs.append(dict(result["diff"], before_header=what, after_header=what))
+        return result
+
+    def absorb(self, context):
+        self.context.plan.extend(context.plan)
+        self.context.changed = self.context.changed or context.changed
+
+    # -- the stack -------------------------------------------------------------------------
+    def converge(self):
+        todo = plan_stack(self.stack, self.params)
+        self.refresh(*KINDS)
+        phase = None
+        for key, name, params, handler in todo:
+            if key != phase:
+                phase = key
+                self.before(key)
+            self.run(key, name, params, handler)
+        if self.stack.get("absent"):
+            self.teardown_tail()
+        return {"results": self.results, "check_mode": self.context.check_mode, "diff": self.diffs}
+
+    def before(self, key):
+        """Read, in one request per kind, what the step ``key`` looks up, and what the teardown lists."""
+        kinds = {
+            "settings_present": ("settings",),
+            "connectors_present": ("connectors", "models"),
+            "groups_present": ("model_groups",),
+            "models_present": ("models", "connectors", "model_groups"),
+            "pipelines_present": ("pipelines", "models"),
+            "pipelines_absent": ("pipelines",),
+            "models_absent": ("models", "model_groups"),
+        }[key]
+        self.refresh(*kinds)
+        if key == "models_absent" and (self.context.check_mode or not self.params["keep_trusted_endpoints"]):
+            # The connectors on the whole cluster, read before anything of them is deleted: which
+            # trusted entries another connector still needs, and (check mode) what blocks a delete.
+            self.results["connectors"] = connector_info({}, Context(self.client, self.context.check_mode))
+
+    def teardown_tail(self):
+        absent = self.stack.get("absent") or []
+        listed = (self.results.get("connectors") or {}).get("connectors") or []
+        if self.context.check_mode:
+            # The models are still there, so a delete would be refused: check instead that the server
+            # would count no model but those this run deletes as users of the connectors.
+            blocked = foreign_blockers(self.stack, listed, self.results.get("models_absent"))
+            if blocked:
+                raise ModuleFailure("; ".join(blocked))
+        else:
+            self.refresh("connectors", "models")
+            for entry in absent:
+                name = entry["connector"]["name"]
+                params = checked(specs.connector(), {"name": name, "wait_timeout": self.params["wait_timeout"],
+                                                     "state": "absent"}, "connector %s" % name)
+                self.run("connectors_absent", entry["name"], params, ensure_connector)
+        if self.params["keep_trusted_endpoints"]:
+            return
+        unused = unused_regexes(self.stack, listed)
+        if unused:
+            params = checked(specs.cluster_settings(), {"list_mode": "remove", "persistent": {TRUSTED_KEY: unused}},
+                             "cluster settings")
+            self.refresh("settings")
+            self.run("settings_absent", None, params, ensure_settings)
+
+
+def ensure_stack(params, context):
+    """Converge the resolved stack ``params['stack']``; one result per resource under ``results``."""
+    return StackRun(params["stack"], params, context).converge()

@@ -1,0 +1,165 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, polardb.polarsearch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""polarsearch_ml_stack: a whole stack in one call, the state read once per kind."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_ml_stack as module
+from ansible_collections.polardb.polarsearch.plugins.plugin_utils.ml_stack_input import credential, resolve
+from ansible_collections.polardb.polarsearch.plugins.plugin_utils.ml_stack_report import report
+
+from fake_server import PipelineServer
+
+ROLE = Path(__file__).resolve().parents[4] / "roles" / "ml_stack"
+BUILTIN = {path.stem: yaml.safe_load(path.read_text())["ml_stack__preset"]
+           for path in (ROLE / "vars" / "presets").glob("*.yml")}
+DEFAULT_MODELS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())["ml_stack_models"]
+API_KEY = "sk-stack-secret-1234"
+KINDS = (("connectors", r"_plugins/_ml/connectors"), ("model_groups", r"_plugins/_ml/model_groups"),
+         ("models", r"_plugins/_ml/models"), ("settings", r"_cluster/settings"),
+         ("ingest_pipelines", r"_ingest/pipeline"), ("search_pipelines", r"_search/pipeline"))
+
+
+@pytest.fixture
+def server(monkeypatch, clock):
+    return PipelineServer().install(monkeypatch)
+
+
+def stack_of(models=None, state="deployed", pipelines=False, **options):
+    base = {"state": state, "name_prefix": "", "preset": "dashscope", "endpoint": "dashscope.aliyuncs.com",
+            "scheme": "https", "has_api_key": True, "presets": {}, "pipelines": pipelines}
+    base.update(options)
+    return resolve(models or DEFAULT_MODELS, BUILTIN, base)
+
+
+def args(stack, models=None, **extra):
+    out = {"stack": stack, "credentials": [credential(m, API_KEY) for m in models or DEFAULT_MODELS],
+           "fingerprint_key": "fp-key-5678", "wait_timeout": 30}
+    out.update(extra)
+    return out
+
+
+def reads_by_kind(server, since=0):
+    counts = {}
+    for request in server.requests[since:]:
+        if request in server.writes:
+            continue
+        kind = next(k for k, pattern in KINDS if re.search(pattern, request.path))
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def converge(run, stack, check_mode=False, models=None, **extra):
+    result = run(module, args(stack, models, **extra), check_mode=check_mode, diff=True,
+                 extra_secrets=[API_KEY, "fp-key-5678"])
+    assert not result.get("failed"), result.get("msg")
+    return result
+
+
+def rows(stack, result):
+    return report(stack, result["results"], result["check_mode"])["rows"]
+
+
+def test_create_then_no_op_reads_each_kind_once(run, server):
+    stack = stack_of()
+    created = converge(run, stack)
+    assert created["changed"] is True and created["check_mode"] is False
+    assert [r["action"] for r in rows(stack, created) if r["resource"] == "model"] == ["create"] * 3
+    assert len(server.models) == 3 and len(server.connectors) == 3
+    # a thousand unrelated objects change nothing
+    cid = server.add_connector("foreign-0")
+    for index in range(1000):
+        server.add_connector("foreign-%d" % index)
+        server.add_model("foreign-%d" % index, cid)
+    since = len(server.requests)
+    again = converge(run, stack)
+    assert again["changed"] is False and again["plan"] == []
+    assert reads_by_kind(server, since) == {"settings": 1, "connectors": 1, "models": 1}
+    assert all(r["action"] == "none" for r in rows(stack, again))
+
+
+def test_drift_check_reads_each_kind_once_and_matches_the_real_run(run, server):
+    stack = stack_of(pipelines=True)
+    converge(run, stack)
+    since = len(server.requests)
+    drift = converge(run, stack, check_mode=True)
+    assert drift["changed"] is False and drift["check_mode"] is True
+    assert reads_by_kind(server, since) == {"settings": 1, "connectors": 1, "models": 1, "ingest_pipelines": 1,
+                                            "search_pipelines": 1}
+    # edit a model: check mode predicts exactly what the real run then does
+    model_id = next(mid for mid, doc in server.models.items() if doc["name"] == "qwen-max")
+    server.models[model_id]["description"] = "edited by hand"
+    writes = len(server.writes)
+    checked = converge(run, stack, check_mode=True)
+    assert len(server.writes) == writes
+    real = converge(run, stack)
+    assert checked["plan"] == real["plan"] == [
+        {"operation": "update", "kind": "model", "name": "qwen-max", "id": model_id, "fields": ["description"]}]
+    assert rows(stack, checked) == rows(stack, real)
+    assert [r for r in rows(stack, real) if r["action"] != "none"] == [
+        {"model": "qwen-max", "resource": "model", "name": "qwen-max", "action": "update", "fields": ["description"]}]
+
+
+def test_the_reads_stay_one_per_kind_whatever_the_number_of_models(run, server):
+    models = [{"name": "embed-%d" % i, "kind": "embedding"} for i in range(8)]
+    stack = stack_of(models)
+    converge(run, stack, models=models)
+    since = len(server.requests)
+    converge(run, stack, models=models, check_mode=True)
+    assert reads_by_kind(server, since) == {"settings": 1, "connectors": 1, "models": 1}
+
+
+def test_declared_groups_are_read_once(run, server):
+    models = [dict(m, model_group={"name": "team"}) for m in DEFAULT_MODELS]
+    stack = stack_of(models)
+    converge(run, stack, models=models)
+    since = len(server.requests)
+    again = converge(run, stack, models=models)
+    assert again["changed"] is False
+    assert reads_by_kind(server, since) == {"settings": 1, "connectors": 1, "model_groups": 1, "models": 1}
+
+
+def test_teardown_in_check_mode_predicts_the_real_teardown(run, server):
+    present = stack_of(pipelines=True)
+    converge(run, present)
+    absent = stack_of(state="absent", pipelines=True)
+    writes = len(server.writes)
+    checked = converge(run, absent, check_mode=True)
+    assert len(server.writes) == writes
+    real = converge(run, absent)
+    assert server.models == {} and server.connectors == {}
+    assert [r["action"] for r in rows(absent, checked)] == [r["action"] for r in rows(absent, real)]
+    kinds = [s["kind"] for s in real["plan"] if s["operation"] == "delete"]
+    assert kinds.index("model") > max(i for i, k in enumerate(kinds) if k.endswith("_pipeline"))
+    assert kinds.index("connector") > max(i for i, k in enumerate(kinds) if k == "model")
+    assert "connectors_absent" not in checked["results"] and len(real["results"]["connectors_absent"]["results"]) == 3
+    # the check-mode plan lacks only the connector deletes a real run does after the models are gone
+    real_plan = [s for s in real["plan"] if s["kind"] != "connector"]
+    assert [(s["operation"], s["kind"], s["name"]) for s in checked["plan"]] == [
+        (s["operation"], s["kind"], s["name"]) for s in real_plan]
+    trusted = server.settings["persistent"].get("plugins.ml_commons.trusted_connector_endpoints_regex")
+    assert not any("dashscope" in regex for regex in trusted or [])
+
+
+def test_a_bad_resource_fails_before_any_write(run, server):
+    stack = stack_of()
+    stack = copy.deepcopy(stack)
+    stack["present"][2]["connector"]["protocol"] = "carrier-pigeon"
+    result = run(module, args(stack), extra_secrets=[API_KEY])
+    assert result["failed"] is True
+    assert "connector qwen-max-connector" in result["msg"] and "protocol" in result["msg"]
+    assert server.writes == []
+
+
+def test_no_secret_in_the_result(run, server):
+    result = converge(run, stack_of())
+    text = repr(result)
+    assert API_KEY not in text and "fp-key-5678" not in text
