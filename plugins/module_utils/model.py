@@ -39,6 +39,10 @@ DEPLOYED_STATES = ("DEPLOYED", "PARTIALLY_DEPLOYED", "DEPLOYING", "LOADED", "LOA
 FAILED_TASK_STATES = ("FAILED", "COMPLETED_WITH_ERROR", "CANCELLED")
 SAFE_DELETE = "plugins.ml_commons.safe_delete_model"
 REGISTER_CONFLICT_TRIES = 4
+GROUP_UPDATE_FAILED = "Failed to update data object in index .plugins-ml-model-group"
+DUPLICATE_DEPLOY = "Duplicate deploy model task"
+DUPLICATE_DEPLOY_TRIES = 5
+SETTLE_SECONDS = 2.0
 OPTIONAL_FIELDS = ("interface", "is_enabled", "rate_limiter", "guardrails")
 
 
@@ -101,17 +105,38 @@ def is_deployed(model):
 
 
 # -- waiting ----------------------------------------------------------------------------
+class DuplicateDeploy(Exception):
+    """The node refused this run's deploy task because another deploy task of the model was running."""
+
+
+class DeployedByAnother(Exception):
+    """Another run deployed the model; this run's ``_deploy`` changed nothing. ``model`` is what it left."""
+
+    def __init__(self, model):
+        super().__init__(model.get("model_id"))
+        self.model = model
+
+
+def is_duplicate_deploy(task):
+    """ML Commons (``MLModelCacheHelper.initModelState``) refuses a deploy task while another deploy task
+    of the same model runs on the node: the task ends FAILED with ``Duplicate deploy model task`` per node."""
+    return task.get("state") in FAILED_TASK_STATES and DUPLICATE_DEPLOY in str(task.get("error") or "")
+
+
 def wait_deployed(context, model_id, task_id, timeout, connector_id=None, states=("DEPLOYED",)):
     """Poll the deploy task and the model until the model is in ``states``; fail with the task's error.
 
     A model read as DEPLOY_FAILED while its deploy task has not failed may be a stale state from an
     earlier attempt, so only a failed task (or, without a task, DEPLOY_FAILED itself) ends the wait.
+    A task the node refused as a duplicate raises :class:`DuplicateDeploy`: another run's deploy runs.
     """
     client = context.client
 
     def probe():
         if task_id:
             task = client.get("%s/tasks/%s" % (ML, task_id), missing_ok=True) or {}
+            if is_duplicate_deploy(task):
+                raise DuplicateDeploy(task_id)
             if task.get("state") in FAILED_TASK_STATES:
                 raise ModuleFailure("deploying model %s failed (task %s, %s): %s" % (
                     model_id, task_id, task.get("state"), task.get("error") or "no error text"))
@@ -125,6 +150,30 @@ def wait_deployed(context, model_id, task_id, timeout, connector_id=None, states
         return None
 
     return context.wait_for("model %s to be %s" % (model_id, " or ".join(states)), probe, timeout)
+
+
+def wait_settled(context, model_id, timeout):
+    """After another run's deploy: the model once its state stopped changing (not DEPLOYING, the same
+    state read twice ``SETTLE_SECONDS`` apart), since the refused task's DEPLOY_FAILED and the other
+    deploy's DEPLOYED reach the model document in either order."""
+    seen = {}
+
+    def probe():
+        current = get_model(context.client, model_id)
+        if current is None:
+            raise ModuleFailure("model %s disappeared while another run deployed it" % model_id)
+        state = current.get("model_state")
+        if state == "DEPLOYING":
+            seen.clear()
+            return None
+        if seen.get("state") == state and context.clock() - seen["at"] >= SETTLE_SECONDS:
+            return current
+        if seen.get("state") != state:
+            seen.update(state=state, at=context.clock())
+        return None
+
+    return context.wait_for("model %s to settle after another run's deploy" % model_id, probe, timeout,
+                            max_interval=SETTLE_SECONDS)
 
 
 def wait_not_deploying(context, model, timeout):
@@ -155,29 +204,78 @@ def model_step(operation, model, fields=()):
 
 
 def deploy(context, model, wait=True, timeout=300):
+    """Deploy ``model`` and (with ``wait``) wait until it is DEPLOYED.
+
+    Runs at the same moment deploy the same model; the server then refuses all but one ``_deploy`` in
+    one of two ways: 409 "Document version conflict" on the model document, or a task the node refuses
+    as a "Duplicate deploy model task". Both refusals also write DEPLOY_FAILED into the model, which
+    then reads DEPLOY_FAILED and DEPLOYED by turns for seconds (observed on 3.6), although the model is
+    deployed on the node. So the other run's deploy is waited for until the model's state has settled:
+    DEPLOYED means converged; otherwise this run sends ``_deploy`` again, which the server answers at
+    once for a model deployed on the node, writing DEPLOYED. A run whose own deploy was refused deployed
+    nothing and reports no change for it (its repeated ``_deploy`` only repairs the state the refusal
+    wrote).
+    """
     predicted = dict(model, model_state="DEPLOYED" if wait else "DEPLOYING")
     model_id = model.get("model_id")
+    deadline = context.clock() + timeout
 
     def lookup():
         # A lost answer: the deploy may have started after all; never send it twice.
         current = get_model(context.client, model_id)
         return {} if current and current.get("model_state") in ("DEPLOYING", "DEPLOYED") else None
 
-    def run():
+    def send():
+        """One _deploy: its task ID (``""`` without one), or None when another run's deploy conflicted."""
         try:
             answer = context.client.post("%s/models/%s/_deploy" % (ML, model_id), lookup=lookup) or {}
         except PolarSearchError as exc:
             # Another run deploying the same model at the same moment: the server's write of the
-            # model document conflicts (409 "Document version conflict"). Its deploy is ours too.
-            if exc.status != 409 or lookup() is None:
+            # model document conflicts (409 "Document version conflict"); the other deploy wrote
+            # DEPLOYING first, and this refusal writes DEPLOY_FAILED.
+            current = get_model(context.client, model_id) if exc.status == 409 else None
+            if not current or current.get("model_state") not in ("DEPLOYING", "DEPLOYED", "DEPLOY_FAILED"):
                 raise
-            answer = {}
-        context.changed = True
-        if not wait:
-            return dict(get_model(context.client, model_id) or predicted)
-        return wait_deployed(context, model_id, answer.get("task_id"), timeout)
+            return None
+        return answer.get("task_id") or ""
 
-    return context.act(model_step("deploy", model), run, predicted)
+    def remaining():
+        # the user's wait_timeout as given (messages name it), less what earlier waits used
+        left = max(0.0, deadline - context.clock())
+        return timeout if left >= timeout else left
+
+    def run():
+        changed_before = context.changed
+        refused = False
+        for dummy in range(DUPLICATE_DEPLOY_TRIES):
+            task_id = send()
+            if task_id is not None:
+                context.changed = changed_before if refused else True
+                if not wait:
+                    return dict(get_model(context.client, model_id) or predicted)
+                try:
+                    deployed = wait_deployed(context, model_id, task_id or None, remaining())
+                except DuplicateDeploy:
+                    # the node refused this run's task: nothing of this run was deployed
+                    context.changed = changed_before
+                else:
+                    if refused:
+                        raise DeployedByAnother(deployed)
+                    return deployed
+            elif not wait:
+                raise DeployedByAnother(dict(get_model(context.client, model_id) or predicted))
+            refused = True
+            current = wait_settled(context, model_id, remaining())
+            if current.get("model_state") == "DEPLOYED":
+                raise DeployedByAnother(current)
+        raise ModuleFailure("model %s is %s after %d deploys that the server refused because another deploy of "
+                            "it was running: deploy it again (state=deployed)"
+                            % (model_id, current.get("model_state"), DUPLICATE_DEPLOY_TRIES))
+
+    try:
+        return context.act(model_step("deploy", model), run, predicted)
+    except DeployedByAnother as other:
+        return other.model
 
 
 def undeploy(context, model, wait=True, timeout=300):
@@ -283,10 +381,9 @@ def register(context, params, connector_id, group):
                 answer = context.client.post("%s/models/_register" % ML, body=body, lookup=lookup)
                 break
             except PolarSearchError as exc:
-                # Two registers into one group at once: the group's version bump conflicts (409 "Document
-                # version conflict ... .plugins-ml-model-group", seen on 3.6) and that register made nothing.
-                # Adopt the other run's model, or register again.
-                if exc.status != 409 or attempt == REGISTER_CONFLICT_TRIES - 1:
+                # Two registers into one group at once: the group's version bump conflicts and that register
+                # made nothing. Adopt the other run's model, or register again.
+                if not group_version_conflict(exc) or attempt == REGISTER_CONFLICT_TRIES - 1:
                     raise
                 others = models_named(context.client, name)
                 if others:
@@ -295,6 +392,16 @@ def register(context, params, connector_id, group):
         return settle_duplicate_models(context, name, answer["model_id"])
 
     return context.act(Step("register", "model", name=name), run, predicted)
+
+
+def group_version_conflict(exc):
+    """A register refused because another register bumped the model group's version at the same moment:
+    409 "Document version conflict ... .plugins-ml-model-group" on 3.6; on 2.19.1, 500 "Failed to update
+    data object in index .plugins-ml-model-group" (its root cause a ``version_conflict_engine_exception``).
+    A register changes nothing else in that index, so that 500 is the same conflict."""
+    if exc.status == 409:
+        return True
+    return exc.status == 500 and GROUP_UPDATE_FAILED in str(exc.reason or exc)
 
 
 def models_named(client, name):
@@ -375,7 +482,7 @@ def ensure_model_absent(context, model, timeout, force=False, removed_first=()):
     if is_deployed(model):
         undeploy(context, model, True, timeout)
     delete_model(context, model)
-    delete_group_if_left_empty(context, model.get("model_group_id"), model)
+    delete_group_if_left_empty(context, model.get("model_group_id"), model, timeout)
     return None
 
 
@@ -444,7 +551,7 @@ def ensure_model(params, context):
             old_group_id = model.get("model_group_id")
             model = update_model(context, model, changes, timeout)
             if "model_group_id" in changes:
-                delete_group_if_left_empty(context, old_group_id, before)
+                delete_group_if_left_empty(context, old_group_id, before, timeout)
 
     model = ensure_deploy_state(context, model, state, params["wait"], timeout)
     after = dict(model)

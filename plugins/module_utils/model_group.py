@@ -39,6 +39,9 @@ MODEL_ACCESS_CONTROL = "plugins.ml_commons.model_access_control_enabled"
 ADMIN_ROLE = "all_access"
 NAME_TAKEN = "already being used"
 AUTHINFO = "_plugins/_security/authinfo"
+ASSOCIATED = "associated model versions"
+# How long a group delete waits for the server to stop counting a model deleted (or moved) a moment ago.
+REFRESH_WAIT = 30
 
 
 # -- reading ----------------------------------------------------------------------------
@@ -276,12 +279,42 @@ def settle_duplicate_groups(context, name, own_id):
     return _public(best)
 
 
-def delete_group(context, group):
+def in_group(client, model_id, group_id):
+    """Whether the model is in the group by a GET, which sees a delete or a move at once."""
+    try:
+        model = client.get("%s/models/%s" % (ML, model_id), missing_ok=True)
+    except PolarSearchError:
+        return True   # cannot tell (for example a model this user may not read): count it
+    return bool(model) and model.get("model_group_id") == group_id
+
+
+def models_left(client, group_id, gone=()):
+    """The models still in the group. A search of the models index still finds a model deleted or moved
+    a moment ago (the server deletes without a refresh; the index refreshes about once a second), so
+    each hit is confirmed by a GET; ``gone`` are models this run just deleted or moved away."""
+    return [m for m in models_in_group(client, group_id)
+            if m["model_id"] not in gone and in_group(client, m["model_id"], group_id)]
+
+
+def delete_group(context, group, gone=(), timeout=REFRESH_WAIT):
+    """Delete the group. The server refuses (409 "... has associated model versions") while its search
+    of the models index still counts a model deleted or moved a moment ago (seen on 2.19.1 right after
+    the model's DELETE; 200 about a second later); that refusal is waited out for up to ``timeout``
+    seconds. A 409 while another model is in the group is raised at once."""
     gid = group["model_group_id"]
+    path = "%s/model_groups/%s" % (ML, gid)
+
+    def attempt():
+        try:
+            return context.client.delete(path) or {}
+        except PolarSearchError as exc:
+            if exc.status == 409 and ASSOCIATED in str(exc) and not models_left(context.client, gid, gone):
+                return None
+            raise
 
     def run():
-        answer = context.client.delete("%s/model_groups/%s" % (ML, gid))
-        return answer
+        return context.wait_for("the server to see that model group %s holds no model any more" % gid,
+                                attempt, timeout)
 
     context.act(Step("delete", "model_group", name=group.get("name"), id=gid), run)
 
@@ -313,16 +346,25 @@ def is_owned(group, model_name):
     return group.get("description") == MANAGED_GROUP_DESCRIPTION or group.get("name") == model_name
 
 
-def delete_group_if_left_empty(context, group_id, model):
-    """Delete the group ``model`` leaves (moved or deleted) when it is owned and no other model is in it."""
+def delete_group_if_left_empty(context, group_id, model, timeout=REFRESH_WAIT):
+    """Delete the group ``model`` leaves (moved or deleted) when it is owned and no other model is in it.
+
+    A model that joins the group at the same moment keeps it: the server's refusal then ends the
+    attempt, and the group stays in use.
+    """
     if not group_id:
         return
     group = get_group(context.client, group_id)
     if not group or not is_owned(group, model.get("name")):
         return
-    others = [m for m in models_in_group(context.client, group_id) if m["model_id"] != model.get("model_id")]
-    if not others:
-        delete_group(context, group)
+    gone = {model.get("model_id")}
+    if models_left(context.client, group_id, gone):
+        return
+    try:
+        delete_group(context, group, gone, timeout)
+    except PolarSearchError as exc:
+        if exc.status != 409 or ASSOCIATED not in str(exc):
+            raise
 
 
 # -- the module -----------------------------------------------------------------------------
@@ -337,7 +379,7 @@ def ensure_model_group(params, context):
 
     if params["state"] == "absent":
         if group is not None:
-            models = models_in_group(client, group["model_group_id"])
+            models = models_left(client, group["model_group_id"])
             if models:
                 raise ModuleFailure("model group %s (%s) still holds model(s) %s: delete them or move them to another "
                                     "group first" % (group.get("name"), group["model_group_id"],

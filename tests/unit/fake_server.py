@@ -34,6 +34,7 @@ ML = "_plugins/_ml"
 ADMIN_PASSWORD = "Adm1n-Pa55word-7391"
 CONNECTION = {"host": "search.example.com:9200", "user_password": "admin:" + ADMIN_PASSWORD}
 NODE_ID = "nd1Xq0TzS8aH3bLk9PqR2w"
+DUPLICATE_DEPLOY = "Duplicate deploy model task"
 
 DEFAULT_TRUSTED = [
     r"^https://runtime\.sagemaker\..*[a-z0-9-]\.amazonaws\.com/.*$",
@@ -166,6 +167,7 @@ class FakeServer:
         self.deploy_outcome = deploy_outcome
         self.deploy_outcomes = {}          # model_id -> outcome, overrides deploy_outcome
         self.deploy_error = deploy_error
+        self.deploy_conflicts = 0          # the next _deploy calls of a model being deployed answer 409
         self.check_trusted = check_trusted
         self.master_key_missing = master_key_missing
         self.leak_credentials = leak_credentials  # GET and _search send stored credentials back
@@ -183,6 +185,15 @@ class FakeServer:
         # connector deletes after a model's connector_id changed still see its old connector_id.
         self.in_use_refresh_lag = 0
         self._stale_connector_ids = {}     # model_id -> [old connector_id, deletes left]
+        # DeleteModelTransportAction (2.19.1 and 3.6 source) deletes the model document without a
+        # refresh, so searches of the models index can still find it until the index refreshes (1 s
+        # by default). Seen on 2.19.1 in the integration suite: a model group DELETE right after its
+        # last model's DELETE answered 409 "Cannot delete the model group when it has associated model
+        # versions" (DeleteModelGroupTransportAction searches the models index for the group). The next
+        # ``model_delete_refresh_lag`` model searches and group deletes after a model DELETE still see
+        # that model; a GET (real time) does not.
+        self.model_delete_refresh_lag = 0
+        self._deleted_models = {}          # model_id -> [document, searches left]
         self._init_model_side()
 
     # -- plumbing ------------------------------------------------------------------------
@@ -693,7 +704,7 @@ class FakeServer:
         if tail == ["_register"] and method == "POST":
             return 200, self.register_model(body)
         if tail == ["_search"] and method in ("GET", "POST"):
-            return 200, self.search(self.models, body)
+            return 200, self.search(self._models_searched(), body)
         if len(tail) == 2 and method == "POST" and tail[1] in ("_deploy", "_load"):
             return 200, self.deploy_model(tail[0])
         if len(tail) == 2 and method == "POST" and tail[1] in ("_undeploy", "_unload"):
@@ -709,6 +720,17 @@ class FakeServer:
             if method == "DELETE":
                 return 200, self.delete_model(mid)
         return self._unsupported(method, tail)
+
+    def _models_searched(self):
+        """The model documents a search of the models index finds: the stored ones, plus those deleted
+        so recently that the index has not refreshed (``model_delete_refresh_lag``)."""
+        found = dict(self.models)
+        for mid, ghost in list(self._deleted_models.items()):
+            found.setdefault(mid, ghost[0])
+            ghost[1] -= 1
+            if ghost[1] <= 0:
+                del self._deleted_models[mid]
+        return found
 
     def register_model(self, body):
         body = body or {}
@@ -806,8 +828,30 @@ class FakeServer:
         self.tasks[tid] = {"model_id": mid, "task_type": "DEPLOY_MODEL", "function_name": "REMOTE",
                            "state": "CREATED", "worker_node": [NODE_ID], "create_time": self.now(),
                            "last_update_time": self._clock, "is_async": True}
+        if self.deploy_conflicts > 0 and mid in self._pending:
+            # Seen on 3.6 with three _deploy calls sent at once: TransportDeployModelAction writes
+            # DEPLOYING into the model document with the seqNo it read; the calls that lost answer 409
+            # "Document version conflict updating <id> in index .plugins-ml-model", and their failure
+            # handler marks their task FAILED and writes DEPLOY_FAILED into the model (read for seconds,
+            # until the running deploy or the sync-up job writes DEPLOYED).
+            self.deploy_conflicts -= 1
+            self.tasks[tid].update(state="FAILED", error="Document version conflict")
+            model.update(model_state="DEPLOY_FAILED")
+            raise HttpError(409, {"error": {"root_cause": [{"type": "version_conflict_engine_exception"}],
+                                            "type": "status_exception",
+                                            "reason": "Document version conflict updating %s in index "
+                                                      ".plugins-ml-model" % mid}, "status": 409})
         if model.get("model_state") == "DEPLOYED":
             self.tasks[tid]["state"] = "COMPLETED"
+        elif mid in self._pending:
+            # MLModelCacheHelper.initModelState: while another deploy task of the model runs on the node
+            # (the model is DEPLOYING in the node's cache), the node refuses with "Duplicate deploy model
+            # task". The _deploy itself still answers COMPLETED (for a remote model it returns once the
+            # nodes answered), the new task ends FAILED with that error per node, and, as every node
+            # failed, TransportForwardAction writes DEPLOY_FAILED into the model document. The running
+            # deploy goes on and writes DEPLOYED when it ends.
+            self.tasks[tid].update(state="FAILED", error=json.dumps({NODE_ID: DUPLICATE_DEPLOY}))
+            model.update(model_state="DEPLOY_FAILED", current_worker_node_count=0)
         else:
             model["model_state"] = "DEPLOYING"
             model["planning_worker_node_count"] = 1
@@ -898,6 +942,8 @@ class FakeServer:
                 if users:
                     raise error(409, "%d %s are still using this model, please delete or update the %s first: [%s]"
                                 % (len(users), kind, what, ", ".join(users)))
+        if self.model_delete_refresh_lag:
+            self._deleted_models[mid] = [self.models[mid], self.model_delete_refresh_lag]
         del self.models[mid]
         return {"_index": ".plugins-ml-model", "_id": mid, "_version": 2, "result": "deleted",
                 "_shards": {"total": 1, "successful": 1, "failed": 0}, "_seq_no": 2, "_primary_term": 1}
@@ -919,7 +965,7 @@ class FakeServer:
             if method == "DELETE":
                 # DeleteModelGroupTransportAction: any model document naming the group (any function,
                 # hidden ones too) blocks the delete.
-                if any(m.get("model_group_id") == gid for m in self.models.values()):
+                if any(m.get("model_group_id") == gid for m in self._models_searched().values()):
                     raise error(409, "Cannot delete the model group when it has associated model versions")
                 if self.groups.pop(gid, None) is None:
                     return 404, {"_index": ".plugins-ml-model-group", "_id": gid, "result": "not_found"}

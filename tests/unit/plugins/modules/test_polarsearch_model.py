@@ -1085,3 +1085,171 @@ def test_register_conflict_without_another_model_registers_again(run, server):
     assert result["failed"] is False, result["msg"]
     assert len(server.calls("POST", r"models/_register$")) == 2
     assert len(server.models) == 1
+
+
+def another_runs_deploy_under_way(server, cid, polls=3):
+    """A model another run is deploying (DEPLOYING in the node's cache) that this run read as REGISTERED
+    just before: its own _deploy reaches the node while the other deploy task still runs."""
+    mid = server.add_model(NAME, cid)
+    server.deploy_polls = polls
+    server.deploy_model(mid)                           # the other run's deploy, still running
+    server.models[mid]["model_state"] = "REGISTERED"   # the state this run read before it deploys
+    return mid
+
+
+def test_deploy_refused_as_a_duplicate_waits_for_the_other_runs_deploy(run, server):
+    """ML Commons (MLModelCacheHelper.initModelState): a _deploy that reaches the node while another deploy
+    task of the model runs answers COMPLETED, its task ends FAILED "Duplicate deploy model task" and the
+    model reads DEPLOY_FAILED until the other deploy writes DEPLOYED. The run waits for the other run's
+    deploy; it deployed nothing itself, so it reports no change."""
+    cid = connector(server)
+    mid = another_runs_deploy_under_way(server, cid)
+    result = run(module, {"name": NAME, "state": "deployed"})
+    assert result["failed"] is False, result["msg"]
+    assert result["changed"] is False
+    assert result["plan"] == [S("deploy", id=mid)]
+    assert result["model"]["model_state"] == "DEPLOYED"
+    assert server.models[mid]["model_state"] == "DEPLOYED"
+    assert len(server.calls("POST", r"/_deploy$")) == 1
+    duplicate = [t for t in server.tasks.values() if t.get("state") == "FAILED"]
+    assert len(duplicate) == 1 and "Duplicate deploy model task" in duplicate[0]["error"]
+
+
+def test_deploy_refused_as_a_duplicate_plans_as_check_mode_does(run, server):
+    cid = connector(server)
+    mid = server.add_model(NAME, cid)
+    check = run(module, {"name": NAME, "state": "deployed"}, check_mode=True)
+    server.deploy_polls = 3
+    server.deploy_model(mid)
+    server.models[mid]["model_state"] = "REGISTERED"
+    real = run(module, {"name": NAME, "state": "deployed"})
+    assert real["failed"] is False, real["msg"]
+    assert real["plan"] == check["plan"] == [S("deploy", id=mid)]
+
+
+def test_deploy_refused_as_a_duplicate_whose_failure_was_written_last_deploys_again(run, server):
+    """The refused task's DEPLOY_FAILED may reach the model document after the other deploy's DEPLOYED:
+    the model is deployed on the node but reads DEPLOY_FAILED (seen on 3.6 for up to 8 s, until the
+    sync-up job wrote DEPLOYED). The run deploys again (the server then answers at once and writes
+    DEPLOYED) and ends with the model DEPLOYED; that repair is not a deploy of its own."""
+    cid = connector(server)
+    mid = another_runs_deploy_under_way(server, cid, polls=1)
+    real_finish = server._finish_deploy
+
+    def finish_then_late_failure(model_id):
+        real_finish(model_id)
+        server.models[model_id]["model_state"] = "DEPLOY_FAILED"   # the refused task's write, last
+        server._finish_deploy = real_finish
+
+    server._finish_deploy = finish_then_late_failure
+    result = run(module, {"name": NAME, "state": "deployed"})
+    assert result["failed"] is False, result["msg"]
+    assert server.models[mid]["model_state"] == "DEPLOYED"
+    assert result["model"]["model_state"] == "DEPLOYED"
+    assert len(server.calls("POST", r"/_deploy$")) == 2
+    assert result["changed"] is False
+
+
+def test_a_deploy_that_fails_for_another_reason_still_fails(run, server):
+    cid = connector(server)
+    server.add_model(NAME, cid)
+    server.deploy_outcome = "DEPLOY_FAILED"
+    result = run(module, {"name": NAME, "state": "deployed"})
+    assert result["failed"] is True and "Connection refused" in result["msg"]
+    assert len(server.calls("POST", r"/_deploy$")) == 1
+
+
+def test_absent_waits_until_the_server_no_longer_counts_the_deleted_model_in_its_group(run, server, clock):
+    """Seen on 2.19.1: the model group DELETE right after its last model's DELETE answered 409 "Cannot
+    delete the model group when it has associated model versions" (the models index had not refreshed),
+    and 200 a moment later. The group delete waits that out."""
+    cid = connector(server)
+    mid = server.add_model(NAME, cid)
+    gid = server.models[mid]["model_group_id"]
+    server.model_delete_refresh_lag = 3
+    result = run(module, {"name": NAME, "state": "absent"})
+    assert result["failed"] is False, result["msg"]
+    assert result["plan"] == [S("delete", id=mid), S("delete", id=gid, kind="model_group")]
+    assert server.models == {} and server.groups == {}
+    assert len(server.calls("DELETE", r"model_groups/")) >= 2
+    assert sum(clock.sleeps) < 30
+
+
+def test_absent_keeps_the_group_when_another_model_joined_it_meanwhile(run, server, clock):
+    """A 409 on the group delete while a model other than the deleted one is in the group is the
+    server's real refusal: no wait; the model is deleted and the group, still in use, stays."""
+    cid = connector(server)
+    mid = server.add_model(NAME, cid)
+    gid = server.models[mid]["model_group_id"]
+    real_route = server.route
+
+    def join_before_the_group_delete(method, path, params, body):
+        if method == "DELETE" and "model_groups/" in path and not server.calls("DELETE", r"model_groups/")[1:]:
+            server.add_model("joined-meanwhile", cid, model_group_id=gid)
+        return real_route(method, path, params, body)
+
+    server.route = join_before_the_group_delete
+    result = run(module, {"name": NAME, "state": "absent"})
+    assert result["failed"] is False, result["msg"]
+    assert mid not in server.models and gid in server.groups
+    assert len(server.calls("DELETE", r"model_groups/")) == 1
+    assert sum(clock.sleeps) < 3
+
+
+def test_deploy_refused_with_a_version_conflict_waits_for_the_other_runs_deploy(run, server):
+    """Seen on 3.6 with three _deploy calls at once: two answer 409 "Document version conflict" and
+    write DEPLOY_FAILED into the model, which reads DEPLOY_FAILED until the running deploy writes
+    DEPLOYED. The refused run waits for it and succeeds without a change of its own."""
+    cid = connector(server)
+    mid = another_runs_deploy_under_way(server, cid, polls=4)
+    server.deploy_conflicts = 1
+    result = run(module, {"name": NAME, "state": "deployed"})
+    assert result["failed"] is False, result["msg"]
+    assert result["changed"] is False and result["plan"] == [S("deploy", id=mid)]
+    assert server.models[mid]["model_state"] == "DEPLOYED" and result["model"]["model_state"] == "DEPLOYED"
+    assert len(server.calls("POST", r"/_deploy$")) == 1
+
+
+GROUP_CONFLICT_2_19 = {
+    # Seen on 2.19.1 with three registers into one model group at once: the group's version bump conflicts
+    # and the register answers 500 (3.6 answers 409); the register made no model.
+    "error": {"root_cause": [{"type": "version_conflict_engine_exception",
+                              "reason": "[g]: version conflict, required seqNo [18], primary term [1]. current document "
+                                        "has seqNo [19] and primary term [1]",
+                              "index": ".plugins-ml-model-group"}],
+              "type": "status_exception",
+              "reason": "Failed to update data object in index .plugins-ml-model-group"},
+    "status": 500}
+
+
+def test_register_that_conflicts_on_the_group_with_a_500_registers_again(run, server):
+    connector(server)
+    server.fail_next("POST", r"models/_register$", 500, body=GROUP_CONFLICT_2_19)
+    result = run(module, {"name": NAME, "connector": CONNECTOR})
+    assert result["failed"] is False, result["msg"]
+    assert len(server.calls("POST", r"models/_register$")) == 2
+    assert len(server.models) == 1
+
+
+def test_register_that_conflicts_on_the_group_with_a_500_adopts_the_other_runs_model(run, server):
+    cid = connector(server)
+    gid = server.add_group(NAME, description=MANAGED_GROUP_DESCRIPTION)
+    real_register = server.register_model
+
+    def racing_register(body):
+        server.add_model(NAME, cid, model_group_id=gid, model_id="otherRunsModel000001")
+        server.register_model = real_register
+        raise HttpError(500, GROUP_CONFLICT_2_19)
+
+    server.register_model = racing_register
+    result = run(module, {"name": NAME, "connector": CONNECTOR})
+    assert result["failed"] is False, result["msg"]
+    assert list(server.models) == ["otherRunsModel000001"]
+    assert result["model_id"] == "otherRunsModel000001"
+
+
+def test_register_500_for_another_reason_fails(run, server):
+    connector(server)
+    server.fail_next("POST", r"models/_register$", 500, reason="Model Group Response is empty for g")
+    result = run(module, {"name": NAME, "connector": CONNECTOR})
+    assert result["failed"] is True and len(server.calls("POST", r"models/_register$")) == 1

@@ -247,3 +247,27 @@ def test_name_taken_by_a_concurrent_create_is_adopted(run, server):
     assert result["failed"] is False, result["msg"]
     assert list(server.groups) == [seen["id"]]
     assert result["model_group_id"] == seen["id"]
+
+
+def test_absent_right_after_its_last_model_was_deleted(run, server, clock):
+    """Seen on 2.19.1: right after a model's DELETE, searches of the models index still find it (no
+    refresh), so the group delete answered 409 "has associated model versions". A model the search
+    finds but a GET no longer does is gone; the delete is retried until the server agrees."""
+    gid = server.add_group(NAME)
+    mid = server.add_model("embedder", None, model_group_id=gid)
+    server.model_delete_refresh_lag = 4
+    server.delete_model(mid)
+    result = run(module, {"name": NAME, "state": "absent"})
+    assert result["failed"] is False, result["msg"]
+    assert result["changed"] is True and result["plan"] == [S("delete", id=gid)]
+    assert server.groups == {}
+    assert sum(clock.sleeps) < 30
+
+
+def test_absent_still_refuses_for_a_model_that_exists(run, server):
+    gid = server.add_group(NAME)
+    server.add_model("embedder", None, model_group_id=gid)
+    server.model_delete_refresh_lag = 4
+    result = run(module, {"name": NAME, "state": "absent"})
+    assert result["failed"] is True and "embedder" in result["msg"]
+    assert gid in server.groups and server.writes == []
