@@ -11,7 +11,7 @@ version_added: 0.2.0
 description:
   - Used by the role C(polardb.polarsearch.ml_stack). Reads the structured C(plan) (one step per write,
     C({operation, kind, name, id, fields})) and the C(diff) of each module result the role registered, and makes
-    one row per model and resource, C(setting), C(connector), C(model) and C(deploy), then one per pipeline.
+    one row per model and resource, C(setting), C(connector), C(model) and C(deploy), then one per pipeline, and one for the index.
   - Fields are names only; a credential shows as C(credential).
 positional: _input, results, check_mode
 options:
@@ -22,8 +22,9 @@ options:
   results:
     description:
       - The registered results, C(settings_present), C(settings_absent), C(connectors_present), C(connectors_absent),
-        C(models_present), C(models_absent), C(pipelines_present), C(pipelines_absent) and C(connectors) (the
-        connector listing a teardown reads); a missing or skipped one counts as no change.
+        C(models_present), C(models_absent), C(pipelines_present), C(pipelines_absent), C(connectors) (the
+        connector listing a teardown reads) and C(index) (the stack's index, C(name), C(model), C(vector_field),
+        C(dimension_known) and the module C(result)); a missing or skipped one counts as no change.
     type: dict
     required: true
   check_mode:
