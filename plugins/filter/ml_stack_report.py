@@ -11,7 +11,7 @@ version_added: 0.2.0
 description:
   - Used by the role C(polardb.polarsearch.ml_stack). Reads the structured C(plan) (one step per write,
     C({operation, kind, name, id, fields})) and the C(diff) of each module result the role registered, and makes
-    one row per model and resource, C(setting), C(connector), C(model) and C(deploy), then one per pipeline.
+    one row per model and resource, C(setting), C(connector), C(model) and C(deploy), then one per pipeline, and one for the index.
   - Fields are names only; a credential shows as C(credential).
 positional: _input, results, check_mode
 options:
@@ -26,6 +26,8 @@ options:
         C(pipelines_present), C(pipelines_absent) and C(connectors) (the connector listing a teardown reads); the loop
         results a play registers from the resource modules have the same shape. A missing or skipped one counts as
         no change.
+      - C(index), the stack's index (C(name), C(model), C(vector_field), C(dimension_known) and the
+        M(polardb.polarsearch.polarsearch_index) C(result)), when the role manages one.
     type: dict
     required: true
   check_mode:

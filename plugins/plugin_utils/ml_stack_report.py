@@ -171,6 +171,23 @@ def pipeline_row(pipeline, result):
     return row(pipeline["model"], "pipeline", pipeline["name"], "none")
 
 
+def index_row(index):
+    """The stack's k-NN index: created, updated in place, re-created (delete + create) or deleted. In check mode
+    before the embedding model is deployed its vector dimension is unknown, and the row says so."""
+    result = index.get("result") or {}
+    found = steps(result, "index", "create", "update", "delete")
+    operations = {s.get("operation") for s in found}
+    if "create" in operations:
+        action = "replace" if "delete" in operations else "create"
+    else:
+        action = "delete" if "delete" in operations else ("update" if found else "none")
+    fields = [f for s in found for f in s.get("fields") or []]
+    if not index.get("dimension_known", True) and action != "none":
+        fields.append("mappings.properties.%s.dimension (unknown until %s is deployed)"
+                      % (index.get("vector_field"), index.get("model")))
+    return row(index.get("model") or "", "index", index["name"], action, fields)
+
+
 def rows(stack, results):
     """The report rows of every model of the resolved ``stack``, in its order, then of its groups and pipelines.
 
@@ -179,8 +196,9 @@ def rows(stack, results):
     results whose items are the resolved entries), ``pipelines_present`` and ``pipelines_absent``
     (loop results over the stack's pipelines), ``groups_present`` (the declared model groups), and
     ``connectors`` (the connectors a teardown listed first; in check mode they stand for the connector
-    deletes that cannot run). The rows of the declared model groups, then of the pipelines, follow
-    the models'.
+    deletes that cannot run), and ``index`` (the stack's index: ``name``, ``model``, ``vector_field``,
+    ``dimension_known`` and the module ``result``). The rows of the declared model groups, then of the
+    pipelines and of the index, follow the models'.
     """
     results = results or {}
     listed = (results.get("connectors") or {}).get("connectors") or []
@@ -201,6 +219,8 @@ def rows(stack, results):
     for pipeline in stack.get("pipelines") or []:
         side = "absent" if pipeline["state"] == "absent" else "present"
         out.append(pipeline_row(pipeline, item_result(results.get("pipelines_" + side), pipeline["name"])))
+    if (results.get("index") or {}).get("name"):
+        out.append(index_row(results["index"]))
     return out
 
 

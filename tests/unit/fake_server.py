@@ -1299,3 +1299,120 @@ class PipelineServer(FakeServer):
                         raise error(400, "[model_id] property isn't a string, but of type [%s]" % (
                             "java.util.HashMap" if isinstance(holder["model_id"], dict) else "java.util.ArrayList"),
                             "parse_exception")
+
+
+# -- indexes -----------------------------------------------------------------------------------------
+class IndexServer(PipelineServer):
+    """PipelineServer plus indexes with mappings and settings.
+
+    Seen on OpenSearch 3.6.0 with k-NN 3.6.0.0 (docs/local-cluster.md, "Indexes"):
+
+    * ``GET NAME?flat_settings=true`` answers ``{NAME: {aliases, mappings, settings}}``; the settings are
+      flat, ``index.``-prefixed strings, with the ones the server sets (``index.uuid``,
+      ``index.creation_date``, ``index.provided_name``, ``index.version.created``, shards and replicas);
+      a missing index is 404 ``index_not_found_exception``;
+    * ``PUT NAME`` creates it (400 ``resource_already_exists_exception`` when it exists); settings given
+      as booleans or numbers are stored as strings; the mappings come back as sent (a ``knn_vector``'s
+      ``method`` gets ``parameters: {}``);
+    * ``PUT NAME/_mapping`` adds fields and merges the parameters of existing ones; another ``type`` is
+      refused with 400 ``illegal_argument_exception`` "mapper [F] cannot be changed from type [A] to [B]",
+      another ``dimension`` with 400 ``illegal_argument_exception`` "Mapper for [F] conflicts with existing
+      mapper: Cannot update parameter [dimension] from [A] to [B]"; ``_meta`` is replaced whole;
+    * ``PUT NAME/_settings`` refuses a static setting (``index.knn``, ``index.number_of_shards``) on an open
+      index with 400 ``illegal_argument_exception`` "Can't update non dynamic settings [[KEY]] for open
+      indices [[NAME/UUID]]";
+    * ``DELETE NAME`` of a missing index is 404 ``index_not_found_exception``.
+    """
+
+    STATIC = ("index.knn", "index.number_of_shards", "index.codec")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.indexes = {}
+
+    def add_index(self, name, mappings=None, settings=None):
+        self._create_index(name, {"mappings": copy.deepcopy(mappings or {}), "settings": settings or {}})
+
+    def route(self, method, path, params, body):
+        parts = path.split("/")
+        if parts[0] and not parts[0].startswith("_") and len(parts) <= 2:
+            return self.route_index(method, unquote(parts[0]), parts[1] if len(parts) == 2 else None, params, body)
+        return super().route(method, path, params, body)
+
+    def _missing(self, name):
+        return error(404, "no such index [%s]" % name, "index_not_found_exception")
+
+    def route_index(self, method, name, tail, params, body):
+        index = self.indexes.get(name)
+        if tail is None and method == "PUT":
+            if index is not None:
+                raise error(400, "index [%s/%s] already exists" % (name, "u"), "resource_already_exists_exception")
+            self._create_index(name, body or {})
+            return 200, {"acknowledged": True, "shards_acknowledged": True, "index": name}
+        if index is None:
+            raise self._missing(name)
+        if tail is None and method == "GET":
+            return 200, {name: {"aliases": {}, "mappings": copy.deepcopy(index["mappings"]),
+                                "settings": dict(index["settings"])}}
+        if tail is None and method == "DELETE":
+            del self.indexes[name]
+            return 200, {"acknowledged": True}
+        if tail == "_mapping" and method == "PUT":
+            self._put_mapping(name, body or {})
+            return 200, {"acknowledged": True}
+        if tail == "_settings" and method == "PUT":
+            flat = {k if k.startswith("index.") else "index." + k: setting_string(v)
+                    for k, v in flatten_settings(body or {}).items()}
+            static = [k for k in flat if k in self.STATIC]
+            if static:
+                raise error(400, "Can't update non dynamic settings [[%s]] for open indices [[%s/%s]]" % (
+                    ", ".join(static), name, index["settings"]["index.uuid"]), "illegal_argument_exception")
+            index["settings"].update(flat)
+            return 200, {"acknowledged": True}
+        return self._unsupported(method, [name, tail or ""])
+
+    def _create_index(self, name, body):
+        settings = {k if k.startswith("index.") else "index." + k: setting_string(v)
+                    for k, v in flatten_settings(body.get("settings") or {}).items()}
+        settings = dict({"index.number_of_shards": "1", "index.number_of_replicas": "1",
+                         "index.uuid": self.new_id(), "index.creation_date": "1764600000000",
+                         "index.provided_name": name, "index.version.created": "137287827"}, **settings)
+        mappings = copy.deepcopy(body.get("mappings") or {})
+        self._stored_fields(mappings.get("properties") or {})
+        self.indexes[name] = {"mappings": mappings, "settings": settings}
+
+    @staticmethod
+    def _stored_fields(properties):
+        for spec in properties.values():
+            if spec.get("type") == "knn_vector" and isinstance(spec.get("method"), dict):
+                spec["method"].setdefault("parameters", {})
+            IndexServer._stored_fields(spec.get("properties") or {})
+
+    def _put_mapping(self, name, body):
+        mappings = self.indexes[name]["mappings"]
+        merged = copy.deepcopy(mappings.get("properties") or {})
+        self._merge_fields(merged, body.get("properties") or {})
+        mappings["properties"] = merged
+        for key, value in body.items():
+            if key != "properties":
+                mappings[key] = copy.deepcopy(value)
+
+    def _merge_fields(self, stored, change, prefix=""):
+        for field, spec in change.items():
+            have = stored.get(field)
+            if have is None:
+                stored[field] = copy.deepcopy(spec)
+                self._stored_fields({field: stored[field]})
+                continue
+            want_type = spec.get("type", "object" if "properties" in spec else None)
+            have_type = have.get("type", "object")
+            if want_type and want_type != have_type:
+                raise error(400, "mapper [%s%s] cannot be changed from type [%s] to [%s]" % (
+                    prefix, field, have_type, want_type), "illegal_argument_exception")
+            if "dimension" in spec and spec["dimension"] != have.get("dimension"):
+                raise error(400, "Mapper for [%s%s] conflicts with existing mapper:\n\tCannot update parameter "
+                            "[dimension] from [%s] to [%s]" % (prefix, field, have.get("dimension"), spec["dimension"]),
+                            "illegal_argument_exception")
+            self._merge_fields(have.setdefault("properties", {}) if "properties" in spec else {},
+                               spec.get("properties") or {}, prefix + field + ".")
+            have.update({k: v for k, v in spec.items() if k != "properties"})
