@@ -31,7 +31,6 @@ import concurrent.futures
 import json
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -154,7 +153,7 @@ class Bench:
         return self.run(name, command)
 
     def median(self, make):
-        runs = [make() for _ in range(self.repeat)]
+        runs = [make() for _index in range(self.repeat)]
         return sorted(runs, key=lambda m: m.seconds)[len(runs) // 2]
 
     def server_version(self):
