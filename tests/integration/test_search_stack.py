@@ -4,8 +4,9 @@ The tests run in file order and share one stack (one name prefix per module):
 
 1. the polarsearch_index module against the real server: create, idempotence, in-place changes, a dimension
    change refused before any write, recreate, only_if_managed;
-2. check mode of provision on a cluster without the stack lists every pipeline and the index (its dimension
-   unknown until the embedding model is deployed) and writes nothing;
+2. an index without ml_stack_pipelines fails before any write; check mode of provision on a cluster without the
+   stack lists every pipeline and the index (its dimension unknown until the embedding model is deployed) and
+   writes nothing;
 3. provision with pipelines and an index: the index has the embedding model's dimension (read by a predict), the
    documents ingested get vectors, a neural query finds them, the rerank pipeline reorders them with the rerank
    model's scores, the RAG pipeline answers with the LLM; drift.yml passes with an index row;
@@ -190,6 +191,14 @@ def test_index_module_against_the_server(ansible, rest, cluster):
 
 
 # -- 2. check mode on an empty cluster -------------------------------------------------------------------------
+def test_an_index_without_pipelines_fails_before_any_write(search, rest):
+    run = search.playbook("provision", dict(search.vars, ml_stack_pipelines=False))
+    assert run.rc != 0 and run.failed == 1, run.tail()
+    assert "ml_stack_index: the index %s takes the stack's ingest pipeline" % search.index in run.output
+    assert "set ml_stack_pipelines to true" in run.output
+    assert rest.with_prefix("connectors", search.prefix) == [] and not index_exists(rest, search.index)
+
+
 def test_check_mode_lists_the_pipelines_and_the_index_and_writes_nothing(search, rest):
     run = search.playbook("provision", search.vars, check=True)
     assert run.rc == 0 and run.failed == 0, run.tail()

@@ -208,3 +208,33 @@ def test_bad_input_fails_before_any_request(run, server, bad, named):
     result = run(module, dict(args(), **bad))
     assert result["failed"] is True and named in result["msg"]
     assert server.requests == []
+
+
+def test_a_name_that_is_an_alias_fails_naming_the_index(run, server):
+    # GET ALIAS answers with the concrete index as the key (OpenSearch resolves aliases in GET /NAME).
+    aliased = {"docs-v1": {"aliases": {"docs": {}}, "mappings": {}, "settings": {}}}
+    server.fail_next("GET", r"^docs$", status=200, body=aliased)
+    result = run(module, args())
+    assert result["failed"] is True and "name docs is an alias of the index docs-v1" in result["msg"]
+    assert server.writes == []
+
+
+def test_dynamic_changes_in_place_and_compares_as_the_server_string(twin):
+    def strict(server):
+        created(server)
+        server.indexes["docs"]["mappings"]["dynamic"] = "false"  # the server returns dynamic as a string
+        return server
+
+    checked, real, server = twin(args(mappings={"dynamic": False}, settings={}), strict)
+    assert real["changed"] is False
+    checked, real, server = twin(args(mappings={"dynamic": "strict"}, settings={}), strict)
+    assert plan_text(real) == ["update index docs: mappings.dynamic"]
+    assert server.indexes["docs"]["mappings"]["dynamic"] == "strict"
+
+
+def test_a_server_error_other_than_a_static_setting_is_reported_as_is(run, server):
+    created(server)
+    server.fail_next("PUT", r"^docs/_settings$", status=400, reason="failed to parse value [x] for setting")
+    result = run(module, args(mappings={}, settings={"index.refresh_interval": "x"}))
+    assert result["failed"] is True and "failed to parse value [x]" in result["msg"]
+    assert "recreate" not in result["msg"]
