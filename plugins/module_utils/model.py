@@ -40,6 +40,7 @@ FAILED_TASK_STATES = ("FAILED", "COMPLETED_WITH_ERROR", "CANCELLED")
 SAFE_DELETE = "plugins.ml_commons.safe_delete_model"
 REGISTER_CONFLICT_TRIES = 4
 GROUP_UPDATE_FAILED = "Failed to update data object in index .plugins-ml-model-group"
+MODEL_UPDATE_FAILED = "Failed to update data object in index .plugins-ml-model"
 DUPLICATE_DEPLOY = "Duplicate deploy model task"
 DUPLICATE_DEPLOY_TRIES = 5
 SETTLE_SECONDS = 2.0
@@ -207,7 +208,8 @@ def deploy(context, model, wait=True, timeout=300):
     """Deploy ``model`` and (with ``wait``) wait until it is DEPLOYED.
 
     Runs at the same moment deploy the same model; the server then refuses all but one ``_deploy`` in
-    one of two ways: 409 "Document version conflict" on the model document, or a task the node refuses
+    one of two ways: a version conflict on the model document (409 "Document version conflict" on 3.6,
+    500 "Failed to update data object in index .plugins-ml-model" on 2.19.1), or a task the node refuses
     as a "Duplicate deploy model task". Both refusals also write DEPLOY_FAILED into the model, which
     then reads DEPLOY_FAILED and DEPLOYED by turns for seconds (observed on 3.6), although the model is
     deployed on the node. So the other run's deploy is waited for until the model's state has settled:
@@ -233,7 +235,7 @@ def deploy(context, model, wait=True, timeout=300):
             # Another run deploying the same model at the same moment: the server's write of the
             # model document conflicts (409 "Document version conflict"); the other deploy wrote
             # DEPLOYING first, and this refusal writes DEPLOY_FAILED.
-            current = get_model(context.client, model_id) if exc.status == 409 else None
+            current = get_model(context.client, model_id) if model_version_conflict(exc) else None
             if not current or current.get("model_state") not in ("DEPLOYING", "DEPLOYED", "DEPLOY_FAILED"):
                 raise
             return None
@@ -392,6 +394,13 @@ def register(context, params, connector_id, group):
         return settle_duplicate_models(context, name, answer["model_id"])
 
     return context.act(Step("register", "model", name=name), run, predicted)
+
+
+def model_version_conflict(exc):
+    """A ``_deploy`` refused because another deploy wrote the model document first: 409 "Document version
+    conflict ... .plugins-ml-model" on 3.6; on 2.19.1, 500 "Failed to update data object in index
+    .plugins-ml-model" (its root cause a ``version_conflict_engine_exception``)."""
+    return exc.status == 409 or (exc.status == 500 and MODEL_UPDATE_FAILED in str(exc.reason or exc))
 
 
 def group_version_conflict(exc):

@@ -10,8 +10,9 @@ plugin and ML Commons access control). On the secure profile the modules authent
 through ``POLARSEARCH_USERNAME``/``POLARSEARCH_PASSWORD`` and trust ``POLARSEARCH_CA_PATH``; the fixtures
 ``ml_user`` and ``ml_user2`` are the two non-admin ML users with different backend roles.
 
-A test that needs a server feature 2.19 lacks says so with ``@pytest.mark.server_feature("<name>")``
-(see ``FEATURES_MISSING_ON_SECURE``); on the secure profile it is skipped with the reason.
+A test that needs a server feature the secure profile's node lacks (an ML Commons 3.x feature, or a plugin or
+module its minimal 2.19.1 distribution leaves out) says so with ``@pytest.mark.server_feature("<name>")`` (see
+``FEATURES_MISSING_ON_SECURE``); on the secure profile it is skipped with the reason.
 ``@pytest.mark.secure_only`` marks a test that needs the security plugin; ``@pytest.mark.plain_only(reason)``
 one that runs on the plain profile only.
 """
@@ -38,20 +39,27 @@ ML = "/_plugins/_ml"
 TRUSTED = "plugins.ml_commons.trusted_connector_endpoints_regex"
 PRIVATE_IP = "plugins.ml_commons.connector.private_ip_enabled"
 
-# Server features of ML Commons 3.x that the secure profile's 2.19.1 does not have: name -> why a test
+# Server features that the secure profile's node does not have: ML Commons 3.x features 2.19.1 lacks, and what
+# that node's minimal distribution leaves out (docs/local-cluster.md, "The secure profile"): name -> why a test
 # that needs one is skipped there.
 FEATURES_MISSING_ON_SECURE = {
     "action_name": "ML Commons 2.19 connectors have no action `name` field (3.x)",
     "safe_characters": "ML Commons 2.19 does not validate names and descriptions for safe characters (3.x)",
     "structured_output": "ML Commons 2.19 has no `supports_structured_output` (3.x)",
+    "mcp_connector": "ML Commons 2.19 has no MCP connectors (`protocol: mcp_sse`, 3.x)",
+    "neural_search": "the secure profile's 2.19.1 node has no k-NN and neural-search plugins (text_embedding "
+                     "ingest processor, neural query, rerank search processor)",
+    "painless": "the secure profile's 2.19.1 node (integ-test-zip) has no lang-painless module: a connector's "
+                "painless post-process function (the dashscope rerank preset) answers 500 \"script_lang not "
+                "supported [painless]\" there; a full 2.19 distribution has the module",
 }
 
 SECURE_ENV = ("POLARSEARCH_USERNAME", "POLARSEARCH_PASSWORD", "POLARSEARCH_USER_PASSWORD", "POLARSEARCH_CA_PATH")
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "server_feature(name): the test needs a ML Commons 3.x feature that the "
-                            "secure profile's 2.19 lacks; skipped there with the reason")
+    config.addinivalue_line("markers", "server_feature(name): the test needs a server feature that the secure "
+                            "profile's 2.19.1 node lacks; skipped there with the reason")
     config.addinivalue_line("markers", "secure_only: the test needs the secure profile (security plugin)")
     config.addinivalue_line("markers", "plain_only(reason): the test runs on the plain profile only, for the reason given")
 

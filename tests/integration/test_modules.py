@@ -187,7 +187,7 @@ def test_model_states_drift_and_predictions(env, rest, ansible, trusted, prefix,
     four_steps(ansible, "polarsearch_model", {"name": name, "state": "absent"})
     assert rest.models(name) == []
     assert rest.groups(name) == []
-    assert rest.session.get(rest.url + ML + "/model_groups/%s" % group_id).status_code == 404
+    assert rest.request("GET", ML + "/model_groups/%s" % group_id).status_code == 404
 
 
 def test_connector_change_under_deployed_model(env, rest, ansible, trusted, prefix, cleanup):
@@ -333,7 +333,7 @@ def test_server_in_use_check_compares_ids_as_text(env, rest, ansible, trusted, p
                 assert model_id in failed["msg"] and lookalike in failed["msg"] and failed["models"] == [model_id]
             assert rest.connectors(name)[0]["connector_id"] == blocked
             # What the server answers a delete.
-            refused = rest.session.delete(rest.url + ML + "/connectors/%s" % blocked)
+            refused = rest.request("DELETE", ML + "/connectors/%s" % blocked)
             assert refused.status_code == 409 and model_id in refused.text, refused.text
         finally:
             rest.call("DELETE", ML + "/models/%s" % model_id, ok=None)
@@ -354,7 +354,7 @@ def test_teardown_in_order_leaves_nothing(env, rest, ansible, trusted, prefix):
     four_steps(ansible, "polarsearch_model", {"name": name, "state": "absent"})
     four_steps(ansible, "polarsearch_connector", {"name": connector, "state": "absent"})
     assert rest.models(name) == [] and rest.connectors(connector) == [] and rest.groups(name) == []
-    assert rest.session.get(rest.url + ML + "/model_groups/%s" % group_id).status_code == 404
+    assert rest.request("GET", ML + "/model_groups/%s" % group_id).status_code == 404
 
 
 # -- the server's rules ------------------------------------------------------------------
@@ -389,6 +389,7 @@ def test_client_config_as_the_server_stores_it(env, rest, ansible, trusted, pref
     assert rest.connectors(name)[0]["description"] == "Local text-embedding-v4", "nothing was written"
 
 
+@pytest.mark.server_feature("mcp_connector")
 def test_mcp_connector(env, rest, ansible, prefix, cleanup):
     """MCP connectors: refused (before any write) while the setting is off; with it on, a top-level
     url and headers and no actions."""

@@ -106,10 +106,16 @@ def model_references(env, collections_path):
     sys.path.insert(0, str(collections_path))
     from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchClient
     from ansible_collections.polardb.polarsearch.plugins.module_utils.references import find_model_references
-    client = PolarSearchClient(env["url"], requests.Session(), retries=0)
+    session = requests.Session()
+    verify = None
+    if env["profile"] == "secure":   # the admin, trusting the node's CA whatever REQUESTS_CA_BUNDLE says
+        session.auth = (env["username"], env["password"])
+        verify = env["ca_path"]
+    client = PolarSearchClient(env["url"], session, retries=0, verify=verify)
     return lambda model_id: find_model_references(client, model_id)
 
 
+@pytest.mark.server_feature("neural_search")
 def test_ingest_pipeline_by_model_name_vectors_neural_query_and_repointing(env, rest, ansible, stack,
                                                                            model_references):
     embed, embed_id = stack.model("embed", embedding_connector(stack.prefix + "-embed-c", env))
@@ -195,6 +201,7 @@ def test_ingest_pipeline_by_model_name_vectors_neural_query_and_repointing(env, 
         "text_embedding"]["model_id"] == new_id
 
 
+@pytest.mark.server_feature("neural_search")
 @pytest.mark.parametrize("preset", ["dashscope", "openai_compatible"])
 def test_rerank_and_rag_search_pipelines_with_the_presets(env, rest, ansible, stack, preset):
     embed, embed_id = stack.model("embed", embedding_connector(stack.prefix + "-embed-c", env))

@@ -213,6 +213,7 @@ def test_check_mode_lists_everything_and_writes_nothing(stack, rest):
 
 
 # -- 2. provision, verify, idempotence ------------------------------------------------------------------------
+@pytest.mark.server_feature("painless")
 def test_provision_creates_deploys_and_verifies(stack, rest, cluster):
     seq = last_seq(cluster["service"])
     run = stack.playbook("provision")
@@ -292,6 +293,7 @@ def test_drift_sees_another_fingerprint_key(stack):
                                        for entry in KINDS)
 
 
+@pytest.mark.server_feature("painless")
 def test_drift_names_out_of_band_changes_and_provision_fixes_them(stack, rest):
     rerank, rerank_connector = stack.names("qwen3-rerank")
     llm = stack.names("qwen-max")[0]
@@ -454,6 +456,7 @@ def search_stack(cluster, rest):
         assert rest.with_prefix(kind, stack.prefix) == [], "the stack left %s behind" % kind
 
 
+@pytest.mark.server_feature("neural_search")
 def test_pipelines_follow_the_models_and_go_before_them(search_stack, rest):
     stack = search_stack
     pipeline_rows = sorted((stack.prefix + model, "pipeline", "create") for model in

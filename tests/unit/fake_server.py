@@ -168,6 +168,7 @@ class FakeServer:
         self.deploy_outcomes = {}          # model_id -> outcome, overrides deploy_outcome
         self.deploy_error = deploy_error
         self.deploy_conflicts = 0          # the next _deploy calls of a model being deployed answer 409
+        self.deploy_conflict_status = 409  # 3.6; 2.19.1 answers that conflict with 500
         self.check_trusted = check_trusted
         self.master_key_missing = master_key_missing
         self.leak_credentials = leak_credentials  # GET and _search send stored credentials back
@@ -834,13 +835,18 @@ class FakeServer:
             # "Document version conflict updating <id> in index .plugins-ml-model", and their failure
             # handler marks their task FAILED and writes DEPLOY_FAILED into the model (read for seconds,
             # until the running deploy or the sync-up job writes DEPLOYED).
+            # 2.19.1 (deploy_conflict_status 500) answers 500 "Failed to update data object in index
+            # .plugins-ml-model" with the same root cause.
             self.deploy_conflicts -= 1
             self.tasks[tid].update(state="FAILED", error="Document version conflict")
             model.update(model_state="DEPLOY_FAILED")
-            raise HttpError(409, {"error": {"root_cause": [{"type": "version_conflict_engine_exception"}],
-                                            "type": "status_exception",
-                                            "reason": "Document version conflict updating %s in index "
-                                                      ".plugins-ml-model" % mid}, "status": 409})
+            if self.deploy_conflict_status == 500:
+                reason = "Failed to update data object in index .plugins-ml-model"
+            else:
+                reason = "Document version conflict updating %s in index .plugins-ml-model" % mid
+            raise HttpError(self.deploy_conflict_status, {
+                "error": {"root_cause": [{"type": "version_conflict_engine_exception"}], "type": "status_exception",
+                          "reason": reason}, "status": self.deploy_conflict_status})
         if model.get("model_state") == "DEPLOYED":
             self.tasks[tid]["state"] = "COMPLETED"
         elif mid in self._pending:

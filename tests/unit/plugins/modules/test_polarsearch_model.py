@@ -1196,13 +1196,16 @@ def test_absent_keeps_the_group_when_another_model_joined_it_meanwhile(run, serv
     assert sum(clock.sleeps) < 3
 
 
-def test_deploy_refused_with_a_version_conflict_waits_for_the_other_runs_deploy(run, server):
-    """Seen on 3.6 with three _deploy calls at once: two answer 409 "Document version conflict" and
-    write DEPLOY_FAILED into the model, which reads DEPLOY_FAILED until the running deploy writes
-    DEPLOYED. The refused run waits for it and succeeds without a change of its own."""
+@pytest.mark.parametrize("status", [409, 500], ids=["3.6", "2.19.1"])
+def test_deploy_refused_with_a_version_conflict_waits_for_the_other_runs_deploy(run, server, status):
+    """Seen on 3.6 with three _deploy calls at once: two answer 409 "Document version conflict" (2.19.1:
+    500 "Failed to update data object in index .plugins-ml-model") and write DEPLOY_FAILED into the
+    model, which reads DEPLOY_FAILED until the running deploy writes DEPLOYED. The refused run waits
+    for it and succeeds without a change of its own."""
     cid = connector(server)
     mid = another_runs_deploy_under_way(server, cid, polls=4)
     server.deploy_conflicts = 1
+    server.deploy_conflict_status = status
     result = run(module, {"name": NAME, "state": "deployed"})
     assert result["failed"] is False, result["msg"]
     assert result["changed"] is False and result["plan"] == [S("deploy", id=mid)]
