@@ -110,6 +110,12 @@ resource "opensearch_ml_model_group" "stack" {
   for_each    = local.models
   name        = "${var.prefix}${each.key}"
   description = "Model group managed by OpenTofu"
+
+  # Without ML access control the server answers access_mode "public" and refuses the field on
+  # create (400), so without this every plan shows the three groups as changed.
+  lifecycle {
+    ignore_changes = [access_mode]
+  }
 }
 
 resource "opensearch_ml_model" "stack" {
