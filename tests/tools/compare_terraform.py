@@ -266,8 +266,10 @@ class Tofu:
         return completed
 
     def version(self):
-        return subprocess.run([str(self.binary), "version"], capture_output=True, text=True,
-                              check=False).stdout.splitlines()[0]
+        out = subprocess.run([str(self.binary), "version"], capture_output=True, text=True, env=self.env,
+                             check=False).stdout
+        found = re.search(r"^(OpenTofu|Terraform) v\S+", out, re.M)
+        return found.group(0) if found else out.strip()[:60]
 
 
 class Ansible:
@@ -615,7 +617,9 @@ def build_tofu(version):
             path.chmod(path.stat().st_mode | 0o200)
         target.parent.mkdir(parents=True, exist_ok=True)
         # go.mod has a replace directive, so `go install module@version` refuses it: build in the tree
-        built = subprocess.run([go, "build", "-o", str(target), "./cmd/tofu"], cwd=tree, env=env,
+        # dev=no drops the "-dev" suffix from `tofu version`, as in OpenTofu's release builds
+        built = subprocess.run([go, "build", "-ldflags", "-X github.com/opentofu/opentofu/version.dev=no",
+                                "-o", str(target), "./cmd/tofu"], cwd=tree, env=env,
                                capture_output=True, text=True, check=False)
     if built.returncode != 0:
         raise Failure("building OpenTofu failed: %s" % built.stderr[-1500:])
@@ -645,7 +649,11 @@ CASES = [
 
 
 def cell(text):
-    return (text or "not run").replace("|", "\\|").replace("\n", " ")
+    text = text or "not run"
+    # tofu's error context: keep the resource address, drop the source excerpt and repeated errors
+    text = re.sub(r' with (opensearch_ml_\w+\.stack\["[^"]+"\]), on main\.tf line \d+, in resource "[^"]+" "[^"]+": '
+                  r'\d+: resource "[^"]+" "[^"]+" \{( Error: [^;]*)?', r" (\1)", text)
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def write_report(parts, out, meta):
@@ -659,8 +667,8 @@ def write_report(parts, out, meta):
         "",
         "- Cluster: the local plain profile (`scripts/polarsearch-local`, OpenSearch %s, ML Commons), "
         "model service on loopback." % meta["opensearch"],
-        "- %s with the opensearch-project/opensearch provider %s (built by hand from its source, used "
-        "through `dev_overrides`)." % (tofu.get("version", "(not run)"), tofu.get("provider", "(not run)")),
+        "- %s with the opensearch-project/opensearch provider %s, built by hand from its source and used "
+        "through `dev_overrides`." % (tofu.get("version", "(not run)"), tofu.get("provider", "(not run)")),
         "- The collection: this checkout, %s." % ansible.get("version", "not run"),
         "- The stack: three connectors, three model groups and three remote models (embedding, rerank, LLM; "
         "the `dashscope` preset pointed at the local model service), deployed. OpenTofu uses "
