@@ -791,7 +791,7 @@ def main(argv=None):
             saved.write_text(json.dumps(parts[key], indent=1))
         _status, root = comparison.rest.call("GET", "/")
         meta = {
-            "command": "scripts/compare-terraform",
+            "command": "scripts/compare-terraform --provider PROVIDER%s" % (" --tofu TOFU" if args.tofu else ""),
             "opensearch": root.get("version", {}).get("number", "?"),
             "findings": FINDINGS,
         }
