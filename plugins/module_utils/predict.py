@@ -12,10 +12,16 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.common import 
     ModuleFailure,
     parse_json_text,
 )
-from ansible_collections.polardb.polarsearch.plugins.module_utils.model import find_model
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model import find_model, get_model
 
 # States in which a model answers a predict without the server deploying it first.
 SERVING_STATES = ("DEPLOYED", "PARTIALLY_DEPLOYED")
+# States a deployed model can be read in for seconds: when a _deploy of another run is refused (409, or
+# 500 on 2.19, version conflict on the model document), ML Commons writes DEPLOY_FAILED into the model
+# until the running deploy or its sync-up job (every 10 s by default) writes DEPLOYED again (seen on 3.6
+# for up to 8 s with three runs deploying at once).
+UNSETTLED_STATES = ("DEPLOY_FAILED", "DEPLOYING")
+SETTLE_TIMEOUT = 20
 
 
 # -- the run ----------------------------------------------------------------------------
@@ -38,6 +44,8 @@ def run_predict(params, context):
     client = context.client
     model = lookup_model(client, params)
     model_id = model["model_id"]
+    if params.get("require_deployed") and model.get("model_state") in UNSETTLED_STATES:
+        model = wait_serving(context, model)
     state = model.get("model_state") or "unknown"
     serving = state in SERVING_STATES
 
@@ -69,6 +77,25 @@ def run_predict(params, context):
     results = answer.get("inference_results") or []
     parsed = parse_results(results, params["parameters"])
     return dict(parsed, changed=False, model_id=model_id, inference_results=results)
+
+
+def wait_serving(context, model):
+    """The model once it serves, or as last read after ``SETTLE_TIMEOUT`` seconds (reads only)."""
+    latest = [model]
+
+    def probe():
+        current = get_model(context.client, model["model_id"])
+        if current is None:
+            raise ModuleFailure("model %s disappeared while waiting for it to be DEPLOYED" % describe(model))
+        latest[0] = current
+        return current if current.get("model_state") in SERVING_STATES else None
+
+    try:
+        return context.wait_for("model %s to be DEPLOYED" % describe(model), probe, SETTLE_TIMEOUT)
+    except ModuleFailure:
+        if latest[0].get("model_state") in SERVING_STATES:
+            raise
+        return latest[0]
 
 
 # -- parsing ----------------------------------------------------------------------------

@@ -254,6 +254,45 @@ def test_require_deployed_passes_on_a_serving_model(run_predict, cluster, state)
     assert len(predicts(cluster)) == 1
 
 
+def settle_after_reads(server, model_id, reads, state="DEPLOYED"):
+    """The model document reads its old state ``reads`` times by ID, then ``state``: ML Commons' sync-up job
+    (or the deploy another run has running) writes DEPLOYED over the DEPLOY_FAILED a refused concurrent
+    ``_deploy`` wrote into a deployed model (3.6: 409, 2.19: 500 version conflict; seen for up to 8 s)."""
+    seen = []
+    route = server.route
+
+    def route_and_settle(method, path, params, body):
+        answer = route(method, path, params, body)
+        if method == "GET" and path == "%s/models/%s" % (ML, model_id):
+            seen.append(path)
+            if len(seen) == reads:
+                server.models[model_id]["model_state"] = state
+        return answer
+
+    server.route = route_and_settle
+    return seen
+
+
+@pytest.mark.parametrize("state", ["DEPLOY_FAILED", "DEPLOYING"])
+def test_require_deployed_waits_for_a_deployed_model_to_settle(run_predict, cluster, clock, state):
+    add_model(cluster, "embed", state, answer=EMBEDDING_TENSORS)
+    reads = settle_after_reads(cluster, "m1", 3)
+    result = run_predict(name="embed", parameters={"input": ["a"]}, require_deployed=True)
+    assert not result["failed"], result
+    assert len(reads) == 4 and len(predicts(cluster)) == 1
+    assert result["embeddings"] == [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]]
+    assert sum(clock.sleeps) < predict.SETTLE_TIMEOUT
+
+
+def test_require_deployed_fails_on_a_model_that_stays_deploy_failed(run_predict, cluster, clock):
+    add_model(cluster, "embed", "DEPLOY_FAILED", answer=EMBEDDING_TENSORS)
+    result = run_predict(name="embed", parameters={"input": ["a"]}, require_deployed=True)
+    assert result["failed"]
+    assert "DEPLOY_FAILED, not DEPLOYED" in result["msg"] and "require_deployed" in result["msg"]
+    assert predicts(cluster) == []
+    assert predict.SETTLE_TIMEOUT <= sum(clock.sleeps) <= predict.SETTLE_TIMEOUT + 3.0
+
+
 # -- errors -----------------------------------------------------------------------------
 def test_remote_service_error_names_method_path_status_and_reason(run_predict, cluster):
     reason = 'Error from remote service: {"error":{"message":"Incorrect API key provided."}}'
