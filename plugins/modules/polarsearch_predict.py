@@ -60,7 +60,7 @@ options:
     description:
       - Fail when the model is not C(DEPLOYED) or C(PARTIALLY_DEPLOYED), instead of letting the server
         deploy it on this predict.
-      - A model read as C(DEPLOY_FAILED) or C(DEPLOYING) is read again for up to 20 seconds first: when another
+      - A model read as C(DEPLOY_FAILED) or C(DEPLOYING) is read again for up to 20 seconds first; when another
         run's C(_deploy) of a deployed model is refused, ML Commons writes C(DEPLOY_FAILED) into it until its
         sync-up job writes C(DEPLOYED) again.
     type: bool
