@@ -719,8 +719,8 @@ FINDINGS = [
     "three more connectors, then failed on the model group names (already used); the duplicates stayed. "
     "The collection finds its objects by name on every run: a fresh controller has nothing to lose.",
     "- Speed: Terraform is much faster on every run here. `plan` is one process and one provider plugin "
-    "that reads each object by ID (9 requests, one per object); each playbook run starts Ansible and "
-    "several module processes. The time spent waiting on the server is small on both "
+    "that reads each object by ID (9 requests, one per object); each playbook run starts Ansible, which "
+    "runs its tasks and one module process for the whole stack. The time spent waiting on the server is small on both "
     "sides; the rest is process cost.",
 ]
 
