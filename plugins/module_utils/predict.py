@@ -93,8 +93,7 @@ def wait_serving(context, model):
     try:
         return context.wait_for("model %s to be DEPLOYED" % describe(model), probe, SETTLE_TIMEOUT)
     except ModuleFailure:
-        if latest[0].get("model_state") in SERVING_STATES:
-            raise
+        # timed out, or the model went away: the caller names the state it was last read in
         return latest[0]
 
 
