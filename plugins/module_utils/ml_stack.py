@@ -11,8 +11,9 @@ other model keeps the server from deleting them), the trusted endpoint entries n
 
 Each resource's options are checked against the specification of its module (``specs``) before
 anything is written, and each runs in a ``Context`` of its own, so its ``changed``, ``plan`` and
-``diff`` are what its module would return; the results keep the shape of the role's registered loop
-results (``{"results": [{..., "item": {"name": ...}}]}``), which the report reads.
+``diff`` are what its module would return; they are returned under ``resources`` (a mapping: ansible-core 2.16 renames a
+top-level ``results`` mapping), and each step's list keeps the shape of a registered loop's results
+(``{"results": [{..., "item": {"name": ...}}]}``), which the report reads.
 """
 
 from __future__ import annotations
@@ -237,7 +238,7 @@ class StackRun:
             self.run(key, name, params, handler)
         if self.stack.get("absent"):
             self.teardown_tail()
-        return {"results": self.results, "check_mode": self.context.check_mode, "diff": self.diffs}
+        return {"resources": self.results, "check_mode": self.context.check_mode, "diff": self.diffs}
 
     def before(self, key):
         """Read, in one request per kind, what the step ``key`` looks up, and what the teardown lists."""
@@ -283,5 +284,5 @@ class StackRun:
 
 
 def ensure_stack(params, context):
-    """Converge the resolved stack ``params['stack']``; one result per resource under ``results``."""
+    """Converge the resolved stack ``params['stack']``; one result per resource under ``resources``."""
     return StackRun(params["stack"], params, context).converge()

@@ -99,11 +99,11 @@ EXAMPLES = r"""
 
 - name: Build the report from the results
   ansible.builtin.set_fact:
-    report: "{{ stack | polardb.polarsearch.ml_stack_report(converged.results, converged.check_mode) }}"
+    report: "{{ stack | polardb.polarsearch.ml_stack_report(converged.resources, converged.check_mode) }}"
 """
 
 RETURN = r"""
-results:
+resources:
   description:
     - The result of each resource, as its module returns it (C(changed), C(plan), C(diff) and the object's view,
       such as C(connector) or C(model)), by step. C(settings_present) and C(settings_absent) are one result each;

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import platform
@@ -514,9 +515,9 @@ class Comparison:
     def drift_cases(self, tool, prefix, check, check_text, fix, fix_text, seen, clean, rotate, change):
         def case(label, breaker, verify, **over):
             breaker()
-            found, m = self.measured(tool, label + "-check", lambda: check(**over))
+            found, m = self.measured(tool, label + "-check", functools.partial(check, **over))
             self.put("%s: seen" % label, tool, "%s; %s" % (check_text(found), m.figures()))
-            done, m = self.measured(tool, label + "-fix", lambda: fix(**over))
+            done, m = self.measured(tool, label + "-fix", functools.partial(fix, **over))
             after = check(**over)
             self.put("%s: fixed" % label, tool, "%s; %s; on the cluster: %s; next check: %s"
                      % (fix_text(done), m.figures(), verify(), check_text(after)))
@@ -558,8 +559,8 @@ class Comparison:
         # a connector change under a deployed model, with a predict loop on that model
         before = self.model_of(prefix, LLM)
         with PredictLoop(self.rest, before["_id"], LLM) as loop:
-            found, m = self.measured(tool, "change-check", lambda: check(**change()))
-            done, m2 = self.measured(tool, "change-fix", lambda: fix(**change()))
+            found, m = self.measured(tool, "change-check", functools.partial(check, **change()))
+            done, m2 = self.measured(tool, "change-fix", functools.partial(fix, **change()))
         after = self.model_of(prefix, LLM) or {}
         connector = self.rest.connector_by_id(after.get("connector_id", "")) or {}
         applied = connector.get("parameters", {}).get("model")

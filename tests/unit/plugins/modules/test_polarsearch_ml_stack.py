@@ -65,7 +65,7 @@ def converge(run, stack, check_mode=False, models=None, **extra):
 
 
 def rows(stack, result):
-    return report(stack, result["results"], result["check_mode"])["rows"]
+    return report(stack, result["resources"], result["check_mode"])["rows"]
 
 
 def test_create_then_no_op_reads_each_kind_once(run, server):
@@ -140,7 +140,7 @@ def test_teardown_in_check_mode_predicts_the_real_teardown(run, server):
     kinds = [s["kind"] for s in real["plan"] if s["operation"] == "delete"]
     assert kinds.index("model") > max(i for i, k in enumerate(kinds) if k.endswith("_pipeline"))
     assert kinds.index("connector") > max(i for i, k in enumerate(kinds) if k == "model")
-    assert "connectors_absent" not in checked["results"] and len(real["results"]["connectors_absent"]["results"]) == 3
+    assert "connectors_absent" not in checked["resources"] and len(real["resources"]["connectors_absent"]["results"]) == 3
     # the check-mode plan lacks only the connector deletes a real run does after the models are gone
     real_plan = [s for s in real["plan"] if s["kind"] != "connector"]
     assert [(s["operation"], s["kind"], s["name"]) for s in checked["plan"]] == [
@@ -163,3 +163,11 @@ def test_no_secret_in_the_result(run, server):
     result = converge(run, stack_of())
     text = repr(result)
     assert API_KEY not in text and "fp-key-5678" not in text
+
+
+def test_no_top_level_results_mapping(run, server):
+    # ansible-core 2.16 (plugins/action/__init__.py, _execute_module) renames a top-level ``results``
+    # that is not a list to ``ansible_module_results`` with a warning, so a role reading it breaks there.
+    result = converge(run, stack_of())
+    assert "results" not in result
+    assert set(result["resources"]) >= {"connectors_present", "models_present"}
