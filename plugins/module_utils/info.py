@@ -76,15 +76,24 @@ def models_by_connector(client, connector_id=None):
     return {cid: sorted(ids) for cid, ids in users.items()}
 
 
-def blocked_by(client, view, users, found):
+def users_by_term(users):
+    """{term: {model_id, ...}} of the models read, by the terms the server's analyzer makes of
+    their connector IDs (see ``id_terms``): each ID is analyzed once, whatever the listing's size."""
+    index = {}
+    for other, mids in users.items():
+        for term in id_terms(other):
+            index.setdefault(term, set()).update(mids)
+    return index
+
+
+def blocked_by(client, view, by_term, found):
     """The models the server counts as users of the connector when asked to delete it: for one
-    connector, by the server's own query; in a listing, from the models already read, by the terms
-    the server's analyzer makes of the IDs (see ``id_terms``), so the listing stays one search."""
+    connector, by the server's own query; in a listing, from the models already read (``by_term``,
+    see ``users_by_term``), so the listing stays one search."""
     cid = view.connector_id
     if len(found) == 1:
         return sorted(m["model_id"] for m in delete_blockers(client, cid))
-    terms = id_terms(cid)
-    return sorted(mid for other, mids in users.items() if id_terms(other) & terms for mid in mids)
+    return sorted(set().union(*(by_term.get(term, ()) for term in id_terms(cid))))
 
 
 def connector_info(params, context):
@@ -99,7 +108,8 @@ def connector_info(params, context):
         users = models_by_connector(client, found[0].connector_id)
     elif found:
         users = models_by_connector(client)
-    connectors = [connector_entry(view, users.get(view.connector_id, []), blocked_by(client, view, users, found))
+    by_term = users_by_term(users) if len(found) > 1 else {}
+    connectors = [connector_entry(view, users.get(view.connector_id, []), blocked_by(client, view, by_term, found))
                   for view in found]
     connectors.sort(key=lambda c: (c.get("name") or "", c["connector_id"]))
     return {"changed": False, "connectors": connectors}
