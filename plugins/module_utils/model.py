@@ -37,6 +37,9 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.plan import St
 
 DEPLOYED_STATES = ("DEPLOYED", "PARTIALLY_DEPLOYED", "DEPLOYING", "LOADED", "LOADING", "PARTIALLY_LOADED")
 FAILED_TASK_STATES = ("FAILED", "COMPLETED_WITH_ERROR", "CANCELLED")
+# A remote model's deploy (3.6.0, loopback model service) ends within some tens of milliseconds of the
+# _deploy answer: the first read right after the answer finds it DEPLOYING, one 50 ms later DEPLOYED.
+DEPLOY_POLL_INITIAL = 0.05
 SAFE_DELETE = "plugins.ml_commons.safe_delete_model"
 REGISTER_CONFLICT_TRIES = 4
 GROUP_UPDATE_FAILED = "Failed to update data object in index .plugins-ml-model-group"
@@ -150,7 +153,8 @@ def wait_deployed(context, model_id, task_id, timeout, connector_id=None, states
             return model
         return None
 
-    return context.wait_for("model %s to be %s" % (model_id, " or ".join(states)), probe, timeout)
+    return context.wait_for("model %s to be %s" % (model_id, " or ".join(states)), probe, timeout,
+                            initial=DEPLOY_POLL_INITIAL, factor=2.0)
 
 
 def wait_settled(context, model_id, timeout):
