@@ -27,6 +27,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector impo
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_rules import validate as check_connector
 from ansible_collections.polardb.polarsearch.plugins.module_utils.info import connector_info
 from ansible_collections.polardb.polarsearch.plugins.module_utils.ml_stack_teardown import (
+    deleted_names,
     foreign_blockers,
     unused_regexes,
 )
@@ -165,6 +166,7 @@ class StackRun:
         self.context = context
         self.client = context.client
         self.results = {}
+        self.listed = []
         self.diffs = []
         self.cache = snapshot.attach(self.client)
 
@@ -255,11 +257,14 @@ class StackRun:
         if key == "models_absent" and (self.context.check_mode or not self.params["keep_trusted_endpoints"]):
             # The connectors on the whole cluster, read before anything of them is deleted: which
             # trusted entries another connector still needs, and (check mode) what blocks a delete.
-            self.results["connectors"] = connector_info({}, Context(self.client, self.context.check_mode))
+            listing = connector_info({}, Context(self.client, self.context.check_mode))
+            self.listed = listing["connectors"]
+            gone = deleted_names(self.stack)
+            self.results["connectors"] = dict(listing, connectors=[c for c in self.listed if c.get("name") in gone])
 
     def teardown_tail(self):
         absent = self.stack.get("absent") or []
-        listed = (self.results.get("connectors") or {}).get("connectors") or []
+        listed = self.listed
         if self.context.check_mode:
             # The models are still there, so a delete would be refused: check instead that the server
             # would count no model but those this run deletes as users of the connectors.

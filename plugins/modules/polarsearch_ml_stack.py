@@ -109,8 +109,8 @@ resources:
       such as C(connector) or C(model)), by step. C(settings_present) and C(settings_absent) are one result each;
       C(connectors_present), C(groups_present), C(models_present), C(pipelines_present), C(pipelines_absent),
       C(models_absent) and C(connectors_absent) hold C(results), a list of results, each with C(item.name), the
-      model entry's name (the group's or pipeline's name for those); C(connectors) is the connector listing of a
-      teardown (as M(polardb.polarsearch.polarsearch_connector_info) returns it).
+      model entry's name (the group's or pipeline's name for those); C(connectors) is the listing of the stack's
+      connectors a teardown reads first (as M(polardb.polarsearch.polarsearch_connector_info) returns it).
     - A step that did not run is missing. In check mode C(connectors_absent) is missing (the deletes cannot run
       while the models exist).
   returned: success

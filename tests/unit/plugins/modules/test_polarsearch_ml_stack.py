@@ -171,3 +171,16 @@ def test_no_top_level_results_mapping(run, server):
     result = converge(run, stack_of())
     assert "results" not in result
     assert set(result["resources"]) >= {"connectors_present", "models_present"}
+
+
+def test_a_teardown_returns_only_the_stacks_connectors(run, server):
+    """The connectors a teardown lists first (the whole cluster's, for the trusted entries others
+    still need) are returned only for the stack: 500 foreign ones made the result, and the secret
+    scrub Ansible runs over it, cost a second."""
+    converge(run, stack_of())
+    for index in range(50):
+        server.add_connector("foreign-%d" % index)
+    for check_mode in (True, False):
+        result = converge(run, stack_of(state="absent"), check_mode=check_mode)
+        names = sorted(c["name"] for c in result["resources"]["connectors"]["connectors"])
+        assert names == sorted(m["name"] + "-connector" for m in DEFAULT_MODELS), names
