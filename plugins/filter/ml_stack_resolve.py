@@ -29,7 +29,8 @@ options:
     description:
       - The role variables that apply to every entry, C(state), C(name_prefix), C(preset), C(endpoint), C(scheme),
         C(has_api_key) (whether C(ml_stack_api_key) is set), C(presets) (C(ml_stack_presets), merged over
-        the built-in presets key by key), C(pipelines), C(text_field) and C(vector_field).
+        the built-in presets key by key), C(pipelines), C(text_field), C(vector_field) and C(index)
+        (C(ml_stack_index), which needs C(pipelines) unless C(state) is C(absent)).
     type: dict
     required: true
 """

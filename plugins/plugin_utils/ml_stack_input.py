@@ -79,6 +79,7 @@ class Options:
         self.pipelines = bool(options.get("pipelines"))
         self.text_field = options.get("text_field") or "text"
         self.vector_field = options.get("vector_field") or "embedding"
+        self.index = options.get("index") or ""
 
 
 def entry_state(entry, options):
@@ -186,6 +187,14 @@ def pipeline_problems(models, options):
     return problems
 
 
+def index_problems(options):
+    """The stack's index takes the ingest pipeline as its default pipeline, so it needs the pipelines."""
+    if not options.index or options.state == "absent" or options.pipelines:
+        return []
+    return ["ml_stack_index: the index %s takes the stack's ingest pipeline as its default pipeline, so it needs "
+            "ml_stack_pipelines: true; set ml_stack_pipelines to true, or ml_stack_index to ''" % options.index]
+
+
 def pipeline_definition(suffix, models, options):
     """The pipeline body, with models referenced by name ({model: NAME}), which polarsearch_pipeline resolves."""
     text, vector = options.text_field, options.vector_field
@@ -288,7 +297,8 @@ def resolve(models, builtin_presets, options):
     pipelines a teardown deletes before the models, as polarsearch_model's ``removed_first`` takes them."""
     opts = Options(options)
     presets = merge_presets(builtin_presets, (options or {}).get("presets"))
-    problems = check(models, presets, opts) + group_problems(models, opts) + pipeline_problems(models, opts)
+    problems = (check(models, presets, opts) + group_problems(models, opts) + pipeline_problems(models, opts)
+                + index_problems(opts))
     resolved = [] if problems else [resolve_entry(i, m, presets, opts) for i, m in enumerate(models)]
     pipelines = resolve_pipelines(resolved, opts)
     groups = resolve_groups(resolved)

@@ -269,3 +269,12 @@ def test_a_group_declared_two_ways_is_a_problem():
         "model_group only",
         "ml_stack_models[1] (b): model_group g is declared by ml_stack_models[0] too, with other fields; declare it "
         "alike in both entries"]
+
+
+@pytest.mark.parametrize("state, pipelines, fails", [("deployed", False, True), ("deployed", True, False),
+                                                      ("absent", False, False)])
+def test_an_index_needs_the_pipelines_unless_the_stack_goes(state, pipelines, fails):
+    found = resolve(DEFAULT_MODELS, BUILTIN, options(index="docs", state=state, pipelines=pipelines))["problems"]
+    expected = ["ml_stack_index: the index docs takes the stack's ingest pipeline as its default pipeline, so it "
+                "needs ml_stack_pipelines: true; set ml_stack_pipelines to true, or ml_stack_index to ''"]
+    assert found == (expected if fails else [])
