@@ -271,8 +271,8 @@ def test_a_group_declared_two_ways_is_a_problem():
         "alike in both entries"]
 
 
-@pytest.mark.parametrize("state, pipelines, fails", [("deployed", False, True), ("deployed", True, False),
-                                                      ("absent", False, False)])
+@pytest.mark.parametrize("state, pipelines, fails",
+                         [("deployed", False, True), ("deployed", True, False), ("absent", False, False)])
 def test_an_index_needs_the_pipelines_unless_the_stack_goes(state, pipelines, fails):
     found = resolve(DEFAULT_MODELS, BUILTIN, options(index="docs", state=state, pipelines=pipelines))["problems"]
     expected = ["ml_stack_index: the index docs takes the stack's ingest pipeline as its default pipeline, so it "
