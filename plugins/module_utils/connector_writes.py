@@ -46,7 +46,8 @@ def create_connector(context, spec, params, replaces=None, known_ids=()):
     """Create a connector. A create whose answer was lost is looked up by name, skipping
     ``known_ids`` (connectors that existed before, or that this run set aside)."""
     body = create_body(spec, params, replaces)
-    predicted = Connector.from_source(None, body)
+    # the request names the access ``access_mode``; the server stores and shows it as ``access``
+    predicted = Connector.from_source(None, dict(body, access=body["access_mode"]) if "access_mode" in body else body)
     name = body["name"]
 
     def lookup():

@@ -264,7 +264,7 @@ def resolve_entry(index, entry, presets, options):
         "description": "%s %s connector for %s" % (display_name, kind, model),
         "version": "1",
         "protocol": "http",
-        "parameters": {"endpoint": endpoint, "model": model},
+        "parameters": merge({"endpoint": endpoint, "model": model}, dict(template.get("parameters") or {})),
     }
     if not preset.get("custom"):
         connector["actions"] = [predict_action(scheme, preset, template, overrides)]

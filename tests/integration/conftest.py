@@ -49,9 +49,6 @@ FEATURES_MISSING_ON_SECURE = {
     "mcp_connector": "ML Commons 2.19 has no MCP connectors (`protocol: mcp_sse`, 3.x)",
     "neural_search": "the secure profile's 2.19.1 node has no k-NN and neural-search plugins (text_embedding "
                      "ingest processor, neural query, rerank search processor)",
-    "painless": "the secure profile's 2.19.1 node (integ-test-zip) has no lang-painless module: a connector's "
-                "painless post-process function (the dashscope rerank preset) answers 500 \"script_lang not "
-                "supported [painless]\" there; a full 2.19 distribution has the module",
 }
 
 SECURE_ENV = ("POLARSEARCH_USERNAME", "POLARSEARCH_PASSWORD", "POLARSEARCH_USER_PASSWORD", "POLARSEARCH_CA_PATH")

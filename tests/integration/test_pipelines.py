@@ -34,6 +34,7 @@ def preset_connector(name, env, preset, kind):
     spec = yaml.safe_load((PRESETS / ("%s.yml" % preset)).read_text())["ml_stack__preset"]["kinds"][kind]
     extra = {key: spec[key] for key in ("pre_process_function", "post_process_function") if spec.get(key)}
     connector = doc_connector(name, env, spec["model"], spec["path"], spec["request_body"], **extra)
+    connector["parameters"].update(spec.get("parameters") or {})
     connector["description"] = "Local %s %s" % (preset, kind)
     return connector
 

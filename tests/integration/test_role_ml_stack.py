@@ -196,7 +196,15 @@ def test_check_mode_lists_everything_and_writes_nothing(stack, rest):
             (name, "model", "create", ("connector", "description", "model_group", "name")),
             (name, "deploy", "deploy", ("model_state",)),
         ]
-    assert run.changes() == sorted(expected)
+    changes = run.changes()
+    if str(private_ip_before).lower() != "true":
+        # a node that starts with private IPs refused (the secure profile's): one setting row also names
+        # the private IP setting the run would turn on
+        carrying = [c for c in changes if c[1] == "setting" and "connector.private_ip_enabled" in c[3]]
+        assert len(carrying) == 1, changes
+        changes = sorted((c[0], c[1], c[2], tuple(f for f in c[3] if f != "connector.private_ip_enabled"))
+                         for c in changes)
+    assert changes == sorted(expected)
     assert [(r["resource"], r["name"]) for r in run.rows() if r["model"] == stack.prefix + "qwen-max"] == [
         ("setting", stack.regex), ("connector", stack.prefix + "qwen-max-connector"),
         ("model", stack.prefix + "qwen-max"), ("deploy", stack.prefix + "qwen-max")]
@@ -213,7 +221,6 @@ def test_check_mode_lists_everything_and_writes_nothing(stack, rest):
 
 
 # -- 2. provision, verify, idempotence ------------------------------------------------------------------------
-@pytest.mark.server_feature("painless")
 def test_provision_creates_deploys_and_verifies(stack, rest, cluster):
     seq = last_seq(cluster["service"])
     run = stack.playbook("provision")
@@ -293,7 +300,6 @@ def test_drift_sees_another_fingerprint_key(stack):
                                        for entry in KINDS)
 
 
-@pytest.mark.server_feature("painless")
 def test_drift_names_out_of_band_changes_and_provision_fixes_them(stack, rest):
     rerank, rerank_connector = stack.names("qwen3-rerank")
     llm = stack.names("qwen-max")[0]

@@ -240,7 +240,7 @@ class Tofu:
         if self.dir.exists():
             shutil.rmtree(self.dir)
         self.dir.mkdir(parents=True)
-        for name in ("main.tf", "rerank_post_process.painless"):
+        for name in ("main.tf",):
             shutil.copy(TF_DIR / name, self.dir / name)
         plugin_dir = work / "provider"
         plugin_dir.mkdir(exist_ok=True)

@@ -56,28 +56,31 @@ locals {
   }
   models = {
     "text-embedding-v4" = {
-      model        = "text-embedding-v4"
-      path         = "/compatible-mode/v1/embeddings"
-      request_body = "{ \"model\": \"$${parameters.model}\", \"input\": $${parameters.input} }"
-      pre_process  = "connector.pre_process.openai.embedding"
-      post_process = "connector.post_process.openai.embedding"
-      probe        = jsonencode({ parameters = { input = ["PolarSearch is a search service of PolarDB."] } })
+      model           = "text-embedding-v4"
+      path            = "/compatible-mode/v1/embeddings"
+      request_body    = "{ \"model\": \"$${parameters.model}\", \"input\": $${parameters.input} }"
+      pre_process     = "connector.pre_process.openai.embedding"
+      post_process    = "connector.post_process.openai.embedding"
+      response_filter = null
+      probe           = jsonencode({ parameters = { input = ["PolarSearch is a search service of PolarDB."] } })
     }
     "qwen3-rerank" = {
-      model        = "qwen3-rerank"
-      path         = "/api/v1/services/rerank/text-rerank/text-rerank"
-      request_body = "{ \"model\": \"$${parameters.model}\", \"input\": { \"query\": \"$${parameters.query}\", \"documents\": $${parameters.documents} }, \"parameters\": { \"return_documents\": true } }"
-      pre_process  = "connector.pre_process.cohere.rerank"
-      post_process = trimspace(file("${path.module}/rerank_post_process.painless"))
-      probe        = jsonencode({ parameters = { query = "What is PolarSearch?", documents = ["PolarSearch is a search service of PolarDB.", "Paris is the capital of France."] } })
+      model           = "qwen3-rerank"
+      path            = "/api/v1/services/rerank/text-rerank/text-rerank"
+      request_body    = "{ \"model\": \"$${parameters.model}\", \"input\": { \"query\": \"$${parameters.query}\", \"documents\": $${parameters.documents} }, \"parameters\": { \"return_documents\": true } }"
+      pre_process     = "connector.pre_process.cohere.rerank"
+      post_process    = "connector.post_process.cohere.rerank"
+      response_filter = "$.output.results"
+      probe           = jsonencode({ parameters = { query = "What is PolarSearch?", documents = ["PolarSearch is a search service of PolarDB.", "Paris is the capital of France."] } })
     }
     "qwen-max" = {
-      model        = var.llm_model
-      path         = "/compatible-mode/v1/chat/completions"
-      request_body = "{ \"model\": \"$${parameters.model}\", \"messages\": $${parameters.messages} }"
-      pre_process  = null
-      post_process = null
-      probe        = jsonencode({ parameters = { messages = [{ role = "user", content = "Reply with one word - ready?" }] } })
+      model           = var.llm_model
+      path            = "/compatible-mode/v1/chat/completions"
+      request_body    = "{ \"model\": \"$${parameters.model}\", \"messages\": $${parameters.messages} }"
+      pre_process     = null
+      post_process    = null
+      response_filter = null
+      probe           = jsonencode({ parameters = { messages = [{ role = "user", content = "Reply with one word - ready?" }] } })
     }
   }
 }
@@ -91,10 +94,11 @@ resource "opensearch_ml_connector" "stack" {
   credential = {
     api_key = var.api_key
   }
-  parameters = {
+  # response_filter only where the model sets one (the DashScope rerank answer's output.results)
+  parameters = merge({
     endpoint = var.endpoint
     model    = each.value.model
-  }
+  }, { for key, value in { response_filter = each.value.response_filter } : key => value if value != null })
   actions {
     action_type           = "predict"
     method                = "POST"

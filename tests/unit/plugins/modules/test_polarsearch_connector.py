@@ -1212,6 +1212,9 @@ def test_a_replace_keeps_the_access_fields(run, fresh):
     assert new != old
     assert server.connectors[new]["access"] == "restricted" and server.connectors[new]["backend_roles"] == ["ml"]
     assert server.calls("POST", r"connectors/_create$")[-1].body["access_mode"] == "restricted"
+    # the replacement is shown with the access it keeps: the diff names only what the user changed
+    assert result["diff"]["after"]["access"] == result["diff"]["before"]["access"] == "restricted"
+    assert result["diff"]["after"]["backend_roles"] == ["ml"]
 
 
 def test_add_all_backend_roles_is_sent_on_create_only(run, fresh):

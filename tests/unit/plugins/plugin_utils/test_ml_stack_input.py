@@ -84,7 +84,8 @@ def test_overrides_merge_over_the_generated_connector_and_model():
     }]
     entry = resolve(models, BUILTIN, options(has_api_key=False))["models"][0]
     connector = entry["connector"]
-    assert connector["parameters"] == {"endpoint": "dashscope.aliyuncs.com", "model": "qwen3-rerank", "extra": "1"}
+    assert connector["parameters"] == {"endpoint": "dashscope.aliyuncs.com", "model": "qwen3-rerank", "extra": "1",
+                                       "response_filter": "$.output.results"}
     assert connector["client_config"] == {"read_timeout": 60}
     assert connector["access_mode"] == "private"
     assert connector["description"] == "DashScope rerank connector for qwen3-rerank"
@@ -278,3 +279,21 @@ def test_an_index_needs_the_pipelines_unless_the_stack_goes(state, pipelines, fa
     expected = ["ml_stack_index: the index docs takes the stack's ingest pipeline as its default pipeline, so it "
                 "needs ml_stack_pipelines: true; set ml_stack_pipelines to true, or ml_stack_index to ''"]
     assert found == (expected if fails else [])
+
+
+@pytest.mark.parametrize("preset", sorted(set(BUILTIN) - {"custom"}))
+def test_the_builtin_presets_use_built_in_functions_only(preset):
+    """A painless pre/post-process function needs the lang-painless module, which a minimal node
+    lacks (the 2.19.1 integ-test-zip answers 500 "script_lang not supported [painless]"); the
+    built-in ``connector.*`` functions run everywhere."""
+    stack = resolve([{"name": k, "kind": k} for k in ("embedding", "rerank", "llm")], BUILTIN,
+                    options(preset=preset))
+    functions = [action.get(field) for entry in stack["models"] for action in entry["connector"]["actions"]
+                 for field in ("pre_process_function", "post_process_function") if action.get(field)]
+    assert functions and all(f.startswith("connector.") for f in functions), functions
+
+
+def test_the_dashscope_rerank_connector_filters_the_results_for_the_cohere_post_process():
+    rerank = resolve([{"name": "r", "kind": "rerank"}], BUILTIN, options())["models"][0]["connector"]
+    assert rerank["parameters"]["response_filter"] == "$.output.results"
+    assert rerank["actions"][0]["post_process_function"] == "connector.post_process.cohere.rerank"
