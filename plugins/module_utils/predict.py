@@ -79,21 +79,28 @@ def run_predict(params, context):
     return dict(parsed, changed=False, model_id=model_id, inference_results=results)
 
 
+class ModelGone(ModuleFailure):
+    """The model was deleted while the run waited for it."""
+
+
 def wait_serving(context, model):
-    """The model once it serves, or as last read after ``SETTLE_TIMEOUT`` seconds (reads only)."""
+    """The model once it serves, or as last read after ``SETTLE_TIMEOUT`` seconds (reads only); a
+    model deleted meanwhile fails with :class:`ModelGone`."""
     latest = [model]
 
     def probe():
         current = get_model(context.client, model["model_id"])
         if current is None:
-            raise ModuleFailure("model %s disappeared while waiting for it to be DEPLOYED" % describe(model))
+            raise ModelGone("model %s disappeared while waiting for it to be DEPLOYED" % describe(model))
         latest[0] = current
         return current if current.get("model_state") in SERVING_STATES else None
 
     try:
         return context.wait_for("model %s to be DEPLOYED" % describe(model), probe, SETTLE_TIMEOUT)
+    except ModelGone:
+        raise
     except ModuleFailure:
-        # timed out, or the model went away: the caller names the state it was last read in
+        # timed out: the caller names the state it was last read in
         return latest[0]
 
 

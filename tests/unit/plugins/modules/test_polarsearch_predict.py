@@ -293,6 +293,27 @@ def test_require_deployed_fails_on_a_model_that_stays_deploy_failed(run_predict,
     assert predict.SETTLE_TIMEOUT <= sum(clock.sleeps) <= predict.SETTLE_TIMEOUT + 3.0
 
 
+def test_require_deployed_names_a_model_deleted_while_it_settles(run_predict, cluster, clock):
+    """A model deleted (by another run's teardown) while this run waits for it to settle is named as
+    gone, not reported in the state it was last read in."""
+    add_model(cluster, "embed", "DEPLOY_FAILED", answer=EMBEDDING_TENSORS)
+    route = cluster.route
+    reads = []
+
+    def route_and_delete(method, path, params, body):
+        answer = route(method, path, params, body)
+        if method == "GET" and path == "%s/models/m1" % ML:
+            reads.append(path)
+            if len(reads) == 2:
+                del cluster.models["m1"]
+        return answer
+
+    cluster.route = route_and_delete
+    result = run_predict(name="embed", parameters={"input": ["a"]}, require_deployed=True)
+    assert result["failed"] and "disappeared while waiting for it to be DEPLOYED" in result["msg"], result["msg"]
+    assert predicts(cluster) == [] and sum(clock.sleeps) < predict.SETTLE_TIMEOUT
+
+
 # -- errors -----------------------------------------------------------------------------
 def test_remote_service_error_names_method_path_status_and_reason(run_predict, cluster):
     reason = 'Error from remote service: {"error":{"message":"Incorrect API key provided."}}'
