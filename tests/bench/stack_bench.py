@@ -165,9 +165,9 @@ class Bench:
         answer.raise_for_status()
         return answer.json() if answer.content else {}
 
-    def add_foreign(self, count):
-        """``count`` objects none of the stack's names: half connectors, half remote models using them."""
-        prefix = "foreign-%s-" % uuid.uuid4().hex[:6]
+    def add_foreign(self, count, prefix):
+        """``count`` objects named ``prefix...``, none of the stack's names: half connectors, half remote
+        models using them."""
 
         def one(index):
             connector = self.call("POST", "%s/connectors/_create" % ML, {
@@ -185,7 +185,18 @@ class Bench:
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(one, range((count + 1) // 2)))
-        return prefix
+
+    def remove_foreign(self, prefix):
+        """Delete what ``add_foreign`` made: the models, the model groups their registers made, then the
+        connectors (the server refuses to delete a connector a model uses). Left on the node, objects whose
+        IDs share analyzed terms with later stacks' connector IDs would make the server count them as users
+        of those connectors."""
+        for kind in ("models", "model_groups", "connectors"):
+            hits = self.call("POST", "%s/%s/_search" % (ML, kind), {
+                "query": {"prefix": {"name.keyword": prefix}}, "size": 10000, "_source": False})
+            ids = [hit["_id"] for hit in hits.get("hits", {}).get("hits", [])]
+            with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(lambda oid, k=kind: self.call("DELETE", "%s/%s/%s" % (ML, k, oid)), ids))
 
     def trust_endpoint(self):
         """The foreign connectors' endpoint must be trusted before they can be created."""
@@ -261,6 +272,7 @@ def main(argv=None):
     bench = Bench(url, endpoint, api_key, args.repeat)
     started = time.monotonic()
     figures = {}
+    foreign = None
     try:
         figures["one_call"] = bench.median(bench.one_call).as_dict()
         figures["create"] = bench.playbook("provision").as_dict()
@@ -270,7 +282,8 @@ def main(argv=None):
         if args.foreign:
             bench.trust_endpoint()
             added = time.monotonic()
-            bench.add_foreign(args.foreign)
+            foreign = "foreign-%s-" % uuid.uuid4().hex[:6]
+            bench.add_foreign(args.foreign, foreign)
             print("bench: %d foreign connectors and models added in %.0fs" % (args.foreign, time.monotonic() - added),
                   flush=True)
             figures["foreign_create"] = bench.playbook("provision").as_dict()
@@ -279,6 +292,11 @@ def main(argv=None):
             figures["foreign_teardown"] = bench.playbook("teardown").as_dict()
     finally:
         bench.proxy.stop()
+        if foreign:
+            removed = time.monotonic()
+            bench.remove_foreign(foreign)
+            print("bench: the foreign connectors and models removed in %.0fs" % (time.monotonic() - removed),
+                  flush=True)
     figures["meta"] = {"repeat": args.repeat, "foreign": args.foreign, "seconds": round(time.monotonic() - started)}
     text = table(figures)
     print(text)
