@@ -86,12 +86,12 @@ def users_by_term(users):
     return index
 
 
-def blocked_by(client, view, by_term, found):
+def blocked_by(client, view, by_term):
     """The models the server counts as users of the connector when asked to delete it: for one
-    connector, by the server's own query; in a listing, from the models already read (``by_term``,
-    see ``users_by_term``), so the listing stays one search."""
+    connector (``by_term`` None), by the server's own query; in a listing, from the models already
+    read (``by_term``, see ``users_by_term``), so the listing stays one search."""
     cid = view.connector_id
-    if len(found) == 1:
+    if by_term is None:
         return sorted(m["model_id"] for m in delete_blockers(client, cid))
     return sorted(set().union(*(by_term.get(term, ()) for term in id_terms(cid))))
 
@@ -108,8 +108,8 @@ def connector_info(params, context):
         users = models_by_connector(client, found[0].connector_id)
     elif found:
         users = models_by_connector(client)
-    by_term = users_by_term(users) if len(found) > 1 else {}
-    connectors = [connector_entry(view, users.get(view.connector_id, []), blocked_by(client, view, by_term, found))
+    by_term = users_by_term(users) if len(found) > 1 else None
+    connectors = [connector_entry(view, users.get(view.connector_id, []), blocked_by(client, view, by_term))
                   for view in found]
     connectors.sort(key=lambda c: (c.get("name") or "", c["connector_id"]))
     return {"changed": False, "connectors": connectors}

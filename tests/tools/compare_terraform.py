@@ -240,8 +240,7 @@ class Tofu:
         if self.dir.exists():
             shutil.rmtree(self.dir)
         self.dir.mkdir(parents=True)
-        for name in ("main.tf",):
-            shutil.copy(TF_DIR / name, self.dir / name)
+        shutil.copy(TF_DIR / "main.tf", self.dir / "main.tf")
         plugin_dir = work / "provider"
         plugin_dir.mkdir(exist_ok=True)
         link = plugin_dir / "terraform-provider-opensearch"
