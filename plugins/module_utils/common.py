@@ -229,5 +229,6 @@ def first_or_fail(hits, kind, name, option):
         ids = sorted(hit["_id"] for hit in hits)
         raise ModuleFailure(
             "%d %ss are named %r (IDs: %s); names are not unique in ML Commons: set %s to the one "
-            "to manage" % (len(hits), kind, name, ", ".join(ids), option), ids=ids)
+            "to manage, or duplicates: keep_one (ml_stack_duplicates in the ml_stack role) to keep the one in use "
+            "and delete the others" % (len(hits), kind, name, ", ".join(ids), option), ids=ids)
     return hits[0] if hits else None

@@ -43,7 +43,6 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.in_use import 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model import (
     is_deployed,
     label,
-    models_using_connector,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.settings import effective, read_settings
 
@@ -56,7 +55,7 @@ def find(context, params):
             raise ModuleFailure("connector_id %s does not exist: remove connector_id to create the connector "
                                 "by name" % params["connector_id"])
         return Found(connector), []
-    found = find_by_name(context.client, params["name"])
+    found = find_by_name(context.client, params["name"], any_duplicates=params.get("duplicates") == "keep_one")
     if found.duplicates:
         found = keep_one(context, found)
     if found.replaced is not None:
@@ -65,20 +64,16 @@ def find(context, params):
 
 
 def keep_one(context, found):
-    """Same-named connectors this collection made (runs at the same time each created one): keep
-    the one a model uses, else the winner; delete the others, which no model uses. Two or more in
-    use fail, naming their IDs."""
-    candidates = [found.connector] + list(found.duplicates)
-    used = [c for c in candidates if models_using_connector(context.client, c.connector_id)]
-    if len(used) > 1:
-        ids = sorted(c.connector_id for c in used)
+    """Same-named connectors this collection made (runs at the same time each created one), or any
+    with ``duplicates: keep_one``: keep the one a model uses, else the winner; delete the others,
+    which no model uses. Two or more in use fail, naming their IDs, and nothing is deleted."""
+    if len(found.in_use) > 1:
+        ids = sorted(c.connector_id for c in found.in_use)
         raise ModuleFailure("%d connectors are named %r and models use each of them (IDs: %s): set connector_id "
-                            "to the one to manage" % (len(used), found.connector.name, ", ".join(ids)), ids=ids)
-    keep = used[0] if used else found.connector
-    for other in sorted(candidates, key=lambda c: c.connector_id):
-        if other.connector_id != keep.connector_id:
-            delete_connector(context, other)
-    return Found(keep)
+                            "to the one to manage" % (len(ids), found.connector.name, ", ".join(ids)), ids=ids)
+    for other in sorted(found.duplicates, key=lambda c: c.connector_id):
+        delete_connector(context, other)
+    return Found(found.connector)
 
 
 def converge_after_create(context, created):

@@ -19,7 +19,8 @@ class Found:
 
     connector: Connector | None = None
     replaced: Connector | None = None  # the old connector of an unfinished replace; ``connector`` is the new one
-    duplicates: tuple = ()  # same-named connectors this collection made, besides ``connector`` (the winner)
+    duplicates: tuple = ()  # same-named connectors to settle, besides ``connector`` (the one kept)
+    in_use: tuple = ()  # of those and ``connector``, the ones models use
 
 
 def get_connector(client, connector_id):
@@ -31,6 +32,13 @@ def search_connectors(client, name):
     hits = snapshot.named(client, snapshot.CONNECTORS, name, lambda: client.search(
         "%s/connectors/_search" % ML, {"term": {"name.keyword": name}}))
     return [Connector.from_source(hit["_id"], hit["_source"]) for hit in hits]
+
+
+def model_hits_using(client, connector_id):
+    """The search hits of the remote models whose connector is ``connector_id``."""
+    query = {"bool": {"filter": [{"term": {"algorithm": "REMOTE"}}, {"term": {"connector_id.keyword": connector_id}}]}}
+    return snapshot.using_connector(client, connector_id, lambda: client.search(
+        "%s/models/_search" % ML, query, size=1000))
 
 
 def split_twins(found):
@@ -54,22 +62,27 @@ def pick(connectors):
     return winner(connectors, lambda c: c.created_time, lambda c: c.connector_id)
 
 
-def find_by_name(client, name):
+def find_by_name(client, name, any_duplicates=False):
     """The connector named ``name``. Two or more fail, except the two halves of an unfinished
     replace, and connectors that runs at the same time each created (all made by this collection):
-    those resolve to the one every run picks (``identity.winner``), the others as ``duplicates``."""
+    those resolve to the one every run picks (``identity.winner``), the others as ``duplicates``.
+    ``any_duplicates`` (``duplicates: keep_one``) treats same-named connectors made by hand alike."""
     found = search_connectors(client, name)
     twins = split_twins(found)
     if twins:
         return Found(twins[1], replaced=twins[0])
-    if len(found) > 1 and all(collection_made(c) for c in found):
-        chosen = pick(found)
-        return Found(chosen, duplicates=tuple(c for c in found if c.connector_id != chosen.connector_id))
+    if len(found) > 1 and (any_duplicates or all(collection_made(c) for c in found)):
+        # The one to keep: the one models use, else the winner; the same in check mode and a real run.
+        used = tuple(c for c in found if model_hits_using(client, c.connector_id))
+        chosen = used[0] if len(used) == 1 else pick(found)
+        return Found(chosen, duplicates=tuple(c for c in found if c.connector_id != chosen.connector_id),
+                     in_use=used)
     hit = first_or_fail([{"_id": c.connector_id} for c in found], "connector", name, "connector_id")
     return Found(next(c for c in found if c.connector_id == hit["_id"]) if hit else None)
 
 
-def resolve_connector_id(client, name):
-    """The ID of the connector named ``name``, or ``None`` (an unfinished replace resolves to the new one)."""
-    connector = find_by_name(client, name).connector
+def resolve_connector_id(client, name, any_duplicates=False):
+    """The ID of the connector named ``name``, or ``None`` (an unfinished replace resolves to the new one,
+    duplicates to the one kept)."""
+    connector = find_by_name(client, name, any_duplicates).connector
     return connector.connector_id if connector else None

@@ -85,7 +85,8 @@ def settings_present(stack, params):
 def connector_present(entry, params):
     connector = entry["connector"]
     out = {"name": connector["name"], "state": "present", "on_deployed_models": params["on_deployed_models"],
-           "wait_timeout": params["wait_timeout"], "credential": credential_of(entry, params)}
+           "duplicates": params["duplicates"], "wait_timeout": params["wait_timeout"],
+           "credential": credential_of(entry, params)}
     if params.get("fingerprint_key"):
         out["fingerprint_key"] = params["fingerprint_key"]
     return _set(out, connector, CONNECTOR_FIELDS)
@@ -107,7 +108,7 @@ def group_present(group):
 def model_present(entry, params):
     options = entry.get("model_options") or {}
     out = {"name": entry["name"], "connector": entry["connector"]["name"], "description": options.get("description"),
-           "wait_timeout": params["wait_timeout"], "state": entry["state"]}
+           "duplicates": params["duplicates"], "wait_timeout": params["wait_timeout"], "state": entry["state"]}
     return _set(out, options, MODEL_FIELDS)
 
 
@@ -143,7 +144,8 @@ def plan_stack(stack, params):
              for p in stack.get("pipelines_absent") or []]
     todo += [("models_absent", e["name"], checked(specs.model(), {
         "name": e["name"], "wait_timeout": params["wait_timeout"], "removed_first": stack.get("removed_first") or [],
-        "state": "absent"}, "model %s" % e["name"]), ensure_model) for e in absent]
+        "duplicates": params["duplicates"], "state": "absent"}, "model %s" % e["name"]), ensure_model)
+        for e in absent]
     return todo
 
 
@@ -276,7 +278,8 @@ class StackRun:
             for entry in absent:
                 name = entry["connector"]["name"]
                 params = checked(specs.connector(), {"name": name, "wait_timeout": self.params["wait_timeout"],
-                                                     "state": "absent"}, "connector %s" % name)
+                                                     "duplicates": self.params["duplicates"], "state": "absent"},
+                                 "connector %s" % name)
                 self.run("connectors_absent", entry["name"], params, ensure_connector)
         if self.params["keep_trusted_endpoints"]:
             return

@@ -15,7 +15,10 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.common import 
     first_or_fail,
     parse_json_text,
 )
-from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_lookup import resolve_connector_id
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_lookup import (
+    model_hits_using,
+    resolve_connector_id,
+)
 from ansible_collections.polardb.polarsearch.plugins.module_utils.identity import winner_by_key
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model_fields import (
     FIELD_RULES,
@@ -93,10 +96,7 @@ def find_model(client, name=None, model_id=None):
 
 
 def models_using_connector(client, connector_id):
-    query = {"bool": {"filter": [{"term": {"algorithm": "REMOTE"}}, {"term": {"connector_id.keyword": connector_id}}]}}
-    hits = snapshot.using_connector(client, connector_id, lambda: client.search(
-        "%s/models/_search" % ML, query, size=1000))
-    return [model_view(hit["_id"], hit["_source"]) for hit in hits]
+    return [model_view(hit["_id"], hit["_source"]) for hit in model_hits_using(client, connector_id)]
 
 
 def label(model):
@@ -499,6 +499,41 @@ def ensure_model_absent(context, model, timeout, force=False, removed_first=()):
     return None
 
 
+def keep_one_model(context, name, timeout):
+    """``duplicates: keep_one``: of the remote models named ``name``, keep the one pipelines or agents use,
+    else the one every run picks (``identity.winner``); undeploy and delete the others, each checked like
+    any delete (``ensure_model_absent``). Two or more in use fail, naming them, and nothing is deleted.
+    Returns the model kept, or None."""
+    candidates = models_named(context.client, name)
+    if len(candidates) < 2:
+        return find_model(context.client, name=name)
+    used = []
+    for candidate in sorted(candidates, key=lambda c: c["model_id"]):
+        try:
+            references = find_model_references(context.client, candidate["model_id"])
+        except PolarSearchError as exc:
+            # A user without read access to pipelines or agents (security plugin: 403) cannot tell.
+            if exc.status != 403:
+                raise
+            raise ModuleFailure(
+                "%d models are named %r, and which of them pipelines or agents use cannot be read (%s), so none was "
+                "deleted. Grant the user read access to ingest and search pipelines and agents"
+                % (len(candidates), name, exc))
+        if references:
+            used.append((candidate, references))
+    if len(used) > 1:
+        ids = [candidate["model_id"] for candidate, dummy in used]
+        raise ModuleFailure(
+            "%d models are named %r and each is in use (%s), so none was deleted: set model_id to the one to "
+            "manage" % (len(candidates), name, "; ".join("%s by %s" % (candidate["model_id"], describe(references))
+                                                         for candidate, references in used)), ids=ids)
+    keep = used[0][0] if used else winner_by_key(candidates, "model_id")
+    for other in sorted(candidates, key=lambda c: c["model_id"]):
+        if other["model_id"] != keep["model_id"]:
+            ensure_model_absent(context, model_view(other["model_id"], other), timeout)
+    return get_model(context.client, keep["model_id"])
+
+
 def ensure_deploy_state(context, model, state, wait, timeout):
     if state == "deployed":
         model = wait_not_deploying(context, model, timeout) if wait else model
@@ -527,7 +562,10 @@ def ensure_model(params, context):
     state = params["state"]
     timeout = params["wait_timeout"]
     check_fields(params)
-    model = find_model(client, name=params.get("name"), model_id=params.get("model_id"))
+    if params.get("duplicates") == "keep_one" and not params.get("model_id"):
+        model = keep_one_model(context, params["name"], timeout)
+    else:
+        model = find_model(client, name=params.get("name"), model_id=params.get("model_id"))
     if params.get("model_id") and model is None and state != "absent":
         raise ModuleFailure("model_id %s does not exist: remove model_id to register a new model by name"
                             % params["model_id"])
@@ -540,7 +578,8 @@ def ensure_model(params, context):
 
     connector_id = params.get("connector_id")
     if params.get("connector"):
-        connector_id = resolve_connector_id(context.client, params["connector"])
+        connector_id = resolve_connector_id(context.client, params["connector"],
+                                            any_duplicates=params.get("duplicates") == "keep_one")
     missing_connector = bool(params.get("connector")) and not connector_id
     if missing_connector and not context.check_mode:
         raise ModuleFailure("connector %r was not found: create it first (polarsearch_connector) or set "

@@ -54,6 +54,7 @@ def connector():
             backend_roles=dict(type="list", elements="str"),
             add_all_backend_roles=dict(type="bool"),
             on_deployed_models=dict(type="str", default="replace", choices=["replace", "redeploy", "fail"]),
+            duplicates=dict(type="str", default="fail", choices=["fail", "keep_one"]),
             wait_timeout=dict(type="int", default=300),
             state=dict(type="str", default="present", choices=["present", "absent"]),
         ),
@@ -97,6 +98,7 @@ def model():
             removed_first=dict(type="list", elements="dict", options=dict(
                 kind=dict(type="str", required=True, choices=["ingest_pipeline", "search_pipeline", "agent"]),
                 name=dict(type="str", required=True))),
+            duplicates=dict(type="str", default="fail", choices=["fail", "keep_one"]),
             wait=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=300),
         ),

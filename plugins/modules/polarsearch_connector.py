@@ -185,6 +185,19 @@ options:
     type: str
     choices: [replace, redeploy, fail]
     default: replace
+  duplicates:
+    description:
+      - What to do when several connectors are named O(name) (ML Commons does not keep names unique; a connector
+        created by hand, or by a run that did not use this collection, can share a name).
+      - V(fail) fails and names their IDs, so that O(connector_id) can pick one. Connectors that this collection
+        made at the same moment (two runs at once) are settled without it, as with V(keep_one).
+      - V(keep_one) keeps the one models use, or, when none is used, the oldest (then the smallest ID), and deletes
+        the others, which no model uses. When models use two or more of them, it fails, names their IDs, and
+        deletes nothing. The deletes show in RV(plan) and are predicted in check mode.
+      - Ignored with O(connector_id).
+    type: str
+    choices: [fail, keep_one]
+    default: fail
   wait_timeout:
     description: Seconds to wait for each model to become usable again during a replace or redeploy.
     type: int

@@ -70,6 +70,13 @@ options:
     type: str
     choices: [replace, redeploy, fail]
     default: replace
+  duplicates:
+    description:
+      - What to do when several connectors or several models have one of the stack's names (see
+        O(polardb.polarsearch.polarsearch_connector#module:duplicates) and O(polardb.polarsearch.polarsearch_model#module:duplicates)).
+    type: str
+    choices: [fail, keep_one]
+    default: fail
   wait_timeout:
     description: Seconds to wait for each model to deploy, undeploy, or become usable again after a connector change.
     type: int
@@ -174,6 +181,7 @@ def main():
             private_ip_enabled=dict(type="bool", default=False),
             keep_trusted_endpoints=dict(type="bool", default=False),
             on_deployed_models=dict(type="str", default="replace", choices=["replace", "redeploy", "fail"]),
+            duplicates=dict(type="str", default="fail", choices=["fail", "keep_one"]),
             wait_timeout=dict(type="int", default=300),
         ),
         secret_options=("credentials", "fingerprint_key"),

@@ -101,6 +101,19 @@ options:
     type: str
     choices: [present, deployed, undeployed, absent]
     default: present
+  duplicates:
+    description:
+      - What to do when several remote models are named O(name) (ML Commons does not keep names unique).
+      - V(fail) fails and names their IDs, so that O(model_id) can pick one. Models that this collection
+        registered at the same moment (two runs at once) are settled without it.
+      - V(keep_one) keeps the one ingest pipelines, search pipelines or agents use, or, when none is used, the
+        oldest (then the smallest ID); it undeploys and deletes the others, and a model group left empty that the
+        collection or the server made for them. When two or more are in use, it fails, names them, and deletes
+        nothing. The deletes show in RV(plan) and are predicted in check mode.
+      - Ignored with O(model_id).
+    type: str
+    choices: [fail, keep_one]
+    default: fail
   force_delete_referenced:
     description:
       - With O(state=absent), delete the model even when ingest pipelines, search pipelines or agents use it;

@@ -35,6 +35,20 @@ def steps(result, kind, *operations):
             if isinstance(step, dict) and step.get("kind") in kinds and step.get("operation") in operations]
 
 
+def duplicate_deletes(result, kind, name, id_key):
+    """The deletes of same-named objects (``duplicates: keep_one``): of ``name``, neither the object
+    before nor after (a replace deletes the one before)."""
+    own = {diff_side(result, "before").get(id_key), diff_side(result, "after").get(id_key)}
+    return [step for step in steps(result, kind, "delete") if step.get("name") == name and step.get("id") not in own]
+
+
+def with_duplicates(action, fields, duplicates):
+    """A row's action and fields once the deletes of its duplicates count as an update (field ``duplicates``)."""
+    if not duplicates:
+        return action, fields
+    return ("update" if action == "none" else action), list(fields) + ["duplicates"]
+
+
 def diff_side(result, side):
     diff = (result or {}).get("diff")
     return ((diff or {}).get(side) or {}) if isinstance(diff, dict) else {}
@@ -98,11 +112,12 @@ def connector_row(entry, result, listed):
             # check mode: the delete could not run while the models exist; the listing says what it would find
             deletes = any(c.get("name") == name for c in listed)
         return row(entry["name"], "connector", name, "delete" if deletes else "none")
+    duplicates = duplicate_deletes(result, "connector", name, "connector_id")
     if steps(result, "connector", "create"):
         action = "replace" if before else "create"
     elif steps(result, "connector", "update"):
         action = "update"
-    elif steps(result, "connector", "delete"):
+    elif len(steps(result, "connector", "delete")) > len(duplicates):
         action = "replace"
     elif any(isinstance(s, dict) and s.get("kind") == "connector" for s in result.get("plan") or []):
         action = "update"
@@ -114,7 +129,7 @@ def connector_row(entry, result, listed):
         fields = []
     else:
         fields = changed_fields(before, after, ignore=("connector_id",))
-    return row(entry["name"], "connector", name, action, fields)
+    return row(entry["name"], "connector", name, *with_duplicates(action, fields, duplicates))
 
 
 def model_row(entry, result):
@@ -132,7 +147,8 @@ def model_row(entry, result):
         fields += ["model_group"] if new_group else []
     else:
         action, fields = "none", []
-    return row(entry["name"], "model", entry["name"], action, fields)
+    duplicates = duplicate_deletes(result, "model", entry["name"], "model_id") if entry["state"] != "absent" else []
+    return row(entry["name"], "model", entry["name"], *with_duplicates(action, fields, duplicates))
 
 
 def deploy_row(entry, result):

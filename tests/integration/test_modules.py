@@ -122,6 +122,47 @@ def test_duplicate_names_fail_with_ids(env, rest, ansible, trusted, prefix):
             rest.call("DELETE", ML + "/connectors/%s" % cid, ok=None)
 
 
+def test_keep_one_settles_connectors_and_models_made_twice_by_hand(env, rest, ansible, trusted, prefix):
+    """Same-named connectors and models made by hand: the default fails naming them; duplicates: keep_one
+    keeps the connector a model uses and the model a pipeline uses, deletes the others (check mode
+    predicts the same plan and writes nothing), and never deletes one in use."""
+    cname, mname, pipeline = prefix + "-dupc", prefix + "-dupm", prefix + "-dup-ingest"
+    body = embedding_connector(cname, env)
+    unused, used = [rest.call("POST", ML + "/connectors/_create", body)["connector_id"] for copy in range(2)]
+    group = rest.call("POST", ML + "/model_groups/_register", {"name": prefix + "-dup-group"})["model_group_id"]
+    register = {"name": mname, "function_name": "remote", "connector_id": used, "model_group_id": group}
+    spare, kept = [rest.call("POST", ML + "/models/_register", register)["model_id"] for copy in range(2)]
+    rest.call("PUT", "/_ingest/pipeline/" + pipeline, {"processors": [{"ml_inference": {
+        "model_id": kept, "input_map": [{"input": "text"}], "output_map": [{"embedding": "data"}]}}]})
+    connector_args = dict(body, credential_update="on_create")
+    model_args = {"name": mname, "connector": cname, "state": "present"}
+    try:
+        for module, args in (("polarsearch_connector", connector_args), ("polarsearch_model", model_args)):
+            refused = ansible.run(module, args)
+            assert refused["failed"] and "keep_one" in refused["msg"] and refused["changed"] is False, refused
+        assert len(rest.connectors(cname)) == 2 and len(rest.models(mname)) == 2
+
+        settled = four_steps(ansible, "polarsearch_connector", dict(connector_args, duplicates="keep_one"))
+        assert plan_text(settled) == ["delete connector %s (%s)" % (cname, unused)]
+        assert settled["connector_id"] == used and [c["connector_id"] for c in rest.connectors(cname)] == [used]
+
+        settled = four_steps(ansible, "polarsearch_model", dict(model_args, duplicates="keep_one"))
+        assert plan_text(settled) == ["delete model %s (%s)" % (mname, spare)]
+        assert settled["model_id"] == kept and [m["model_id"] for m in rest.models(mname)] == [kept]
+
+        # The one left is in use: keep_one with state absent refuses it, as any delete would.
+        refused = ansible.run("polarsearch_model", {"name": mname, "duplicates": "keep_one", "state": "absent"})
+        assert refused["failed"] and "ingest pipeline %s" % pipeline in refused["msg"]
+        assert [m["model_id"] for m in rest.models(mname)] == [kept]
+    finally:
+        rest.call("DELETE", "/_ingest/pipeline/" + pipeline, ok=(200, 404))
+        for model_id in (spare, kept):
+            rest.call("DELETE", ML + "/models/%s" % model_id, ok=None)
+        rest.call("DELETE", ML + "/model_groups/%s" % group, ok=None)
+        for cid in (unused, used):
+            rest.call("DELETE", ML + "/connectors/%s" % cid, ok=None)
+
+
 # -- model ----------------------------------------------------------------------------
 def test_model_states_drift_and_predictions(env, rest, ansible, trusted, prefix, cleanup):
     models, connectors = cleanup

@@ -205,5 +205,6 @@ def test_first_or_fail():
     with pytest.raises(ModuleFailure) as info:
         first_or_fail([{"_id": "b"}, {"_id": "a"}], "connector", "emb", "connector_id")
     assert info.value.message == ("2 connectors are named 'emb' (IDs: a, b); names are not unique in ML Commons: "
-                                  "set connector_id to the one to manage")
+                                  "set connector_id to the one to manage, or duplicates: keep_one (ml_stack_duplicates "
+                                  "in the ml_stack role) to keep the one in use and delete the others")
     assert info.value.details == {"ids": ["a", "b"]}

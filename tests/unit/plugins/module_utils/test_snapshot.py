@@ -80,7 +80,8 @@ def test_duplicates_and_the_halves_of_a_replace_keep_their_meaning(server, clien
     count = len(server.requests)
     client.snapshot = None
     direct = [find_by_name(client, "twin"), find_by_name(client, "dup")]
-    assert len(server.requests) == count + 2
+    # a search each by name, and one for the models of each of the two duplicates (which one is in use)
+    assert len(server.requests) == count + 2 + 2
     assert cached == direct
     assert direct[0].connector.connector_id == new and direct[0].replaced.connector_id == old
     assert len(direct[1].duplicates) == 1

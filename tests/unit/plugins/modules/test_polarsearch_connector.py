@@ -783,6 +783,46 @@ def test_connector_id_picks_one_of_the_duplicates(run, server):
     assert server.writes == []
 
 
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_keep_one_keeps_the_oldest_of_duplicates_made_by_hand_and_deletes_the_others(run, server, check_mode):
+    older = server.add_connector(NAME, parameters={"model": "text-embedding-3-small", "dimensions": "1536"},
+                                 description="OpenAI embeddings", connector_id="zzOlder")
+    newer = server.add_connector(NAME, connector_id="aaNewer")
+    result = run(module, spec(duplicates="keep_one", credential_update="on_create"), check_mode=check_mode)
+    assert result["failed"] is False, result.get("msg")
+    assert plan_text(result) == ["delete connector %s (%s)" % (NAME, newer)]
+    assert result["connector_id"] == older
+    if check_mode:
+        assert server.writes == [] and sorted(server.connectors) == sorted([older, newer])
+    else:
+        assert list(server.connectors) == [older]
+        again = run(module, spec(credential_update="on_create"))
+        assert again["changed"] is False and again["connector_id"] == older
+
+
+def test_keep_one_keeps_the_duplicate_a_model_uses(run, server):
+    older = server.add_connector(NAME)
+    newer = server.add_connector(NAME)
+    server.add_model("embedding-model", newer, state="DEPLOYED")
+    result = run(module, {"name": NAME, "duplicates": "keep_one", "state": "absent"})
+    assert result["failed"] is True, "the kept connector is in use, so its own delete is refused"
+    assert sorted(server.connectors) == [newer], "the unused duplicate was deleted, the used one kept"
+    assert older not in server.connectors
+
+
+def test_keep_one_fails_when_models_use_two_duplicates_and_deletes_nothing(run, server):
+    a = server.add_connector(NAME)
+    b = server.add_connector(NAME)
+    c = server.add_connector(NAME)
+    server.add_model("model-a", a)
+    server.add_model("model-b", b)
+    result = run(module, spec(duplicates="keep_one"))
+    assert result["failed"] is True
+    assert result["ids"] == sorted([a, b])
+    assert "models use each of them" in result["msg"] and "connector_id" in result["msg"]
+    assert server.writes == [] and c in server.connectors
+
+
 def test_similar_names_are_not_duplicates(run, server):
     server.add_connector(NAME + "-v2")
     server.add_connector("OpenAI Embedding")

@@ -184,3 +184,32 @@ def test_a_teardown_returns_only_the_stacks_connectors(run, server):
         result = converge(run, stack_of(state="absent"), check_mode=check_mode)
         names = sorted(c["name"] for c in result["resources"]["connectors"]["connectors"])
         assert names == sorted(m["name"] + "-connector" for m in DEFAULT_MODELS), names
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_keep_one_settles_duplicates_made_by_hand_and_the_report_shows_the_deletes(run, server, check_mode):
+    stack = stack_of()
+    converge(run, stack)
+    connector = next(c for c in server.connectors.values() if c["name"] == "text-embedding-v4-connector")
+    model_id = next(m for m, doc in server.models.items() if doc["name"] == "text-embedding-v4")
+    # Copies made by hand (no credential fingerprint), younger than the stack's own, that nothing uses.
+    parameters = {k: v for k, v in connector["parameters"].items() if k != "polarsearch_credential_fingerprint"}
+    extra_connector = server.add_connector("text-embedding-v4-connector", parameters=parameters)
+    extra_model = server.add_model("text-embedding-v4", server.models[model_id]["connector_id"])
+    writes = len(server.writes)
+    refused = run(module, args(stack), extra_secrets=[API_KEY, "fp-key-5678"])
+    assert refused["failed"] is True and extra_connector in refused["msg"] and "keep_one" in refused["msg"]
+    assert len(server.writes) == writes
+    settled = converge(run, stack, check_mode=check_mode, duplicates="keep_one")
+    assert settled["changed"] is True
+    assert sorted(step["id"] for step in settled["plan"] if step["operation"] == "delete") == sorted(
+        [extra_connector, extra_model])
+    changed_rows = [(r["resource"], r["name"], r["action"], r["fields"]) for r in rows(stack, settled)
+                    if r["action"] != "none"]
+    assert sorted(changed_rows) == [("connector", "text-embedding-v4-connector", "update", ["duplicates"]),
+                                    ("model", "text-embedding-v4", "update", ["duplicates"])]
+    if check_mode:
+        assert extra_connector in server.connectors and extra_model in server.models
+    else:
+        assert extra_connector not in server.connectors and extra_model not in server.models
+        assert converge(run, stack)["changed"] is False

@@ -457,6 +457,66 @@ def test_duplicate_model_names_fail_listing_the_ids(run, server):
     assert server.writes == []
 
 
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_keep_one_keeps_the_model_a_pipeline_uses_and_removes_the_others(run, server, check_mode):
+    cid = connector(server)
+    older = server.add_model(NAME, cid, state="DEPLOYED", model_id="m1older")
+    used = server.add_model(NAME, cid, state="DEPLOYED", model_id="m2used")
+    server.pipelines["_search"]["rerank"] = {"response_processors": [{"rerank": {"ml_opensearch": {"model_id": used}}}]}
+    result = run(module, {"name": NAME, "connector": CONNECTOR, "duplicates": "keep_one", "state": "deployed"},
+                 check_mode=check_mode)
+    assert result["failed"] is False, result.get("msg")
+    assert result["plan"] == [S("undeploy", id=older), S("delete", id=older)]
+    assert result["model_id"] == used
+    if check_mode:
+        assert server.writes == [] and sorted(server.models) == sorted([older, used])
+    else:
+        assert list(server.models) == [used] and server.models[used]["model_state"] == "DEPLOYED"
+        again = run(module, {"name": NAME, "connector": CONNECTOR, "state": "deployed"})
+        assert again["changed"] is False and again["model_id"] == used
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_a_connector_name_of_duplicates_that_runs_made_resolves_to_the_one_in_use(run, server, check_mode):
+    # Two runs created the connector at once (both carry the fingerprint); the model uses the newer one,
+    # which is the one the connector module keeps.
+    fingerprint = "polarsearch_credential_fingerprint"
+    server.add_connector(CONNECTOR, parameters={"model": "qwen-max", fingerprint: "hmac-sha256:v1:00:" + "a" * 64},
+                         connector_id="zzOlder")
+    newer = server.add_connector(CONNECTOR, parameters={"model": "qwen-max", fingerprint: "hmac-sha256:v1:00:" + "b" * 64},
+                                 connector_id="aaNewer")
+    server.add_model(NAME, newer, state="DEPLOYED")
+    result = run(module, {"name": NAME, "connector": CONNECTOR, "state": "deployed"}, check_mode=check_mode)
+    assert result["failed"] is False, result.get("msg")
+    assert result["changed"] is False and result["plan"] == [], "the model stays on the connector in use"
+    assert server.writes == []
+
+
+def test_keep_one_keeps_the_oldest_when_none_is_used(run, server):
+    cid = connector(server)
+    older = server.add_model(NAME, cid, model_id="zzOlder")
+    newer = server.add_model(NAME, cid, model_id="aaNewer")
+    result = run(module, {"name": NAME, "connector": CONNECTOR, "duplicates": "keep_one", "state": "present"})
+    assert result["failed"] is False, result.get("msg")
+    assert result["plan"] == [S("delete", id=newer)]
+    assert list(server.models) == [older]
+
+
+def test_keep_one_fails_when_two_duplicates_are_in_use_and_deletes_nothing(run, server):
+    cid = connector(server)
+    a = server.add_model(NAME, cid, model_id="mA")
+    b = server.add_model(NAME, cid, model_id="mB")
+    server.add_model(NAME, cid, model_id="mC")
+    server.pipelines["_ingest"]["embed"] = {"processors": [{"ml_inference": {"model_id": a}}]}
+    server.pipelines["_search"]["rerank"] = {"response_processors": [{"rerank": {"ml_opensearch": {"model_id": b}}}]}
+    result = run(module, {"name": NAME, "duplicates": "keep_one", "state": "absent"})
+    assert result["failed"] is True
+    assert result["ids"] == [a, b]
+    assert "ingest pipeline embed" in result["msg"] and "search pipeline rerank" in result["msg"]
+    assert "model_id" in result["msg"]
+    assert server.writes == [] and len(server.models) == 3
+
+
 # -- deploy states ---------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("state", ["REGISTERED", "UNDEPLOYED", "PARTIALLY_DEPLOYED", "DEPLOY_FAILED"])
 def test_deployed_state_deploys_a_model_that_is_not_fully_deployed(run, server, state):

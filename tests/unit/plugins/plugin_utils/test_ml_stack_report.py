@@ -94,10 +94,23 @@ def test_a_rotated_key_under_a_deployed_model_is_a_replace_of_the_credential():
 
 
 def test_a_replace_left_halfway_is_finished_as_a_replace():
+    # The module shows the connector it replaced as "before".
     plan = [step("update", "model", "m", "model-1", ["connector_id"]), step("delete", "connector", "m-connector", "old")]
-    results = {"connectors_present": loop({"item": entry("m"), "plan": plan,
-                                           "diff": {"before": CONNECTOR_AFTER, "after": CONNECTOR_AFTER}})}
+    results = {"connectors_present": loop({"item": entry("m"), "plan": plan, "diff": {
+        "before": dict(CONNECTOR_AFTER, connector_id="old"), "after": CONNECTOR_AFTER}})}
     assert changes(rows({"models": [entry("m")]}, results))[1] == ("connector", "replace", [])
+
+
+def test_the_deletes_of_duplicates_are_an_update_of_field_duplicates():
+    plan = [step("delete", "connector", "m-connector", "dup")]
+    results = {"connectors_present": loop({"item": entry("m"), "plan": plan,
+                                           "diff": {"before": CONNECTOR_AFTER, "after": CONNECTOR_AFTER}}),
+               "models_present": loop({"item": entry("m"), "plan": [step("undeploy", "model", "m", "m-dup"),
+                                                                    step("delete", "model", "m", "m-dup")],
+                                       "diff": {"before": MODEL_AFTER, "after": MODEL_AFTER}})}
+    found = changes(rows({"models": [entry("m")]}, results))
+    assert ("connector", "update", ["duplicates"]) in found and ("model", "update", ["duplicates"]) in found
+    assert not [c for c in found if c[0] == "deploy" and c[1] != "none"], "the kept model's deploy is untouched"
 
 
 def test_any_other_connector_write_is_an_update():
