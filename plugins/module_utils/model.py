@@ -524,9 +524,10 @@ def keep_one_model(context, name, timeout):
     if len(used) > 1:
         ids = [candidate["model_id"] for candidate, dummy in used]
         raise ModuleFailure(
-            "%d models are named %r and each is in use (%s), so none was deleted: set model_id to the one to "
-            "manage" % (len(candidates), name, "; ".join("%s by %s" % (candidate["model_id"], describe(references))
-                                                         for candidate, references in used)), ids=ids)
+            "%d models are named %r and %d of them are in use (%s), so none was deleted: set model_id to the one "
+            "to manage" % (len(candidates), name, len(used), "; ".join(
+                "%s by %s" % (candidate["model_id"], describe(references)) for candidate, references in used)),
+            ids=ids)
     keep = used[0][0] if used else winner_by_key(candidates, "model_id")
     for other in sorted(candidates, key=lambda c: c["model_id"]):
         if other["model_id"] != keep["model_id"]:

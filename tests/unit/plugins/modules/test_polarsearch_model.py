@@ -512,7 +512,8 @@ def test_keep_one_fails_when_two_duplicates_are_in_use_and_deletes_nothing(run, 
     result = run(module, {"name": NAME, "duplicates": "keep_one", "state": "absent"})
     assert result["failed"] is True
     assert result["ids"] == [a, b]
-    assert "ingest pipeline embed" in result["msg"] and "search pipeline rerank" in result["msg"]
+    assert "3 models are named %r and 2 of them are in use" % NAME in result["msg"]
+    assert "%s by ingest pipeline embed" % a in result["msg"] and "%s by search pipeline rerank" % b in result["msg"]
     assert "model_id" in result["msg"]
     assert server.writes == [] and len(server.models) == 3
 
