@@ -8,6 +8,8 @@ The tests run in file order and share one stack (one name prefix per session):
    through REST (a removed trusted endpoint entry, a changed connector parameter under an undeployed model, an
    undeployed model) make drift.yml fail, naming exactly those changes; provision fixes them and drift.yml passes
    with the connection given in the role's variables only;
+   connectors and models of the stack's names made by hand fail the run until ml_stack_duplicates: keep_one
+   settles them (check mode first);
 4. teardown leaves nothing behind, and a second teardown changes nothing;
 5. of two stacks sharing an endpoint, the first teardown keeps the trusted endpoint entry the other stack still
    needs, and the second removes it;
@@ -359,6 +361,39 @@ def test_drift_names_out_of_band_changes_and_provision_fixes_them(stack, rest):
     assert clean.rc == 0, clean.tail()
     assert clean.changes() == [] and clean.report["drift"] is False
     assert "ML stack drift (check mode): 0 of 12 resources would change" in clean.output
+
+
+def test_duplicates_made_by_hand_fail_until_keep_one_settles_them(stack, rest):
+    llm, llm_connector = stack.names("qwen-max")
+    connector, model = rest.one_connector(llm_connector), rest.one_model(llm)
+    # A copy of the LLM's connector and one of its model, made by hand (no credential fingerprint).
+    body = {k: connector[k] for k in ("name", "description", "version", "protocol", "actions") if k in connector}
+    body["parameters"] = {k: v for k, v in connector["parameters"].items() if not k.startswith("polarsearch_")}
+    body["credential"] = {"api_key": stack.api_key}
+    extra_connector = rest.call("POST", ML + "/connectors/_create", body)["connector_id"]
+    extra_model = rest.call("POST", ML + "/models/_register", {
+        "name": llm, "function_name": "remote", "connector_id": model["connector_id"],
+        "model_group_id": model["model_group_id"]})["model_id"]
+
+    refused = stack.playbook("provision")
+    assert refused.rc != 0 and extra_connector in refused.output, refused.tail()
+    assert "ml_stack_duplicates" in refused.output
+
+    settle = {"ml_stack_duplicates": "keep_one"}
+    expected = [(llm, "connector", "update", ("duplicates",)), (llm, "model", "update", ("duplicates",))]
+    check = stack.playbook("provision", settle, check=True)
+    assert check.rc == 0, check.tail()
+    assert check.changes() == expected
+    assert len(rest.connectors(llm_connector)) == 2 and len(rest.models(llm)) == 2, "check mode wrote nothing"
+
+    settled = stack.playbook("provision", settle)
+    assert settled.rc == 0 and settled.failed == 0, settled.tail()
+    assert settled.changes() == expected
+    assert rest.one_connector(llm_connector)["connector_id"] == connector["connector_id"], "the one in use stays"
+    kept = rest.one_model(llm)
+    assert kept["model_id"] == model["model_id"] and kept["model_state"] == "DEPLOYED", "the oldest stays"
+    assert extra_model != model["model_id"]
+    assert stack.playbook("drift").rc == 0
 
 
 # -- 4. teardown ------------------------------------------------------------------------------------------------
