@@ -7,9 +7,8 @@ The tests run in file order and share one stack (one name prefix per session):
 3. drift: a rotated key, and another fingerprint key, are reported (and not applied); out-of-band changes made
    through REST (a removed trusted endpoint entry, a changed connector parameter under an undeployed model, an
    undeployed model) make drift.yml fail, naming exactly those changes; provision fixes them and drift.yml passes
-   with the connection given in the role's variables only;
-   connectors and models of the stack's names made by hand fail the run until ml_stack_duplicates: keep_one
-   settles them (check mode first);
+   with the connection given in the role's variables only; a connector and a model of the stack's names made
+   by hand fail provision until ml_stack_duplicates: keep_one settles them (check mode first);
 4. teardown leaves nothing behind, and a second teardown changes nothing;
 5. of two stacks sharing an endpoint, the first teardown keeps the trusted endpoint entry the other stack still
    needs, and the second removes it;
