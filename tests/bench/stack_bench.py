@@ -157,10 +157,6 @@ class Bench:
             command.append("--check")
         return self.run(name, command)
 
-    def median(self, make):
-        runs = [make() for _index in range(self.repeat)]
-        return sorted(runs, key=lambda m: m.seconds)[len(runs) // 2]
-
     def cycles(self, prefix=""):
         """``repeat`` cycles of create, no-op, drift and teardown; each run's median over the cycles (by
         wall time for the no-op and drift, by overhead for create and teardown, whose ratio is of it)."""
@@ -170,11 +166,8 @@ class Bench:
             for name, playbook in (("create", "provision"), ("noop", "provision"), ("drift", "drift"),
                                    ("teardown", "teardown")):
                 runs[name].append(self.playbook(playbook))
-        figures = {}
-        for name, measured in runs.items():
-            key = (lambda m: m.overhead) if name in ("create", "teardown") else (lambda m: m.seconds)
-            figures[prefix + name] = sorted(measured, key=key)[len(measured) // 2].as_dict()
-        return figures
+        return {prefix + name: median(measured, by_overhead=name in ("create", "teardown")).as_dict()
+                for name, measured in runs.items()}
 
     def server_version(self):
         return self.call("GET", "")["version"]["number"]
@@ -250,6 +243,11 @@ def document(text, figures, version):
     ])
 
 
+def median(runs, by_overhead=False):
+    """The middle run of ``runs`` by wall time (or by overhead)."""
+    return sorted(runs, key=lambda m: m.overhead if by_overhead else m.seconds)[len(runs) // 2]
+
+
 def ratio(value, base):
     return round(value / base, 2) if base else None
 
@@ -278,7 +276,8 @@ def table(figures):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="runs of one call, and cycles of create, no-op, drift and teardown (median)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of one call, and cycles of create, no-op, drift and teardown (median)")
     parser.add_argument("--foreign", type=int, default=1000,
                         help="unrelated connectors and models to add for the flat-cost runs (0: none)")
     parser.add_argument("--json", help="write the figures as JSON to this file")
@@ -296,7 +295,8 @@ def main(argv=None):
     figures = {}
     foreign = None
     try:
-        bench.median(bench.one_call)
+        for _index in range(args.repeat):
+            bench.one_call()
         figures.update(bench.cycles())
         if args.foreign:
             bench.trust_endpoint()
@@ -306,7 +306,7 @@ def main(argv=None):
             print("bench: %d foreign connectors and models added in %.0fs" % (args.foreign, time.monotonic() - added),
                   flush=True)
             figures.update(bench.cycles("foreign_"))
-        figures["one_call"] = sorted(bench.one_calls, key=lambda m: m.seconds)[len(bench.one_calls) // 2].as_dict()
+        figures["one_call"] = median(bench.one_calls).as_dict()
     finally:
         bench.proxy.stop()
         if foreign:
