@@ -35,6 +35,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.model_group im
 from ansible_collections.polardb.polarsearch.plugins.module_utils.references import (
     describe,
     find_model_references,
+    references_by_model,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.plan import Step
 
@@ -507,20 +508,18 @@ def keep_one_model(context, name, timeout):
     candidates = models_named(context.client, name)
     if len(candidates) < 2:
         return find_model(context.client, name=name)
-    used = []
-    for candidate in sorted(candidates, key=lambda c: c["model_id"]):
-        try:
-            references = find_model_references(context.client, candidate["model_id"])
-        except PolarSearchError as exc:
-            # A user without read access to pipelines or agents (security plugin: 403) cannot tell.
-            if exc.status != 403:
-                raise
-            raise ModuleFailure(
-                "%d models are named %r, and which of them pipelines or agents use cannot be read (%s), so none was "
-                "deleted. Grant the user read access to ingest and search pipelines and agents"
-                % (len(candidates), name, exc))
-        if references:
-            used.append((candidate, references))
+    try:
+        references = references_by_model(context.client, [c["model_id"] for c in candidates])
+    except PolarSearchError as exc:
+        # A user without read access to pipelines or agents (security plugin: 403) cannot tell.
+        if exc.status != 403:
+            raise
+        raise ModuleFailure(
+            "%d models are named %r, and which of them pipelines or agents use cannot be read (%s), so none was "
+            "deleted. Grant the user read access to ingest and search pipelines and agents"
+            % (len(candidates), name, exc))
+    used = [(candidate, references[candidate["model_id"]]) for candidate in
+            sorted(candidates, key=lambda c: c["model_id"]) if references[candidate["model_id"]]]
     if len(used) > 1:
         ids = [candidate["model_id"] for candidate, dummy in used]
         raise ModuleFailure(

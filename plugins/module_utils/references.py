@@ -49,17 +49,26 @@ def find_model_references(client, model_id):
     Returns a list of ``{"kind": "ingest_pipeline" | "search_pipeline" | "agent", "name": ...}``
     (agents also carry ``"id"``), sorted by kind and name; empty when nothing uses the model.
     """
-    if not model_id:
-        return []
-    found = []
+    return references_by_model(client, [model_id]).get(model_id, [])
+
+
+def references_by_model(client, model_ids):
+    """``{model_id: references}`` (see :func:`find_model_references`) for each of ``model_ids``, with the
+    pipelines and agents read once for all of them."""
+    found = {model_id: [] for model_id in model_ids if model_id}
+    if not found:
+        return found
     for kind, path in PIPELINES:
         for name, body in sorted(pipelines(client, path).items()):
-            if mentions(body, model_id):
-                found.append({"kind": kind, "name": name})
+            for model_id, refs in found.items():
+                if mentions(body, model_id):
+                    refs.append({"kind": kind, "name": name})
     for agent_id, source in agents(client):
-        if mentions(source, model_id):
-            found.append({"kind": "agent", "name": source.get("name") or agent_id, "id": agent_id})
-    found.sort(key=lambda ref: (ref["kind"], str(ref["name"])))
+        for model_id, refs in found.items():
+            if mentions(source, model_id):
+                refs.append({"kind": "agent", "name": source.get("name") or agent_id, "id": agent_id})
+    for refs in found.values():
+        refs.sort(key=lambda ref: (ref["kind"], str(ref["name"])))
     return found
 
 

@@ -12,6 +12,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.references imp
     describe,
     find_model_references,
     mentions,
+    references_by_model,
 )
 
 from fake_server import PipelineServer
@@ -104,3 +105,14 @@ def test_the_fake_refuses_a_mapping_where_a_model_id_goes(server, client):
     with pytest.raises(PolarSearchError):
         client.put("_search/pipeline/s", body={"response_processors": [{"rerank": {
             "ml_opensearch": {"model_id": {"model": "m"}}}}]})
+
+
+def test_references_of_several_models_read_each_kind_once(server, client):
+    server.ingest_pipelines.update({"embed": embedding(MODEL), "other": embedding(OTHER)})
+    server.search_pipelines.update({"both": {"request_processors": [embedding(MODEL), embedding(OTHER)]}})
+    server.add_agent("helper", llm={"model_id": OTHER})
+    singles = {model_id: find_model_references(client, model_id) for model_id in (MODEL, OTHER, "unused")}
+    since = len(server.requests)
+    assert references_by_model(client, [MODEL, OTHER, "unused"]) == singles
+    assert len(server.requests) - since == 3, "ingest pipelines, search pipelines and agents, once each"
+    assert singles["unused"] == [] and len(singles[OTHER]) == 3
