@@ -34,7 +34,7 @@ _value:
   elements: str
 """
 
-from ansible_collections.polardb.polarsearch.plugins.plugin_utils.ml_stack_verify import problems
+from ansible_collections.polardb.polarsearch.plugins.module_utils.verify import problems
 
 
 class FilterModule:

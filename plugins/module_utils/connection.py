@@ -19,6 +19,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.client import 
     PolarSearchClient,
     requests,
 )
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connection_spec import ARGUMENT_SPEC
 
 # option -> environment variables read, in order, when the task does not set the option
 ENVIRONMENT = {
@@ -51,20 +52,7 @@ class ConnectionOptions:
     variable for an empty field).
     """
 
-    ARGUMENT_SPEC = dict(
-        host=dict(type="str"),
-        scheme=dict(type="str", default="https", choices=["http", "https"]),
-        username=dict(type="str"),
-        password=dict(type="str", no_log=True),
-        user_password=dict(type="str", no_log=True),
-        validate_certs=dict(type="bool"),
-        ca_path=dict(type="path"),
-        client_cert=dict(type="path"),
-        client_key=dict(type="path"),
-        timeout=dict(type="float"),
-        connect_timeout=dict(type="float"),
-        retries=dict(type="int"),
-    )
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
     def __init__(self, params, environ=None):
         self.params = params

@@ -6,8 +6,10 @@
 request per kind of object (``snapshot``).
 
 Present: the trusted endpoint settings, the connectors, the declared model groups, the models, the
-pipelines. Absent: the pipelines, the models, the connectors (in check mode, instead, a check that no
-other model keeps the server from deleting them), the trusted endpoint entries nothing needs any more.
+pipelines, the k-NN index (its vector dimension read from a predict on the embedding model). Absent: the
+index (only with ``delete``, only one the collection created), the pipelines, the models, the connectors
+(in check mode, instead, a check that no other model keeps the server from deleting them), the trusted
+endpoint entries nothing needs any more. Then, with ``verify``, a predict on each deployed model.
 
 Each resource's options are checked against the specification of its module (``specs``) before
 anything is written, and each runs in a ``Context`` of its own, so its ``changed``, ``plan`` and
@@ -25,19 +27,23 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.client import 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import Context, ModuleFailure
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector import ensure_connector
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_rules import validate as check_connector
+from ansible_collections.polardb.polarsearch.plugins.module_utils.index import ensure_index
+from ansible_collections.polardb.polarsearch.plugins.module_utils.index import validate as check_index
 from ansible_collections.polardb.polarsearch.plugins.module_utils.info import connector_info
 from ansible_collections.polardb.polarsearch.plugins.module_utils.ml_stack_teardown import (
     deleted_names,
     foreign_blockers,
     unused_regexes,
 )
-from ansible_collections.polardb.polarsearch.plugins.module_utils.model import ensure_model
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model import ensure_model, find_model
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model_fields import check_fields
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model_group import ensure_model_group
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model_group import validate as check_group
 from ansible_collections.polardb.polarsearch.plugins.module_utils.pipeline import ensure_pipeline
 from ansible_collections.polardb.polarsearch.plugins.module_utils.pipeline import validate as check_pipeline
+from ansible_collections.polardb.polarsearch.plugins.module_utils.predict import run_predict
 from ansible_collections.polardb.polarsearch.plugins.module_utils.settings import ensure_settings
+from ansible_collections.polardb.polarsearch.plugins.module_utils.verify import problems as answer_problems
 
 TRUSTED_KEY = "plugins.ml_commons.trusted_connector_endpoints_regex"
 PRIVATE_IP_KEY = "plugins.ml_commons.connector.private_ip_enabled"
@@ -119,6 +125,44 @@ def pipeline_params(pipeline, state):
     return out
 
 
+def index_params(index, dimension=None):
+    """The stack's index: a text field, a k-NN vector field (with the dimension once it is known), and the
+    ingest pipeline as default pipeline; or, absent, a delete of an index the collection created."""
+    if index["state"] == "absent":
+        return {"name": index["name"], "only_if_managed": True, "state": "absent"}
+    vector = dict({"type": "knn_vector", "method": index["method"]}, **({"dimension": dimension} if dimension else {}))
+    return {"name": index["name"], "recreate": index["recreate"], "state": "present",
+            "mappings": {"properties": {index["text_field"]: {"type": "text"}, index["vector_field"]: vector}},
+            "settings": {"index.knn": True, "index.default_pipeline": index["pipeline"]}}
+
+
+def predict_params(name, parameters):
+    return checked(specs.predict(), {"name": name, "parameters": parameters, "require_deployed": True},
+                   "model %s" % name)
+
+
+def vector_dimension(index, context):
+    """The length of the vector a predict on the index's embedding model answers, and whether it is known: in
+    check mode a model that is not deployed yet is not sent a predict (the server could deploy it)."""
+    if context.check_mode:
+        model = find_model(context.client, name=index["model"])
+        if (model or {}).get("model_state") != "DEPLOYED":
+            return None, False
+    answer = run_predict(predict_params(index["model"], index["verify"]), context)
+    vectors = answer.get("embeddings") or [[]]
+    return len(vectors[0]) or None, True
+
+
+def ensure_stack_index(params, context, index):
+    """The index step; a present index learns its vector dimension first."""
+    known = True
+    if params["state"] == "present":
+        dimension, known = vector_dimension(index, context)
+        if dimension:
+            params = dict(params, mappings=index_params(index, dimension)["mappings"])
+    return dict(ensure_index(params, context), dimension_known=known)
+
+
 def plan_stack(stack, params):
     """Every resource of the stack as ``(key, name, params, handler)`` in the order it runs, each
     checked before any of them runs; the absent side's connector deletes and settings come later,
@@ -139,6 +183,11 @@ def plan_stack(stack, params):
     todo += [("pipelines_present", p["name"], checked(specs.pipeline(), pipeline_params(p, "present"),
                                                       "pipeline %s" % p["name"], check_pipeline), ensure_pipeline)
              for p in stack.get("pipelines_present") or []]
+    index = stack.get("index") or {}
+    if index.get("state") == "present" or index.get("delete"):
+        todo.append(("index_" + index["state"], index["name"], checked(
+            specs.index(), index_params(index), "index %s" % index["name"], check_index),
+            lambda p, c: ensure_stack_index(p, c, index)))
     todo += [("pipelines_absent", p["name"], checked(specs.pipeline(), pipeline_params(p, "absent"),
                                                      "pipeline %s" % p["name"], check_pipeline), ensure_pipeline)
              for p in stack.get("pipelines_absent") or []]
@@ -153,7 +202,8 @@ def resource_label(key, name, params):
     """How messages and diff headers name a resource: its kind and its own name."""
     if name is None:
         return "cluster settings"
-    kind = {"connectors": "connector", "groups": "model group", "models": "model", "pipelines": "pipeline"}[
+    kind = {"connectors": "connector", "groups": "model group", "models": "model", "pipelines": "pipeline",
+            "index": "index", "verify": "model"}[
         key.rsplit("_", 1)[0]]
     return "%s %s" % (kind, params.get("name") or name)
 
@@ -242,7 +292,38 @@ class StackRun:
             self.run(key, name, params, handler)
         if self.stack.get("absent"):
             self.teardown_tail()
+        self.index_result()
+        if self.params.get("verify") and not self.context.check_mode and self.stack.get("deployed"):
+            self.before("verify")
+            self.verify()
         return {"resources": self.results, "check_mode": self.context.check_mode, "diff": self.diffs}
+
+    def index_result(self):
+        """The index step's result as the report reads it, under ``index``; an absent index that is kept
+        (no ``delete``) has an empty result."""
+        index = self.stack.get("index")
+        if not index:
+            return
+        ran = (self.results.pop("index_" + index["state"], None) or {}).get("results") or [{}]
+        self.results["index"] = {"name": index["name"], "model": index["model"], "vector_field": index["vector_field"],
+                                 "dimension_known": ran[0].get("dimension_known", True), "result": ran[0]}
+
+    def verify(self):
+        """A predict on each deployed model; an error or an answer without the shape of its kind fails the
+        run once every model has answered, with the results of the converge kept."""
+        failures, answers = [], []
+        for entry in self.stack.get("deployed") or []:
+            try:
+                result = self.run("verify", entry["name"], predict_params(entry["name"], entry["verify"]),
+                                  run_predict)
+            except ModuleFailure as exc:
+                failures.append(exc.message)
+                continue
+            answers.append(dict(result, item=entry))
+        failures += answer_problems({"results": answers})
+        if failures:
+            raise ModuleFailure("verify: %s" % "; ".join(failures), resources=self.results,
+                                check_mode=self.context.check_mode, diff=self.diffs)
 
     def before(self, key):
         """Read, in one request per kind, what the step ``key`` looks up, and what the teardown lists."""
@@ -254,6 +335,9 @@ class StackRun:
             "pipelines_present": ("pipelines", "models"),
             "pipelines_absent": ("pipelines",),
             "models_absent": ("models", "model_groups"),
+            "index_present": ("models",),
+            "index_absent": (),
+            "verify": ("models",),
         }[key]
         self.refresh(*kinds)
         if key == "models_absent" and (self.context.check_mode or not self.params["keep_trusted_endpoints"]):

@@ -117,3 +117,31 @@ def pipeline():
         ),
         required_if=[("state", "present", ("definition",))],
     )
+
+
+def index():
+    return dict(
+        argument_spec=dict(
+            name=dict(type="str", required=True),
+            mappings=dict(type="dict"),
+            settings=dict(type="dict"),
+            recreate=dict(type="bool", default=False),
+            only_if_managed=dict(type="bool", default=False),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+        ),
+    )
+
+
+def predict():
+    return dict(
+        argument_spec=dict(
+            name=dict(type="str"),
+            model_id=dict(type="str"),
+            parameters=dict(type="dict", required=True),
+            action_type=dict(type="str"),
+            require_deployed=dict(type="bool", default=False),
+            retry_predict=dict(type="bool", default=False),
+        ),
+        required_one_of=[("name", "model_id")],
+        mutually_exclusive=[("name", "model_id")],
+    )

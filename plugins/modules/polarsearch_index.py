@@ -181,21 +181,13 @@ plan:
     - {operation: update, kind: index, name: docs, id: null, fields: [settings.index.search.default_pipeline]}
 """
 
+from ansible_collections.polardb.polarsearch.plugins.module_utils import specs
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import PolarSearchModule
 from ansible_collections.polardb.polarsearch.plugins.module_utils.index import ensure_index
 
 
 def main():
-    module = PolarSearchModule(
-        argument_spec=dict(
-            name=dict(type="str", required=True),
-            mappings=dict(type="dict"),
-            settings=dict(type="dict"),
-            recreate=dict(type="bool", default=False),
-            only_if_managed=dict(type="bool", default=False),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-        ),
-    )
+    module = PolarSearchModule(**specs.index())
     module.run(ensure_index)
 
 

@@ -16,9 +16,12 @@ description:
     M(polardb.polarsearch.polarsearch_model_group), M(polardb.polarsearch.polarsearch_model),
     M(polardb.polarsearch.polarsearch_pipeline)), in the order the role C(polardb.polarsearch.ml_stack) needs.
   - "Present entries: the trusted endpoint entries (appended), the connectors, the declared model groups, the models
-    (registered and, for deployed entries, deployed), the pipelines. Absent entries: the pipelines, the models (with
-    the groups made for them), the connectors, then the trusted endpoint entries no connector left on the cluster
-    needs (unless O(keep_trusted_endpoints))."
+    (registered and, for deployed entries, deployed), the pipelines, then the stack's k-NN index, with the vector
+    dimension a predict on the embedding model answers. Absent entries: the index (only when the stack says to
+    delete it, and only an index the collection created), the pipelines, the models (with the groups made for
+    them), the connectors, then the trusted endpoint entries no connector left on the cluster needs (unless
+    O(keep_trusted_endpoints))."
+  - With O(verify), a predict on each deployed model last.
   - The state is read in one request per kind of object (the cluster settings, the connectors, the model groups,
     the models and the pipelines of the stack, by name); every read after a write goes to the server again.
     Unrelated objects on the cluster are never read, except that a teardown lists the connectors to decide which
@@ -40,8 +43,8 @@ options:
   stack:
     description:
       - The resolved stack, as P(polardb.polarsearch.ml_stack_resolve#filter) returns it (its C(present),
-        C(absent), C(groups), C(groups_present), C(pipelines), C(pipelines_present), C(pipelines_absent) and
-        C(removed_first) keys are read). It carries no secret.
+        C(absent), C(deployed), C(groups), C(groups_present), C(pipelines), C(pipelines_present),
+        C(pipelines_absent), C(removed_first) and C(index) keys are read). It carries no secret.
     type: dict
     required: true
   credentials:
@@ -81,6 +84,15 @@ options:
     description: Seconds to wait for each model to deploy, undeploy, or become usable again after a connector change.
     type: int
     default: 300
+  verify:
+    description:
+      - After the stack has converged, send a predict with the entry's C(verify) parameters to each deployed model
+        and check the answer has the shape of its kind (a non-empty vector, a score for every document, a
+        non-empty text).
+      - Every model is tried; then a model that failed or answered with the wrong shape fails the run, naming
+        it, with RV(resources) of the converge still returned. Not sent in check mode.
+    type: bool
+    default: false
 notes:
   - The resource modules stay for fine-grained use; this module exists so that a whole stack costs one module call.
 seealso:
@@ -118,9 +130,14 @@ resources:
       C(models_absent) and C(connectors_absent) hold C(results), a list of results, each with C(item.name), the
       model entry's name (the group's or pipeline's name for those); C(connectors) is the listing of the stack's
       connectors a teardown reads first (as M(polardb.polarsearch.polarsearch_connector_info) returns it).
+    - C(index), with the stack's index, holds its C(name), C(model) and C(vector_field), C(dimension_known) (false
+      in check mode while the embedding model is not deployed yet, when the dimension is not compared) and
+      C(result), as M(polardb.polarsearch.polarsearch_index) returns it (empty for an index a teardown keeps).
+    - C(verify), with O(verify), holds C(results), the predict results as
+      M(polardb.polarsearch.polarsearch_predict) returns them, each with C(item.name).
     - A step that did not run is missing. In check mode C(connectors_absent) is missing (the deletes cannot run
       while the models exist).
-  returned: success
+  returned: success, and when O(verify) fails
   type: dict
   sample:
     settings_present: {changed: false, plan: [], settings: {}}
@@ -183,6 +200,7 @@ def main():
             on_deployed_models=dict(type="str", default="replace", choices=["replace", "redeploy", "fail"]),
             duplicates=dict(type="str", default="fail", choices=["fail", "keep_one"]),
             wait_timeout=dict(type="int", default=300),
+            verify=dict(type="bool", default=False),
         ),
         secret_options=("credentials", "fingerprint_key"),
     )

@@ -199,24 +199,13 @@ msg:
   sample: "check mode: model qwen-max (x8nrvJIBq2x1oHuO3a0b) is UNDEPLOYED, not DEPLOYED; a predict could make the server deploy it, so it was not sent"
 """
 
+from ansible_collections.polardb.polarsearch.plugins.module_utils import specs
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import PolarSearchModule
 from ansible_collections.polardb.polarsearch.plugins.module_utils.predict import run_predict
 
 
 def main():
-    module = PolarSearchModule(
-        argument_spec=dict(
-            name=dict(type="str"),
-            model_id=dict(type="str"),
-            parameters=dict(type="dict", required=True),
-            action_type=dict(type="str"),
-            require_deployed=dict(type="bool", default=False),
-            retry_predict=dict(type="bool", default=False),
-        ),
-        required_one_of=[("name", "model_id")],
-        mutually_exclusive=[("name", "model_id")],
-        writes=False,
-    )
+    module = PolarSearchModule(writes=False, **specs.predict())
     module.run(run_predict)
 
 

@@ -30,6 +30,8 @@ PIPELINES = (
 # the last model in it; a group the user describes is the user's and stays.
 GROUP_DESCRIPTION = "Model group managed by polardb.polarsearch"
 GROUP_FIELDS = ("description", "access_mode", "backend_roles", "add_all_backend_roles")
+# The vector field's method when ml_stack_index_method is not set.
+INDEX_METHOD = {"name": "hnsw", "engine": "lucene", "space_type": "cosinesimil"}
 RAG_PROMPT = "You are a helpful assistant. Answer the question from the search results; say so when they do not tell."
 
 
@@ -80,6 +82,9 @@ class Options:
         self.text_field = options.get("text_field") or "text"
         self.vector_field = options.get("vector_field") or "embedding"
         self.index = options.get("index") or ""
+        self.index_method = options.get("index_method") or dict(INDEX_METHOD)
+        self.index_recreate = bool(options.get("index_recreate"))
+        self.delete_index = bool(options.get("delete_index"))
 
 
 def entry_state(entry, options):
@@ -232,6 +237,22 @@ def resolve_pipelines(resolved, options):
     return out
 
 
+def resolve_index(resolved, pipelines, options):
+    """The stack's k-NN index, or None. Present: its fields, the embedding model whose predict gives the vector
+    dimension, and the ingest pipeline it takes as default pipeline. Absent: deleted only with ``delete_index``
+    (and, by polarsearch_ml_stack, only when the collection created it)."""
+    if not options.index:
+        return None
+    out = {"name": options.index, "vector_field": options.vector_field}
+    if options.state == "absent":
+        embedding = next((m for m in resolved if m["kind"] == "embedding"), None)
+        return dict(out, state="absent", model=embedding["name"] if embedding else "", delete=options.delete_index)
+    embedding = next(m for m in resolved if m["kind"] == "embedding" and m["state"] != "absent")
+    ingest = next(p for p in pipelines if p["type"] == "ingest" and p["state"] == "present")
+    return dict(out, state="present", model=embedding["name"], verify=embedding["verify"], pipeline=ingest["name"],
+                text_field=options.text_field, method=options.index_method, recreate=options.index_recreate)
+
+
 def predict_action(scheme, preset, template, overrides):
     action = {
         "action_type": "predict",
@@ -293,7 +314,7 @@ def resolve_entry(index, entry, presets, options):
 
 def resolve(models, builtin_presets, options):
     """``{problems, models, present, deployed, absent, groups, groups_present, pipelines, pipelines_present,
-    pipelines_absent, removed_first}``: with problems, nothing is resolved. ``removed_first`` names the
+    pipelines_absent, removed_first, index}``: with problems, nothing is resolved. ``removed_first`` names the
     pipelines a teardown deletes before the models, as polarsearch_model's ``removed_first`` takes them."""
     opts = Options(options)
     presets = merge_presets(builtin_presets, (options or {}).get("presets"))
@@ -315,6 +336,7 @@ def resolve(models, builtin_presets, options):
         "absent": [m for m in resolved if m["state"] == "absent"],
         "groups": groups,
         "groups_present": [g for g in groups if g["state"] == "present"],
+        "index": None if problems else resolve_index(resolved, pipelines, opts),
     }
 
 

@@ -343,10 +343,9 @@ def test_teardown_with_the_index_leaves_nothing_and_is_idempotent(search, rest):
     run = search.playbook("teardown", variables)
     assert run.rc == 0 and run.failed == 0, run.tail()
     output = run.output
-    # the index goes first, then the one call that deletes the pipelines before the models
-    # (that order is checked in test_role_ml_stack.py)
-    assert output.index("Delete the index (only when the collection created it)") < output.index(
-        "Converge the ML stack")
+    # the writes in the order they were made: the index first, then the pipelines, then the models
+    kinds = [step["kind"] for step in run.report["plan"]]
+    assert kinds.index("index") < kinds.index("ingest_pipeline") < kinds.index("model"), kinds
     assert not index_exists(rest, search.index)
     for suffix, kind in PIPELINES.items():
         assert pipeline(rest, kind, search.prefix + suffix) is None

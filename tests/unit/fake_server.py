@@ -177,6 +177,7 @@ class FakeServer:
         self.connector_access_control = connector_access_control
         self.user_backend_roles = ["ml", "ops"]   # the caller's backend roles (add_all_backend_roles)
         self.inference_results = {}        # model_id -> the inference_results its _predict answers
+        self.answers_by_name = {}          # model name -> the same, for models a test's run registers
         self._pending = {}                 # model_id -> [task_id, ticks]
         self._faults = []
         # Observed on OpenSearch 2.19.1 (ML Commons 2.19.1.0): DELETE of a connector right after
@@ -879,6 +880,8 @@ class FakeServer:
                 raise error(400, "Model not ready yet. Please run this first: POST /_plugins/_ml/models/%s/_deploy"
                             % mid, "illegal_argument_exception")
             model.update(model_state="DEPLOYED", last_deployed_time=self.now(), current_worker_node_count=1)
+        if mid not in self.inference_results and model.get("name") in self.answers_by_name:
+            self.inference_results[mid] = self.answers_by_name[model["name"]]
         if mid not in self.inference_results:
             raise error(400, "Error from remote service: the fake server has no inference_results for model %s"
                         % mid)

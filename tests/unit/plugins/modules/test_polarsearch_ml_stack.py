@@ -16,7 +16,7 @@ from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_
 from ansible_collections.polardb.polarsearch.plugins.plugin_utils.ml_stack_input import credential, resolve
 from ansible_collections.polardb.polarsearch.plugins.plugin_utils.ml_stack_report import report
 
-from fake_server import PipelineServer
+from fake_server import IndexServer, PipelineServer
 
 ROLE = Path(__file__).resolve().parents[4] / "roles" / "ml_stack"
 BUILTIN = {path.stem: yaml.safe_load(path.read_text())["ml_stack__preset"]
@@ -213,3 +213,106 @@ def test_keep_one_settles_duplicates_made_by_hand_and_the_report_shows_the_delet
     else:
         assert extra_connector not in server.connectors and extra_model not in server.models
         assert converge(run, stack)["changed"] is False
+
+
+# -- the index and verify steps -----------------------------------------------------------------------
+def tensors(name, data):
+    return [{"output": [{"name": name, "data_type": "FLOAT32", "shape": [len(d)], "data": d} for d in data],
+             "status_code": 200}]
+
+
+ANSWERS = {
+    "text-embedding-v4": tensors("sentence_embedding", [[0.1, 0.2, 0.3, 0.4]]),
+    "qwen3-rerank": tensors("similarity", [[0.9], [0.1]]),
+    "qwen-max": [{"output": [{"name": "response", "dataAsMap": {"choices": [{"message": {"content": "ready"}}]}}],
+                  "status_code": 200}],
+}
+
+
+@pytest.fixture
+def indexes(monkeypatch, clock):
+    server = IndexServer().install(monkeypatch)
+    server.answers_by_name.update(ANSWERS)
+    return server
+
+
+def index_stack(state="deployed", **options):
+    return stack_of(state=state, pipelines=True, index="docs", **options)
+
+
+def test_the_index_takes_its_dimension_from_a_predict_and_check_mode_before_the_deploy_leaves_it_unknown(
+        run, indexes):
+    stack = index_stack()
+    planned = converge(run, stack, check_mode=True)
+    assert indexes.writes == [] and indexes.indexes == {}
+    index = planned["resources"]["index"]
+    assert index["dimension_known"] is False and index["model"] == "text-embedding-v4"
+    row = next(r for r in rows(stack, planned) if r["resource"] == "index")
+    assert (row["model"], row["name"], row["action"]) == ("text-embedding-v4", "docs", "create")
+    assert "mappings.properties.embedding.dimension (unknown until text-embedding-v4 is deployed)" in row["fields"]
+
+    created = converge(run, stack)
+    mappings = indexes.indexes["docs"]["mappings"]["properties"]
+    assert mappings["embedding"]["dimension"] == 4 and mappings["embedding"]["type"] == "knn_vector"
+    assert indexes.indexes["docs"]["settings"]["index.default_pipeline"] == "embedding-ingest"
+    kinds = [s["kind"] for s in created["plan"]]
+    assert kinds.index("index") > max(i for i, k in enumerate(kinds) if k.endswith("_pipeline"))
+    assert created["resources"]["index"]["dimension_known"] is True
+
+    # converged: the check knows the dimension (a predict on the deployed model) and finds nothing to do
+    for check_mode in (True, False):
+        again = converge(run, stack, check_mode=check_mode)
+        assert again["changed"] is False and again["plan"] == []
+        assert again["resources"]["index"]["dimension_known"] is True
+        assert all(r["action"] == "none" for r in rows(stack, again))
+
+
+def test_a_teardown_deletes_the_index_first_only_when_told(run, indexes):
+    converge(run, index_stack())
+    kept = converge(run, index_stack(state="absent", delete_index=False))
+    assert "docs" in indexes.indexes and not any(s["kind"] == "index" for s in kept["plan"])
+    assert [r["action"] for r in rows(index_stack(state="absent"), kept) if r["resource"] == "index"] == ["none"]
+
+    converge(run, index_stack())
+    for check_mode in (True, False):
+        gone = converge(run, index_stack(state="absent", delete_index=True), check_mode=check_mode)
+        kinds = [s["kind"] for s in gone["plan"]]
+        assert kinds[0] == "index" and gone["plan"][0]["operation"] == "delete"
+    assert indexes.indexes == {}
+
+
+def test_an_index_the_collection_did_not_create_is_kept_on_teardown(run, indexes):
+    converge(run, index_stack())
+    del indexes.indexes["docs"]
+    indexes.add_index("docs", mappings={"properties": {"text": {"type": "text"}}})
+    gone = converge(run, index_stack(state="absent", delete_index=True))
+    assert "docs" in indexes.indexes and not any(s["kind"] == "index" for s in gone["plan"])
+
+
+def test_verify_predicts_on_each_deployed_model_and_not_in_check_mode(run, indexes):
+    stack = stack_of()
+    converge(run, stack)
+    since = len(indexes.requests)
+    checked = converge(run, stack, check_mode=True, verify=True)
+    assert "verify" not in checked["resources"]
+    assert not any(r.path.endswith("/_predict") for r in indexes.requests[since:])
+    verified = converge(run, stack, verify=True)
+    answers = {r["item"]["name"]: r for r in verified["resources"]["verify"]["results"]}
+    assert answers["text-embedding-v4"]["embeddings"] == [[0.1, 0.2, 0.3, 0.4]]
+    assert answers["qwen-max"]["text"] == "ready" and len(answers["qwen3-rerank"]["rerank"]) == 2
+    assert verified["changed"] is False
+
+
+def test_verify_tries_every_model_then_fails_naming_the_wrong_ones_and_keeps_the_results(run, indexes):
+    stack = stack_of()
+    indexes.answers_by_name["qwen-max"] = [{"output": [{"name": "response", "dataAsMap": {"choices": []}}],
+                                            "status_code": 200}]
+    del indexes.answers_by_name["qwen3-rerank"]
+    result = run(module, args(stack, verify=True), extra_secrets=[API_KEY, "fp-key-5678"])
+    assert result["failed"] is True and result["changed"] is True
+    assert result["msg"].startswith("verify: model qwen3-rerank: ") and "no inference_results" in result["msg"]
+    assert "model qwen-max (llm) answered, but not with a non-empty text" in result["msg"]
+    assert "text-embedding-v4" not in result["msg"]
+    # the converge before the verify is reported: three models created
+    assert [r["action"] for r in rows(stack, result) if r["resource"] == "model"] == ["create"] * 3
+    assert API_KEY not in repr(result)

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, polardb.polarsearch contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The ml_stack role's verify step: does each model's answer have the shape its kind promises?"""
+"""The verify step of a stack: does each model's answer have the shape its kind promises?"""
 
 from __future__ import annotations
 
