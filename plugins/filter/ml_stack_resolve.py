@@ -29,8 +29,9 @@ options:
     description:
       - The role variables that apply to every entry, C(state), C(name_prefix), C(preset), C(endpoint), C(scheme),
         C(has_api_key) (whether C(ml_stack_api_key) is set), C(presets) (C(ml_stack_presets), merged over
-        the built-in presets key by key), C(pipelines), C(text_field), C(vector_field) and C(index)
-        (C(ml_stack_index), which needs C(pipelines) unless C(state) is C(absent)).
+        the built-in presets key by key), C(pipelines), C(text_field), C(vector_field), C(index)
+        (C(ml_stack_index), which needs C(pipelines) unless C(state) is C(absent)), C(index_method),
+        C(index_recreate) and C(delete_index).
     type: dict
     required: true
 """
@@ -53,6 +54,9 @@ _value:
       state.
     - C(pipelines), the search pipelines of the stack (C(name), C(type), C(model), C(state), C(definition) with
       model references by name), and C(pipelines_present) and C(pipelines_absent), the same by state.
+    - C(index), the stack's k-NN index (C(name), C(state), C(model), C(vector_field); present, C(text_field),
+      C(method), C(recreate), C(pipeline) and the embedding model's C(verify) parameters; absent, C(delete)), or
+      V(null).
   type: dict
 """
 

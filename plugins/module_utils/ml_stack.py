@@ -136,37 +136,40 @@ def index_params(index, dimension=None):
             "settings": {"index.knn": True, "index.default_pipeline": index["pipeline"]}}
 
 
-def predict_params(name, parameters):
-    return checked(specs.predict(), {"name": name, "parameters": parameters, "require_deployed": True},
-                   "model %s" % name)
+def predict_params(name, parameters, model_id=None):
+    """A predict on the model the run converged: by the ID it returned when there is one (a GET by ID sees a
+    deploy at once; a search by name can still show the model as REGISTERED, seen on 2.19.1 right after a
+    deploy, until the models index refreshes), else by name."""
+    which = {"model_id": model_id} if model_id else {"name": name}
+    return checked(specs.predict(), dict(which, parameters=parameters, require_deployed=True), "model %s" % name)
 
 
-def vector_dimension(index, context):
+def vector_dimension(index, context, model_id=None):
     """The length of the vector a predict on the index's embedding model answers, and whether it is known: in
     check mode a model that is not deployed yet is not sent a predict (the server could deploy it)."""
     if context.check_mode:
-        model = find_model(context.client, name=index["model"])
+        model = find_model(context.client, name=index["model"], model_id=model_id)
         if (model or {}).get("model_state") != "DEPLOYED":
             return None, False
-    answer = run_predict(predict_params(index["model"], index["verify"]), context)
+    answer = run_predict(predict_params(index["model"], index["verify"], model_id), context)
     vectors = answer.get("embeddings") or [[]]
     return len(vectors[0]) or None, True
 
 
-def ensure_stack_index(params, context, index):
+def ensure_stack_index(params, context, index, model_id=None):
     """The index step; a present index learns its vector dimension first."""
     known = True
     if params["state"] == "present":
-        dimension, known = vector_dimension(index, context)
+        dimension, known = vector_dimension(index, context, model_id)
         if dimension:
             params = dict(params, mappings=index_params(index, dimension)["mappings"])
     return dict(ensure_index(params, context), dimension_known=known)
 
 
-def plan_stack(stack, params):
+def plan_stack(stack, params, model_id_of=lambda name: None):
     """Every resource of the stack as ``(key, name, params, handler)`` in the order it runs, each
     checked before any of them runs; the absent side's connector deletes and settings come later,
-    from what the teardown finds."""
+    from what the teardown finds. ``model_id_of(name)`` is the ID of a model the run converged."""
     present, absent = stack.get("present") or [], stack.get("absent") or []
     todo = []
     if present:
@@ -187,7 +190,7 @@ def plan_stack(stack, params):
     if index.get("state") == "present" or index.get("delete"):
         todo.append(("index_" + index["state"], index["name"], checked(
             specs.index(), index_params(index), "index %s" % index["name"], check_index),
-            lambda p, c: ensure_stack_index(p, c, index)))
+            lambda p, c: ensure_stack_index(p, c, index, model_id_of(index["model"]))))
     todo += [("pipelines_absent", p["name"], checked(specs.pipeline(), pipeline_params(p, "absent"),
                                                      "pipeline %s" % p["name"], check_pipeline), ensure_pipeline)
              for p in stack.get("pipelines_absent") or []]
@@ -282,7 +285,7 @@ class StackRun:
 
     # -- the stack -------------------------------------------------------------------------
     def converge(self):
-        todo = plan_stack(self.stack, self.params)
+        todo = plan_stack(self.stack, self.params, self.model_id_of)
         self.refresh(*KINDS)
         phase = None
         for key, name, params, handler in todo:
@@ -297,6 +300,12 @@ class StackRun:
             self.before("verify")
             self.verify()
         return {"resources": self.results, "check_mode": self.context.check_mode, "diff": self.diffs}
+
+    def model_id_of(self, name):
+        """The ID of the model ``name`` as this run's converge returned it (None in check mode for a new one)."""
+        result = next((r for r in (self.results.get("models_present") or {}).get("results") or []
+                       if r["item"]["name"] == name), {})
+        return result.get("model_id")
 
     def index_result(self):
         """The index step's result as the report reads it, under ``index``; an absent index that is kept
@@ -314,8 +323,8 @@ class StackRun:
         failures, answers = [], []
         for entry in self.stack.get("deployed") or []:
             try:
-                result = self.run("verify", entry["name"], predict_params(entry["name"], entry["verify"]),
-                                  run_predict)
+                result = self.run("verify", entry["name"], predict_params(
+                    entry["name"], entry["verify"], self.model_id_of(entry["name"])), run_predict)
             except ModuleFailure as exc:
                 failures.append(exc.message)
                 continue
@@ -335,9 +344,9 @@ class StackRun:
             "pipelines_present": ("pipelines", "models"),
             "pipelines_absent": ("pipelines",),
             "models_absent": ("models", "model_groups"),
-            "index_present": ("models",),
+            "index_present": (),
             "index_absent": (),
-            "verify": ("models",),
+            "verify": (),
         }[key]
         self.refresh(*kinds)
         if key == "models_absent" and (self.context.check_mode or not self.params["keep_trusted_endpoints"]):

@@ -172,9 +172,21 @@ class Rest:
         body = {"query": query, "size": size}
         return self.call("POST", "%s/%s/_search" % (ML, kind), body, ok=(200, 404)).get("hits", {}).get("hits", [])
 
+    def fresh(self, kind, hits):
+        """Each hit read again by ID: an update, a deploy or a delete can write the document without a refresh,
+        so a search right after it can still show the old document, or a deleted one (2.19.1,
+        docs/local-cluster.md); a GET is real time. ``[(id, document)]``, without the hits gone by then."""
+        found = []
+        for hit in hits:
+            response = self.request("GET", "%s/%s/%s" % (ML, kind, hit["_id"]))
+            if response.status_code != 404:
+                assert response.status_code == 200, response.text[:500]
+                found.append((hit["_id"], response.json()))
+        return found
+
     def connectors(self, name):
-        return [dict(h["_source"], connector_id=h["_id"])
-                for h in self.search("connectors", {"term": {"name.keyword": name}})]
+        hits = self.search("connectors", {"term": {"name.keyword": name}})
+        return [dict(doc, connector_id=cid) for cid, doc in self.fresh("connectors", hits)]
 
     def models(self, name=None, connector_id=None):
         filters = [{"term": {"algorithm": "REMOTE"}}]
@@ -182,7 +194,8 @@ class Rest:
             filters.append({"term": {"name.keyword": name}})
         if connector_id:
             filters.append({"term": {"connector_id.keyword": connector_id}})
-        return [dict(h["_source"], model_id=h["_id"]) for h in self.search("models", {"bool": {"filter": filters}})]
+        hits = self.search("models", {"bool": {"filter": filters}})
+        return [dict(doc, model_id=mid) for mid, doc in self.fresh("models", hits)]
 
     def groups(self, name):
         return [dict(h["_source"], model_group_id=h["_id"])

@@ -86,7 +86,18 @@ class Rest:
         return self.call("POST", "/_plugins/_ml/%s/_search" % kind, body, ok=(200, 404)).get("hits", {}).get("hits", [])
 
     def by_name(self, kind, name):
-        return [dict(h["_source"], id=h["_id"]) for h in self.search(kind, {"term": {"name.keyword": name}})]
+        hits = self.search(kind, {"term": {"name.keyword": name}})
+        if kind not in ("models", "connectors"):
+            return [dict(h["_source"], id=h["_id"]) for h in hits]
+        # read again by ID: a search right after an update, a deploy or a delete can still show the old document,
+        # or a deleted one (docs/local-cluster.md); a GET is real time
+        found = []
+        for hit in hits:
+            response = self.request("GET", "/_plugins/_ml/%s/%s" % (kind, hit["_id"]))
+            if response.status_code != 404:
+                assert response.status_code == 200, response.text[:500]
+                found.append(dict(response.json(), id=hit["_id"]))
+        return found
 
     def persistent(self):
         return self.call("GET", "/_cluster/settings?flat_settings=true")["persistent"]

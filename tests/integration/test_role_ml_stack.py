@@ -70,7 +70,8 @@ class Run:
                       for r in self.rows() if r["action"] != "none")
 
     def tail(self):
-        return self.output[-6000:]
+        failed = re.findall(r'"msg": "((?:[^"\\]|\\.){0,1500})', self.output)
+        return "\n".join(["msg: " + m for m in failed] + [self.output[-6000:]])
 
 
 class Stack:

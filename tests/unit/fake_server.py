@@ -196,6 +196,12 @@ class FakeServer:
         # that model; a GET (real time) does not.
         self.model_delete_refresh_lag = 0
         self._deleted_models = {}          # model_id -> [document, searches left]
+        # The same for the state a deploy writes into the model document: seen on 2.19.1 (the secure
+        # profile) in the role suite, a search by name right after a deploy had finished still answered
+        # model_state REGISTERED, while a GET by ID answered DEPLOYED. The next ``deploy_refresh_lag``
+        # model searches after a _deploy see the document as it was before it.
+        self.deploy_refresh_lag = 0
+        self._before_deploy = {}           # model_id -> [document, searches left]
         self._init_model_side()
 
     # -- plumbing ------------------------------------------------------------------------
@@ -727,6 +733,12 @@ class FakeServer:
         """The model documents a search of the models index finds: the stored ones, plus those deleted
         so recently that the index has not refreshed (``model_delete_refresh_lag``)."""
         found = dict(self.models)
+        for mid, stale in list(self._before_deploy.items()):
+            if mid in found:
+                found[mid] = stale[0]
+            stale[1] -= 1
+            if stale[1] <= 0:
+                del self._before_deploy[mid]
         for mid, ghost in list(self._deleted_models.items()):
             found.setdefault(mid, ghost[0])
             ghost[1] -= 1
@@ -827,6 +839,8 @@ class FakeServer:
         if model is None:
             raise error(404, "Failed to find model")
         tid = self.new_id()
+        if self.deploy_refresh_lag:
+            self._before_deploy[mid] = [copy.deepcopy(model), self.deploy_refresh_lag]
         self.tasks[tid] = {"model_id": mid, "task_type": "DEPLOY_MODEL", "function_name": "REMOTE",
                            "state": "CREATED", "worker_node": [NODE_ID], "create_time": self.now(),
                            "last_update_time": self._clock, "is_async": True}

@@ -316,3 +316,14 @@ def test_verify_tries_every_model_then_fails_naming_the_wrong_ones_and_keeps_the
     # the converge before the verify is reported: three models created
     assert [r["action"] for r in rows(stack, result) if r["resource"] == "model"] == ["create"] * 3
     assert API_KEY not in repr(result)
+
+
+def test_verify_and_the_index_predict_on_the_models_just_deployed_by_id(run, indexes):
+    # a search by name right after a deploy can still see the model REGISTERED (2.19.1): the predicts that
+    # follow the converge in the same run look the models up by the ID the converge returned
+    indexes.deploy_refresh_lag = 50
+    stack = index_stack()
+    result = converge(run, stack, verify=True)
+    assert {r["item"]["name"] for r in result["resources"]["verify"]["results"]} == {
+        "text-embedding-v4", "qwen3-rerank", "qwen-max"}
+    assert indexes.indexes["docs"]["mappings"]["properties"]["embedding"]["dimension"] == 4

@@ -297,3 +297,22 @@ def test_the_dashscope_rerank_connector_filters_the_results_for_the_cohere_post_
     rerank = resolve([{"name": "r", "kind": "rerank"}], BUILTIN, options())["models"][0]["connector"]
     assert rerank["parameters"]["response_filter"] == "$.output.results"
     assert rerank["actions"][0]["post_process_function"] == "connector.post_process.cohere.rerank"
+
+
+def test_the_index_takes_the_first_staying_embedding_model_and_the_ingest_pipeline():
+    models = [{"name": "old-embed", "kind": "embedding", "state": "absent"}] + DEFAULT_MODELS
+    stack = resolve(models, BUILTIN, options(name_prefix="dev-", pipelines=True, index="docs", vector_field="vec"))
+    assert stack["index"] == {
+        "name": "docs", "state": "present", "model": "dev-text-embedding-v4", "vector_field": "vec",
+        "text_field": "text", "pipeline": "dev-embedding-ingest", "recreate": False,
+        "method": {"name": "hnsw", "engine": "lucene", "space_type": "cosinesimil"},
+        "verify": BUILTIN["dashscope"]["kinds"]["embedding"]["verify"]}
+    assert resolve(DEFAULT_MODELS, BUILTIN, options())["index"] is None
+
+
+def test_a_teardown_deletes_the_index_only_when_told():
+    kept = resolve(DEFAULT_MODELS, BUILTIN, options(state="absent", index="docs"))["index"]
+    assert kept == {"name": "docs", "state": "absent", "model": "text-embedding-v4", "vector_field": "embedding",
+                    "delete": False}
+    gone = resolve(DEFAULT_MODELS[1:], BUILTIN, options(state="absent", index="docs", delete_index=True))["index"]
+    assert gone["delete"] is True and gone["model"] == ""
