@@ -1439,3 +1439,20 @@ class IndexServer(PipelineServer):
             self._merge_fields(have.setdefault("properties", {}) if "properties" in spec else {},
                                spec.get("properties") or {}, prefix + field + ".")
             have.update({k: v for k, v in spec.items() if k != "properties"})
+
+
+# -- answers of remote models ------------------------------------------------------------------------
+def tensors(name, rows):
+    """``inference_results`` of one predict whose output is one tensor named ``name`` per row of numbers."""
+    return [{"output": [{"name": name, "data_type": "FLOAT32", "shape": [len(row)], "data": row} for row in rows],
+             "status_code": 200}]
+
+
+# What the default stack's models answer a predict through ML Commons, in the shapes the built-in presets'
+# post-process functions give (docs/local-cluster.md): a vector, one similarity per document, a chat body.
+DEFAULT_STACK_ANSWERS = {
+    "text-embedding-v4": tensors("sentence_embedding", [[0.1, 0.2, 0.3, 0.4]]),
+    "qwen3-rerank": tensors("similarity", [[0.9], [0.1]]),
+    "qwen-max": [{"output": [{"name": "response", "dataAsMap": {"choices": [{"message": {"content": "ready"}}]}}],
+                  "status_code": 200}],
+}

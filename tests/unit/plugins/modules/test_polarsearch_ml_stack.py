@@ -16,7 +16,7 @@ from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_
 from ansible_collections.polardb.polarsearch.plugins.plugin_utils.ml_stack_input import credential, resolve
 from ansible_collections.polardb.polarsearch.plugins.plugin_utils.ml_stack_report import report
 
-from fake_server import IndexServer, PipelineServer
+from fake_server import DEFAULT_STACK_ANSWERS, IndexServer, PipelineServer
 
 ROLE = Path(__file__).resolve().parents[4] / "roles" / "ml_stack"
 BUILTIN = {path.stem: yaml.safe_load(path.read_text())["ml_stack__preset"]
@@ -216,23 +216,10 @@ def test_keep_one_settles_duplicates_made_by_hand_and_the_report_shows_the_delet
 
 
 # -- the index and verify steps -----------------------------------------------------------------------
-def tensors(name, data):
-    return [{"output": [{"name": name, "data_type": "FLOAT32", "shape": [len(d)], "data": d} for d in data],
-             "status_code": 200}]
-
-
-ANSWERS = {
-    "text-embedding-v4": tensors("sentence_embedding", [[0.1, 0.2, 0.3, 0.4]]),
-    "qwen3-rerank": tensors("similarity", [[0.9], [0.1]]),
-    "qwen-max": [{"output": [{"name": "response", "dataAsMap": {"choices": [{"message": {"content": "ready"}}]}}],
-                  "status_code": 200}],
-}
-
-
 @pytest.fixture
 def indexes(monkeypatch, clock):
     server = IndexServer().install(monkeypatch)
-    server.answers_by_name.update(ANSWERS)
+    server.answers_by_name.update(copy.deepcopy(DEFAULT_STACK_ANSWERS))
     return server
 
 

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from unittest import mock
@@ -26,25 +27,18 @@ from ansible_collections.polardb.polarsearch.plugins.plugin_utils.ml_stack_apply
 )
 
 from conftest import run_module
-from fake_server import IndexServer
+from fake_server import DEFAULT_STACK_ANSWERS, IndexServer
 
 ROOT = Path(__file__).resolve().parents[4]
 ROLE = ROOT / "roles" / "ml_stack"
 DEFAULT_MODELS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())["ml_stack_models"]
 API_KEY = "sk-apply-secret-4321"
-ANSWERS = {
-    "text-embedding-v4": [{"output": [{"name": "sentence_embedding", "data": [0.5, 0.25, 0.125]}], "status_code": 200}],
-    "qwen3-rerank": [{"output": [{"name": "similarity", "data": [0.9]}, {"name": "similarity", "data": [0.1]}],
-                      "status_code": 200}],
-    "qwen-max": [{"output": [{"name": "response", "dataAsMap": {"choices": [{"message": {"content": "ready"}}]}}],
-                  "status_code": 200}],
-}
 
 
 @pytest.fixture
 def server(monkeypatch, clock):
     fake = IndexServer().install(monkeypatch)
-    fake.answers_by_name.update(ANSWERS)
+    fake.answers_by_name.update(copy.deepcopy(DEFAULT_STACK_ANSWERS))
     return fake
 
 
