@@ -17,7 +17,7 @@ _spec.loader.exec_module(ct)
 
 
 def cells(**times):
-    return {"results": {key: text for key, text in times.items()}}
+    return {"results": dict(times)}
 
 
 def test_the_speed_finding_compares_the_cases_both_tools_carried_out():
