@@ -191,7 +191,8 @@ def test_runs_at_once_register_one_model(env, collections_path, rest, ansible, p
         thread.start()
     for thread in threads:
         thread.join()
-    assert all(r is not None and not r.get("failed") for r in results), results
+    failed = [r for r in results if r is None or r.get("failed")]
+    assert not failed, ["no result" if r is None else (r.get("msg"), r.get("plan")) for r in failed]
     model = rest.one_model(name)
     assert model["model_state"] == "DEPLOYED"
     assert {r["model_id"] for r in results} == {model["model_id"]}
