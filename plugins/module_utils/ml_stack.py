@@ -297,7 +297,6 @@ class StackRun:
             self.teardown_tail()
         self.index_result()
         if self.params.get("verify") and not self.context.check_mode and self.stack.get("deployed"):
-            self.before("verify")
             self.verify()
         return {"resources": self.results, "check_mode": self.context.check_mode, "diff": self.diffs}
 
@@ -346,7 +345,6 @@ class StackRun:
             "models_absent": ("models", "model_groups"),
             "index_present": (),
             "index_absent": (),
-            "verify": (),
         }[key]
         self.refresh(*kinds)
         if key == "models_absent" and (self.context.check_mode or not self.params["keep_trusted_endpoints"]):

@@ -134,8 +134,9 @@ def apply(args, execute, check_mode):
     that fails after the converge still returns the report of the converge, and writes no file.
     """
     stack = resolve_stack(args)
-    if stack["problems"] or connection_problems(args):
-        return problems_result(stack["problems"] + connection_problems(args))
+    problems = stack["problems"] + connection_problems(args)
+    if problems:
+        return problems_result(problems)
     converged = execute(module_args(args, stack))
     out = {key: converged[key] for key in ("changed", "failed", "msg", "plan", "diff", "resources", "warnings",
                                            "deprecations", "status", "ids", "references", "exception")
