@@ -4,7 +4,8 @@
 """A fault-injecting HTTP proxy for tests, between the collection's modules and OpenSearch.
 
 Plain HTTP on 127.0.0.1 only, standard library only. It forwards each request to one upstream
-(``http://127.0.0.1:<port>``) unless a rule says otherwise, and records every request.
+(``http://127.0.0.1:<port>``, or ``https://127.0.0.1:<port>`` with ``ca_path``: the secure profile's node) unless a
+rule says otherwise, and records every request.
 
 Rules are chosen per request by method, a path regex (``re.search`` on the path with its query
 string) and a count: the first ``times`` matching requests, or every ``every``-th one, or all
@@ -46,6 +47,7 @@ import http.client
 import json
 import re
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -273,11 +275,16 @@ class _Server(ThreadingHTTPServer):
 class FaultProxy:
     """The proxy; ``url`` is where clients connect, ``upstream`` where requests go."""
 
-    def __init__(self, upstream, port=0, lifetime=900.0, upstream_timeout=120.0, idle_timeout=60.0):
+    def __init__(self, upstream, port=0, lifetime=900.0, upstream_timeout=120.0, idle_timeout=60.0, ca_path=None):
         parts = urlsplit(upstream)
-        if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "localhost"):
-            raise ValueError("upstream must be http://127.0.0.1:<port>, not %r" % upstream)
-        self.upstream = (parts.hostname, parts.port or 80)
+        if parts.scheme not in ("http", "https") or parts.hostname not in ("127.0.0.1", "localhost"):
+            raise ValueError("upstream must be http(s)://127.0.0.1:<port>, not %r" % upstream)
+        if parts.scheme == "https" and not ca_path:
+            raise ValueError("an https upstream needs ca_path, the CA that signed the node's certificate")
+        self.upstream = (parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+        # an https node (the secure profile) is reached over TLS that verifies its certificate with ca_path; the
+        # client side stays plain HTTP on loopback, and the client's Authorization header is forwarded as it is
+        self._tls = ssl.create_default_context(cafile=ca_path) if parts.scheme == "https" else None
         self.lifetime = lifetime
         self.upstream_timeout = upstream_timeout
         self.idle_timeout = idle_timeout
@@ -468,7 +475,12 @@ class FaultProxy:
             handler.send_answer(status, headers, answer, record)
 
     def _forward(self, method, path, headers, body):
-        connection = http.client.HTTPConnection(self.upstream[0], self.upstream[1], timeout=self.upstream_timeout)
+        if self._tls is not None:
+            connection = http.client.HTTPSConnection(self.upstream[0], self.upstream[1], timeout=self.upstream_timeout,
+                                                     context=self._tls)
+        else:
+            connection = http.client.HTTPConnection(self.upstream[0], self.upstream[1],
+                                                    timeout=self.upstream_timeout)
         try:
             outgoing = {k: v for k, v in headers.items() if k.lower() not in HOP_BY_HOP and k.lower() != "host"}
             outgoing["Host"] = "%s:%d" % self.upstream
@@ -491,12 +503,13 @@ def _error_body(status):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Run the fault proxy in the foreground.")
-    parser.add_argument("--upstream", required=True, help="http://127.0.0.1:<port> of the node")
+    parser.add_argument("--upstream", required=True, help="http(s)://127.0.0.1:<port> of the node")
+    parser.add_argument("--ca-path", help="the CA of an https node")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--lifetime", type=float, default=3600.0, help="seconds until it stops by itself")
     parser.add_argument("--rule", action="append", default=[], help="a rule as JSON: {\"action\": ..., ...}")
     args = parser.parse_args(argv)
-    proxy = FaultProxy(args.upstream, port=args.port, lifetime=args.lifetime)
+    proxy = FaultProxy(args.upstream, port=args.port, lifetime=args.lifetime, ca_path=args.ca_path)
     for text in args.rule:
         options = json.loads(text)
         proxy.add_rule(options.pop("action"), **options)

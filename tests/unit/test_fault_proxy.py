@@ -329,10 +329,39 @@ def test_bad_rules(options, message):
         Rule(options.pop("action"), **options)
 
 
-@pytest.mark.parametrize("url", ["https://127.0.0.1:9200", "http://10.0.0.1:9200", "http://example.com"])
-def test_upstream_must_be_plain_http_on_loopback(url):
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1:9200", "http://10.0.0.1:9200", "https://example.com:9200",
+                                 "http://example.com"])
+def test_upstream_must_be_on_loopback(url):
     with pytest.raises(ValueError, match="upstream must be"):
-        FaultProxy(url)
+        FaultProxy(url, ca_path="/nonexistent")
+
+
+def test_an_https_upstream_needs_its_ca():
+    with pytest.raises(ValueError, match="needs ca_path"):
+        FaultProxy("https://127.0.0.1:9200")
+
+
+def test_forwards_to_an_https_upstream_verified_with_its_ca_and_keeps_the_authorization(tmp_path):
+    """The secure profile's node speaks HTTPS with its own CA and basic auth: the proxy verifies the node with
+    that CA (an environment's REQUESTS_CA_BUNDLE plays no part) and forwards the client's Authorization."""
+    from net_servers import CertificateAuthority, WebServer  # pylint: disable=import-outside-toplevel
+
+    ca = CertificateAuthority("fault-proxy test CA")
+    ca_path = tmp_path / "ca.pem"
+    ca.write(ca_path)
+    with WebServer(tls=ca.issue(tmp_path)) as node:
+        node.users = {"admin": "s3cret-pass"}
+        with FaultProxy(node.url, ca_path=str(ca_path)) as proxy:
+            answer = requests.get(proxy.url + "/_cluster/health", auth=("admin", "s3cret-pass"), timeout=5)
+            refused = requests.get(proxy.url + "/_cluster/health", timeout=5)
+        assert answer.status_code == 200 and answer.json()["path"] == "/_cluster/health"
+        assert refused.status_code == 401
+        other = CertificateAuthority("another CA")
+        other_path = tmp_path / "other.pem"
+        other.write(other_path)
+        with FaultProxy(node.url, ca_path=str(other_path)) as proxy:
+            unverified = requests.get(proxy.url + "/_cluster/health", auth=("admin", "s3cret-pass"), timeout=5)
+        assert unverified.status_code == 502
 
 
 def test_adds_no_delayed_ack_wait_to_keep_alive_requests(proxy, session):
