@@ -19,12 +19,18 @@ one that runs on the plain profile only.
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import importlib
+import io
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import traceback
 import uuid
 from pathlib import Path
 
@@ -315,13 +321,27 @@ def ml_user2(env):
 
 
 class Ansible:
-    """Runs a module as one task of a playbook, through ``ansible-playbook``, and returns its registered result.
+    """Runs a module and returns the result a playbook would register, ``diff`` included.
 
-    The registered result is what a user's playbook sees, ``diff`` included.
+    Two ways, one result:
+
+    - through the command line (``cli=True``, any ``verbosity``, or an instance made with ``in_process=False``,
+      the default of the constructor): the module is one task of a playbook run by ``ansible-playbook``, the way a
+      user runs it. Tests about Ansible itself use it: the CLI's check mode and ``--diff``, ``-vvv`` output scans,
+      argument handling by the controller, ``module_defaults``, runs at the same time (one instance each) and killed
+      runs;
+    - in this process (the ``ansible`` fixture's default): the module's ``main()`` with the same arguments, check
+      mode and diff flags that Ansible hands it, the environment of a CLI run, Ansible's own ``AnsibleModule``
+      (argument validation, no_log masking, warnings) and the real HTTP client against the real node. What it saves
+      is the 1.3-2 s start-up of ``ansible-playbook`` per call, so tests about the server spend their time on it.
+
+    ``last_output`` is what the last run printed (the CLI's whole output, or the module's JSON and stderr).
     """
 
-    def __init__(self, env, collections_path):
+    def __init__(self, env, collections_path, in_process=False):
         self.workdir = Path(tempfile.mkdtemp(prefix="polarsearch-it-run-"))
+        self.collections_path = collections_path
+        self.in_process = in_process
         self.env = dict(os.environ)
         self.env.update({
             "ANSIBLE_COLLECTIONS_PATH": str(collections_path),
@@ -337,7 +357,13 @@ class Ansible:
         self.env.update(connection_env(env))
         self.last_output = ""
 
-    def run(self, module, args, check=False, diff=True, verbosity=0, extra_env=None):
+    def run(self, module, args, check=False, diff=True, verbosity=0, extra_env=None, cli=False):
+        environment = dict(self.env, **(extra_env or {}))
+        if cli or verbosity or not self.in_process:
+            return self._run_cli(module, args, check, diff, verbosity, environment)
+        return self._run_in_process(module, args, check, diff, environment)
+
+    def _run_cli(self, module, args, check, diff, verbosity, environment):
         result_file = self.workdir / ("result-%s.json" % uuid.uuid4().hex)
         play = [{
             "hosts": "localhost",
@@ -351,7 +377,7 @@ class Ansible:
                  "check_mode": False, "diff": False},
             ],
         }]
-        playbook = self.workdir / "play.yml"
+        playbook = self.workdir / ("play-%s.yml" % uuid.uuid4().hex)
         playbook.write_text(json.dumps(play))
         command = [str(BIN / "ansible-playbook"), "-i", "localhost,", str(playbook)]
         if check:
@@ -360,7 +386,6 @@ class Ansible:
             command.append("--diff")
         if verbosity:
             command.append("-" + "v" * verbosity)
-        environment = dict(self.env, **(extra_env or {}))
         completed = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=900,
                                    check=False)
         self.last_output = completed.stdout + completed.stderr
@@ -368,10 +393,107 @@ class Ansible:
             completed.returncode, self.last_output[-3000:])
         return json.loads(result_file.read_text())
 
+    def _run_in_process(self, module, args, check, diff, environment):
+        result, self.last_output = in_process_run(self.collections_path, module, args, check, diff, environment)
+        return result
+
+
+def in_process_run(collections_path, module, args, check, diff, environment):
+    """``(result, output)`` of ``module``'s ``main()`` run here as Ansible runs it on a target.
+
+    The arguments reach ``AnsibleModule`` with the check-mode and diff flags a task gives it; the environment
+    variables that differ from ``environment`` are set for the run and put back after it (only those, so threads
+    of the test that read others see no change); the module's printed JSON is its result, with Ansible's no_log
+    masking already applied by ``AnsibleModule``. An exception that escapes the module gives the result
+    ``ansible-playbook`` registers for a module failure: ``failed`` with the traceback.
+    """
+    root = str(collections_path)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from ansible.module_utils import basic
+    from ansible.module_utils.common import warnings as ansible_warnings
+    from ansible.module_utils.testing import patch_module_args
+
+    code = importlib.import_module("ansible_collections.polardb.polarsearch.plugins.modules." + module)
+    full = copy.deepcopy(args)
+    full["_ansible_check_mode"] = bool(check)
+    full["_ansible_diff"] = bool(diff)
+    full["_ansible_module_name"] = "polardb.polarsearch." + module
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with _IN_PROCESS_LOCK, _environment(environment), _as_target(basic):
+        for store in ("_global_warnings", "_global_deprecations"):
+            if hasattr(ansible_warnings, store):
+                setattr(ansible_warnings, store, type(getattr(ansible_warnings, store))())
+        crashed = None
+        try:
+            with patch_module_args(full), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+                code.main()
+        except SystemExit:
+            pass
+        except Exception:  # pylint: disable=broad-except  # what the controller registers for a crash
+            crashed = traceback.format_exc()
+    output = stdout.getvalue() + stderr.getvalue()
+    if crashed is not None:
+        return {"failed": True, "changed": False, "msg": "MODULE FAILURE: see exception",
+                "exception": crashed, "module_stdout": stdout.getvalue()}, output + crashed
+    lines = [line for line in stdout.getvalue().splitlines() if line.startswith("{")]
+    assert lines, "%s printed no result: %s" % (module, output[-3000:])
+    result = json.loads(lines[-1])
+    # what the controller adds to every registered result
+    result.setdefault("changed", False)
+    result.setdefault("failed", False)
+    return result, output
+
+
+_IN_PROCESS_LOCK = threading.Lock()   # one in-process module run at a time: stdout and the environment are global
+
+
+@contextlib.contextmanager
+def _environment(wanted):
+    """Set the variables of ``wanted`` that differ from ``os.environ``, drop those it lacks; put all back after."""
+    saved = {}
+    for name in set(os.environ) | set(wanted):
+        if os.environ.get(name) != wanted.get(name):
+            saved[name] = os.environ.get(name)
+            if wanted.get(name) is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = wanted[name]
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
+def _as_target(basic):
+    """A module runs on its target, where ansible-core 2.19+ records warn() in the module result (in a process that
+    imported controller code, it would go to the controller's display instead)."""
+    try:
+        from ansible.module_utils import _internal
+    except ImportError:  # ansible-core before 2.19
+        yield
+        return
+    if not hasattr(_internal, "is_controller"):
+        yield
+        return
+    saved = _internal.is_controller
+    _internal.is_controller = False
+    try:
+        yield
+    finally:
+        _internal.is_controller = saved
+
 
 @pytest.fixture(scope="session")
 def ansible(env, collections_path):
-    return Ansible(env, collections_path)
+    """Module runs in this process (``cli=True`` for one through ``ansible-playbook``); with
+    ``POLARSEARCH_IT_CLI=1`` every run goes through ``ansible-playbook``, as a cross-check of the two ways."""
+    return Ansible(env, collections_path, in_process=os.environ.get("POLARSEARCH_IT_CLI", "0") != "1")
 
 
 @pytest.fixture()
