@@ -6,6 +6,7 @@ that stopped halfway, and the in-place update around an undeploy."""
 
 from __future__ import annotations
 
+from ansible_collections.polardb.polarsearch.plugins.module_utils.names import SET_ASIDE_NAME
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import ModuleFailure
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_drift import full_spec
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_lookup import search_connectors
@@ -30,7 +31,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.model import (
 
 # Attempts at a replacement connector whose ID the server's in-use check tells apart from the old one.
 DISTINCT_ID_ATTEMPTS = 3
-DISCARDED_NAME = "%s (unused replacement)"
+DISCARDED_NAME = SET_ASIDE_NAME
 DISTINCT_ID_PAUSE = 1.1
 REPLACE_HINT = ", or set on_deployed_models=redeploy to update this connector in place"
 

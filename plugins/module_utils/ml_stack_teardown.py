@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.polardb.polarsearch.plugins.module_utils.names import SET_ASIDE_NAME
+
 # ML Commons fills an action URL from the connector's parameters (a StringSubstitutor with the prefix
 # "${parameters." and the suffix "}"; "name:-default" gives a default) before it checks the URL
 # against the trusted endpoint regexes, which must match the whole URL (Matcher.matches()).
 PLACEHOLDER = re.compile(r"\$\{parameters\.([^}:]+)(?::-([^}]*))?\}")
-# The name polarsearch_connector gives a replacement it set aside; it is deleted with the connector.
-SET_ASIDE = "%s (unused replacement)"
 
 
 def action_urls(connector):
@@ -32,7 +32,7 @@ def deleted_names(stack):
     """Names of the connectors the teardown deletes: the absent entries' and their set-aside twins."""
     names = set()
     for entry in stack.get("absent") or []:
-        names |= {entry["connector"]["name"], SET_ASIDE % entry["connector"]["name"]}
+        names |= {entry["connector"]["name"], SET_ASIDE_NAME % entry["connector"]["name"]}
     return names
 
 

@@ -21,6 +21,7 @@ actions):
 
 from __future__ import annotations
 
+from ansible_collections.polardb.polarsearch.plugins.module_utils.names import MANAGED_GROUP_DESCRIPTION
 from ansible_collections.polardb.polarsearch.plugins.module_utils import snapshot
 from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import (
@@ -34,7 +35,6 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.plan import St
 
 ACCESS_MODES = ("public", "private", "restricted")
 ACCESS_FIELDS = ("access_mode", "backend_roles", "add_all_backend_roles")
-MANAGED_GROUP_DESCRIPTION = "Model group managed by polardb.polarsearch"
 MODEL_ACCESS_CONTROL = "plugins.ml_commons.model_access_control_enabled"
 ADMIN_ROLE = "all_access"
 NAME_TAKEN = "already being used"

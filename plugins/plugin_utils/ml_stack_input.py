@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.polardb.polarsearch.plugins.module_utils.names import MANAGED_GROUP_DESCRIPTION
+
 KINDS = ("embedding", "rerank", "llm")
 STATES = ("present", "deployed", "absent")
 # What ML Commons accepts in model and connector names: letters, numbers, spaces and basic punctuation.
@@ -28,7 +30,6 @@ PIPELINES = (
 )
 # The description polarsearch_model recognises as a group this collection made, which it deletes with
 # the last model in it; a group the user describes is the user's and stays.
-GROUP_DESCRIPTION = "Model group managed by polardb.polarsearch"
 GROUP_FIELDS = ("description", "access_mode", "backend_roles", "add_all_backend_roles")
 # The vector field's method when ml_stack_index_method is not set.
 INDEX_METHOD = {"name": "hnsw", "engine": "lucene", "space_type": "cosinesimil"}
@@ -143,7 +144,7 @@ def group_of(entry, options):
     if not isinstance(declared, dict):
         return None
     group = {"name": declared.get("name") or options.prefix + str(entry.get("name") or ""),
-             "description": declared.get("description") or GROUP_DESCRIPTION}
+             "description": declared.get("description") or MANAGED_GROUP_DESCRIPTION}
     group.update((k, declared[k]) for k in GROUP_FIELDS[1:] if declared.get(k) is not None)
     return group
 
