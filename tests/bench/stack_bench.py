@@ -333,6 +333,7 @@ def main(argv=None):
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
     if args.markdown:
+        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
         Path(args.markdown).write_text(document(text, figures, bench.server_version()))
     return 0
 

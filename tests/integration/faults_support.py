@@ -429,4 +429,5 @@ class Matrix:
         return "\n".join(lines)
 
     def write(self, path, version):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(self.render(version, time.monotonic() - self.started))

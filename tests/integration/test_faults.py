@@ -5,7 +5,7 @@ each step run through the fault proxy with the fault at every write of the step.
 of the whole process group) while the proxy holds the answer to a chosen request, after the server acted on it.
 After each step the cluster is read by REST: it must have converged, at once or after one normal run. Then 2 and 3
 runs of the ``provision`` playbook start together and must leave the stack converged. The rows go to
-docs/fault-matrix.md when every case ran.
+build/measured/fault-matrix.md when every case ran (scripts/publish-measurements copies it to docs/).
 
 Environment: ``POLARSEARCH_URL`` (plain http on 127.0.0.1), ``MODEL_SERVICE_ENDPOINT``, ``MODEL_SERVICE_API_KEY``
 (printed by ``scripts/polarsearch-local up``); ``FAULT_PROXY_PORT`` (default 19255) is where the proxy listens.
@@ -189,7 +189,7 @@ def matrix(rest):
     yield table
     if table.complete():
         version = rest.call("GET", "/").get("version", {}).get("number", "?")
-        table.write(REPO / "docs" / "fault-matrix.md", version)
+        table.write(REPO / "build" / "measured" / "fault-matrix.md", version)
 
 
 @pytest.fixture(scope="module")
