@@ -116,7 +116,7 @@ def short(text, limit=160):
 class Runner:
     """Starts ``ansible-playbook`` the way AWX would: the cluster and the key from the environment."""
 
-    def __init__(self, collections_path, api_key):
+    def __init__(self, collections_path, api_key, connection=None):
         self.workdir = Path(tempfile.mkdtemp(prefix="polarsearch-faults-"))
         self.env = {k: v for k, v in os.environ.items()
                     if not k.startswith(("POLARSEARCH_", "ML_STACK_", "DASHSCOPE_", "ANSIBLE_"))}
@@ -131,6 +131,8 @@ class Runner:
             "ANSIBLE_PIPELINING": "1",
             "ML_STACK_API_KEY": api_key,
         })
+        # the connection besides the URL (each run's own): credentials and CA on the secure profile
+        self.env.update(connection or {})
 
     def _write(self, kind, data):
         path = self.workdir / ("%s-%s.json" % (kind, uuid.uuid4().hex))

@@ -7,8 +7,12 @@ After each step the cluster is read by REST: it must have converged, at once or 
 runs of the ``provision`` playbook start together and must leave the stack converged. The rows go to
 build/measured/fault-matrix.md when every case ran (scripts/publish-measurements copies it to docs/).
 
-Environment: ``POLARSEARCH_URL`` (plain http on 127.0.0.1), ``MODEL_SERVICE_ENDPOINT``, ``MODEL_SERVICE_API_KEY``
-(printed by ``scripts/polarsearch-local up``); ``FAULT_PROXY_PORT`` (default 19255) is where the proxy listens.
+Environment: what ``scripts/polarsearch-local up`` (or ``up --secure``) prints: ``POLARSEARCH_URL`` (a node on
+127.0.0.1; on the secure profile https, reached with the admin and the node's CA), ``MODEL_SERVICE_ENDPOINT``,
+``MODEL_SERVICE_API_KEY``; ``FAULT_PROXY_PORT`` is where the first proxy listens (default: a free port, so
+that the profiles' suites can run side by side). The runs reach the node
+through the proxy over plain HTTP on loopback, with their basic auth; the proxy reaches an https node over TLS with
+its CA.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import REPO, Rest
+from conftest import REPO, connection_env, rest_for
 from faults_support import (
     KINDS,
     RUN_TIMEOUT,
@@ -47,9 +51,6 @@ STEPS = ("provision", "replace", "teardown")
 WORKERS = max(1, int(os.environ.get("FAULT_MATRIX_WORKERS", "1")))
 PARALLEL = (2, 3)
 
-# The proxy speaks plain HTTP to the node, and the matrix is about the collection's behaviour, which the
-# profiles share: it runs once.
-pytestmark = pytest.mark.plain_only("the fault proxy forwards plain HTTP; the matrix runs once")
 # The request each step of a chain is killed at (the server has acted on it, the answer is held).
 KILL_CHAINS = (
     ("create", "PUT model", "DELETE model"),
@@ -153,7 +154,7 @@ def killed_step(env, rest, proxy, runner, stack, step, site):
 def run_chain(chain, env, runner, proxies, matrix):
     """Run a chain's steps in order; a step that does not converge ends the chain. Everything the chain
     made is removed at the end (after its rows are recorded)."""
-    rest = Rest(env["url"])
+    rest = rest_for(env)
     stack = Stack("fx-%s-" % uuid.uuid4().hex[:8], env["endpoint"], env["api_key"])
     proxy = proxies.get(timeout=RUN_TIMEOUT)
     try:
@@ -180,7 +181,9 @@ def run_chain(chain, env, runner, proxies, matrix):
 # -- fixtures -----------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def runner(collections_path, env):
-    return Runner(collections_path, env["api_key"])
+    # on the secure profile the runs authenticate as the admin, and trust the node's CA when they go straight to it
+    return Runner(collections_path, env["api_key"],
+                  {k: v for k, v in connection_env(env).items() if k != "POLARSEARCH_URL"})
 
 
 @pytest.fixture(scope="module")
@@ -195,10 +198,10 @@ def matrix(rest):
 @pytest.fixture(scope="module")
 def chains(request, env, trusted, runner, matrix):
     """Every selected chain, run by WORKERS threads, each with a fault proxy of its own (the first on
-    FAULT_PROXY_PORT, the others on free ports)."""
+    FAULT_PROXY_PORT when it is set, the others on free ports)."""
     parts = urlsplit(env["url"])
-    if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "localhost"):
-        pytest.skip("the fault proxy forwards plain http to a node on 127.0.0.1, not to %s" % env["url"])
+    if parts.hostname not in ("127.0.0.1", "localhost"):
+        pytest.skip("the fault proxy forwards to a node on 127.0.0.1, not to %s" % env["url"])
     selected = {tuple(item.callspec.params.items())[0] for item in request.session.items
                 if item.module is request.module and hasattr(item, "callspec")}
     todo = [fault_chain(kind) for kind in KINDS if ("kind", kind) in selected]
@@ -207,8 +210,8 @@ def chains(request, env, trusted, runner, matrix):
     started = []
     try:
         for index in range(WORKERS):
-            port = int(os.environ.get("FAULT_PROXY_PORT", "19255")) if index == 0 else 0
-            started.append(FaultProxy(env["url"], port=port, lifetime=3600).start())
+            port = int(os.environ.get("FAULT_PROXY_PORT", "0")) if index == 0 else 0
+            started.append(FaultProxy(env["url"], port=port, lifetime=3600, ca_path=env["ca_path"]).start())
             proxies.put(started[-1])
         with ThreadPoolExecutor(WORKERS) as pool:
             for future in [pool.submit(run_chain, chain, env, runner, proxies, matrix) for chain in todo]:
