@@ -164,14 +164,19 @@ class Rest:
         self.session.auth = auth
         self.verify = ca_path or True
 
-    def request(self, method, path, **kwargs):
+    def request(self, method, path, body=None, **kwargs):
+        """The raw response; ``body`` goes as JSON."""
+        if body is not None:
+            kwargs["json"] = body
         kwargs.setdefault("timeout", 60)
         return self.session.request(method, self.url + path, verify=self.verify, **kwargs)
 
     def call(self, method, path, body=None, ok=(200, 201)):
         response = self.request(method, path, json=body)
         if ok and response.status_code not in ok:
-            raise AssertionError("%s %s -> %s %s" % (method, path, response.status_code, response.text[:500]))
+            who = " as %s" % self.session.auth[0] if self.session.auth else ""
+            raise AssertionError("%s %s%s -> %s %s" % (method, path, who, response.status_code,
+                                                       response.text[:500]))
         return response.json() if response.text else {}
 
     def search(self, kind, query, size=100):
@@ -206,6 +211,17 @@ class Rest:
     def groups(self, name):
         return [dict(h["_source"], model_group_id=h["_id"])
                 for h in self.search("model_groups", {"term": {"name.keyword": name}})]
+
+    def by_name(self, kind, name):
+        """The objects of ``kind`` named ``name`` that this user may see, each with its ``id``; connectors and models
+        read again by ID (see :meth:`fresh`)."""
+        hits = self.search(kind, {"term": {"name.keyword": name}})
+        if kind not in ("models", "connectors"):
+            return [dict(h["_source"], id=h["_id"]) for h in hits]
+        return [dict(doc, id=oid) for oid, doc in self.fresh(kind, hits)]
+
+    def persistent(self):
+        return self.call("GET", "/_cluster/settings?flat_settings=true")["persistent"]
 
     def with_prefix(self, kind, prefix):
         return [h["_source"]["name"] for h in self.search(kind, {"prefix": {"name.keyword": prefix}})]

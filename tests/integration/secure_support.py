@@ -18,9 +18,8 @@ import uuid
 from dataclasses import dataclass, field
 
 import pytest
-import requests
 
-from conftest import Ansible
+from conftest import Ansible, Rest
 
 SECURE_SKIP = ("needs the secure profile: POLARSEARCH_PROFILE=secure and the lines of "
                "scripts/polarsearch-local up --secure")
@@ -62,47 +61,6 @@ class User:
         return {"POLARSEARCH_USERNAME": self.name, "POLARSEARCH_PASSWORD": self.password}
 
 
-class Rest:
-    """REST as one user, trusting the node's CA on each request (so REQUESTS_CA_BUNDLE cannot override it)."""
-
-    def __init__(self, url, user, ca_path):
-        self.url = url.rstrip("/")
-        self.user = user
-        self.ca_path = ca_path
-        self.session = requests.Session()
-        self.session.auth = (user.name, user.password)
-
-    def request(self, method, path, body=None):
-        return self.session.request(method, self.url + path, json=body, verify=self.ca_path, timeout=60)
-
-    def call(self, method, path, body=None, ok=(200, 201)):
-        response = self.request(method, path, body)
-        assert response.status_code in ok, "%s %s as %s -> %s %s" % (
-            method, path, self.user.name, response.status_code, response.text[:500])
-        return response.json() if response.text else {}
-
-    def search(self, kind, query):
-        body = {"query": query, "size": 100}
-        return self.call("POST", "/_plugins/_ml/%s/_search" % kind, body, ok=(200, 404)).get("hits", {}).get("hits", [])
-
-    def by_name(self, kind, name):
-        hits = self.search(kind, {"term": {"name.keyword": name}})
-        if kind not in ("models", "connectors"):
-            return [dict(h["_source"], id=h["_id"]) for h in hits]
-        # read again by ID: a search right after an update, a deploy or a delete can still show the old document,
-        # or a deleted one (docs/local-cluster.md); a GET is real time
-        found = []
-        for hit in hits:
-            response = self.request("GET", "/_plugins/_ml/%s/%s" % (kind, hit["_id"]))
-            if response.status_code != 404:
-                assert response.status_code == 200, response.text[:500]
-                found.append(dict(response.json(), id=hit["_id"]))
-        return found
-
-    def persistent(self):
-        return self.call("GET", "/_cluster/settings?flat_settings=true")["persistent"]
-
-
 @dataclass
 class SecureCluster:
     url: str
@@ -138,7 +96,9 @@ class SecureCluster:
         return cluster
 
     def rest(self, user=None):
-        return Rest(self.url, user or self.admin, self.ca_path)
+        """REST as ``user`` (the admin by default), trusting the node's CA."""
+        user = user or self.admin
+        return Rest(self.url, auth=(user.name, user.password), ca_path=self.ca_path)
 
     def new_secret(self, label):
         """A fresh credential value (a wrong password, a connector key) that must never be printed."""
