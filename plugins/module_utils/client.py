@@ -40,7 +40,7 @@ MAX_RETRY_AFTER = 30.0
 # What kind of request it is (decides what may be sent again).
 READ = "read"                # GET, HEAD, POST .../_search: no effect
 IDEMPOTENT = "idempotent"    # PUT, DELETE, POST _deploy/_undeploy: doing it twice is doing it once
-CREATE = "create"            # POST _create/_register: a second send makes a second object
+CREATE = "create"            # POST _create/_register, PUT <index>: a second send makes a second object (or fails)
 PREDICT = "predict"          # POST _predict: a second send runs (and bills) a second prediction
 OTHER = "other"              # any other POST: its effect is unknown
 
@@ -90,6 +90,10 @@ def request_kind(method, path):
     method = method.upper()
     if method in ("GET", "HEAD"):
         return READ
+    bare = path.split("?", 1)[0].strip("/")
+    if method == "PUT" and bare and "/" not in bare and not bare.startswith("_"):
+        # PUT <index> creates the index: sent twice, the second answers 400 resource_already_exists_exception.
+        return CREATE
     if method in ("PUT", "DELETE"):
         return IDEMPOTENT
     endpoint = path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
@@ -252,8 +256,8 @@ class PolarSearchClient:
         return self.request("POST", path, body=body, params=params, lookup=lookup, missing_ok=missing_ok,
                             resend=resend)
 
-    def put(self, path, body=None, params=None):
-        return self.request("PUT", path, body=body, params=params)
+    def put(self, path, body=None, params=None, lookup=None):
+        return self.request("PUT", path, body=body, params=params, lookup=lookup)
 
     def delete(self, path, missing_ok=True):
         return self.request("DELETE", path, missing_ok=missing_ok)
@@ -261,11 +265,14 @@ class PolarSearchClient:
     def search(self, path, query, size=100):
         """Run a search and return the list of hits (``_id`` and ``_source``)."""
         body = {"query": query, "size": size}
-        result = self.post(path, body=body) or {}
-        return [
-            {"_id": hit.get("_id"), "_source": hit.get("_source") or {}}
-            for hit in ((result.get("hits") or {}).get("hits") or [])
-        ]
+        result = self.post(path, body=body)
+        hits = result.get("hits") if isinstance(result, dict) else None
+        hits = hits.get("hits") if isinstance(hits, dict) else hits
+        if not isinstance(hits, list) or not all(isinstance(hit, dict) for hit in hits):
+            raise self._error("POST %s answered with %s, not a search answer ({\"hits\": {\"hits\": [...]}}): "
+                              "check that host points at the PolarSearch REST endpoint" % (path, _shape(result)),
+                              method="POST", path=path, reason="not a search answer", kind=FATAL)
+        return [{"_id": hit.get("_id"), "_source": hit.get("_source") or {}} for hit in hits]
 
     # -- core -------------------------------------------------------------------------
     def request(self, method, path, body=None, params=None, lookup=None, missing_ok=False, resend=None):
@@ -282,6 +289,8 @@ class PolarSearchClient:
         method = method.upper()
         url = self.base_url + "/" + path.lstrip("/")
         kind = request_kind(method, path)
+        # What the run sent last, for an error that only shows when its answer is used.
+        self.last_request = "%s %s" % (method, path)
         if kind != READ and self.snapshot is not None:
             # Whatever was read before a write may be stale after it: read it again.
             self.snapshot.drop()
@@ -298,7 +307,16 @@ class PolarSearchClient:
             else:
                 status = response.status_code
                 if status < 300:
-                    return self._payload(method, url, response)
+                    try:
+                        return self._payload(method, url, response)
+                    except PolarSearchError:
+                        # A create whose answer is unusable may have created its object: look first.
+                        found = self._look(lookup, LOST) if kind == CREATE else None
+                        if found is None:
+                            raise
+                        self._warn("%s %s: the answer was unusable, but what it created was found; it is used"
+                                   % (method, path))
+                        return found
                 payload = _decode(response)
                 reason = server_reason(payload)
                 failure = FATAL
@@ -372,25 +390,39 @@ class PolarSearchClient:
 
     # -- answers and errors ------------------------------------------------------------
     def _payload(self, method, url, response):
-        """The JSON of a 2xx answer; an answer that is not JSON is an error, never a string."""
+        """The JSON of a 2xx answer: a JSON object (a JSON array for ``_cat`` APIs). Any other
+        answer (empty, an array, a scalar, not JSON, cut short) is an error naming the request and
+        what came back, never a value a caller has to guess about."""
         text = response.text
-        if not text or not text.strip():
-            return {}
-        try:
-            payload = response.json()
-        except ValueError:
-            payload, what = None, "not JSON"
-        else:
-            what = "not a JSON object"
-        if isinstance(payload, (dict, list)):
-            return payload
+        path = urlsplit(url).path.lstrip("/")
+        expected = list if path.startswith("_cat/") else dict
         content_type = response.headers.get("Content-Type") or "no content type"
+        if method == "HEAD":
+            return {}
+        if not text or not text.strip():
+            payload, what = None, "an empty body"
+        else:
+            try:
+                payload = response.json()
+            except ValueError:
+                payload = None
+                what = ("JSON that is cut short or malformed" if "json" in content_type.lower() and
+                        text.lstrip()[:1] in "{[" else "not JSON")
+            else:
+                what = _shape(payload)
+        if isinstance(payload, expected):
+            return payload
+        hint = ("the answer may have been cut short by a proxy or a closed connection, or host does not point at "
+                "the PolarSearch REST endpoint (a proxy, load balancer or console page answered): check host and "
+                "port" if what != "not JSON" or "html" not in content_type.lower() else
+                "host does not point at the PolarSearch REST endpoint (a proxy, load balancer or console page "
+                "answered): check host and port")
+        if what != "not JSON":
+            what = "%s, not a JSON %s" % (what, "array" if expected is list else "object")
         raise self._error(
-            "%s %s answered HTTP %s with %s, %s: %r. host does not point at the PolarSearch REST "
-            "endpoint (a proxy, load balancer or console page answered): check host and port"
-            % (method, url, response.status_code, content_type, what, _short(text)),
-            status=response.status_code, method=method, path=urlsplit(url).path.lstrip("/"),
-            reason=what, kind=FATAL)
+            "%s %s answered HTTP %s with %s, %s: %r. %s"
+            % (method, url, response.status_code, content_type, what, _short(text), hint),
+            status=response.status_code, method=method, path=path, reason=what, kind=FATAL)
 
     def _status_text(self, method, path, status, reason, response, payload):
         """The server's reason and, for the statuses a user can act on, what to do.
@@ -512,6 +544,33 @@ class PolarSearchClient:
         if kwargs.get("reason") is not None:
             kwargs["reason"] = redact(kwargs["reason"], self.secrets)
         return PolarSearchError(redact(message, self.secrets), **kwargs)
+
+
+def answer_id(answer, key, request):
+    """The ID ``key`` of a create or register answer; an answer without it is an error naming
+    ``request`` and what came back (the object may have been made: a rerun finds it by name)."""
+    value = answer.get(key) if isinstance(answer, dict) else None
+    if isinstance(value, str) and value:
+        return value
+    raise PolarSearchError("%s answered with %s, without %s: the server may have made it anyway; run again to find "
+                           "it by name, and check that host points at the PolarSearch REST endpoint"
+                           % (request, _shape(answer), key), method=request.split(" ", 1)[0],
+                           path=request.split(" ", 1)[-1], reason="no %s in the answer" % key, kind=FATAL)
+
+
+def _shape(value):
+    """What an answer is, in words: for errors about answers of the wrong shape."""
+    if value is None or value == "":
+        return "an empty body"
+    if isinstance(value, list):
+        return "a JSON array of %d item(s)" % len(value)
+    if isinstance(value, dict):
+        return "a JSON object with keys %s" % (", ".join(sorted(map(str, value))[:8]) or "none")
+    if isinstance(value, bool) or isinstance(value, (int, float)):
+        return "a JSON scalar (%s)" % json.dumps(value)
+    if isinstance(value, str):
+        return "a JSON string"
+    return "an answer of type %s" % type(value).__name__
 
 
 def _decode(response):

@@ -135,6 +135,13 @@ class PolarSearchModule:
         except PolarSearchError as exc:
             details = {"status": exc.status} if exc.status else {}
             self.fail(str(exc), changed=self.context.changed, plan=self.context.plan_data(), **details)
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            # The last line of defence: an answer of a shape nothing expected never ends in a traceback.
+            self.fail("%s: %s, while handling the answer to %s; the run stopped there (the plan lists what it "
+                      "wrote before). Check that host points at the PolarSearch REST endpoint, and report this "
+                      "if it does" % (type(exc).__name__, exc, getattr(self.client, "last_request", None)
+                                      or "the first request"),
+                      changed=self.context.changed, plan=self.context.plan_data())
         result.setdefault("changed", self.context.changed)
         if self.writes:
             result.setdefault("plan", self.context.plan_data())

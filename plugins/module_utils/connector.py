@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.polardb.polarsearch.plugins.module_utils import server_rules
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import ModuleFailure, diff_of
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_drift import (
     compute_drift,
@@ -113,6 +114,7 @@ def ensure_connector(params, context):
 
     protocol = params.get("protocol") or (current.protocol if current else "http")
     check_protocol_fields(params, protocol)
+    server_rules.check_connector(client, params)
     desired = desired_spec(params)
     if current is None:
         check_creatable(client, params, protocol)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError
+from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError, answer_id
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import ML, ModuleFailure
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_lookup import (
     get_connector,
@@ -60,7 +60,7 @@ def create_connector(context, spec, params, replaces=None, known_ids=()):
         answer = context.client.post("%s/connectors/_create" % ML, body=body, lookup=lookup)
         # The predicted connector plus the new ID: the server also fills client_config defaults,
         # which check mode cannot know, so both runs report the same connector.
-        return predicted.changed(connector_id=answer["connector_id"])
+        return predicted.changed(connector_id=answer_id(answer, "connector_id", "POST %s/connectors/_create" % ML))
 
     return context.act(Step("create", "connector", name), run, predicted)
 

@@ -288,7 +288,20 @@ def create_index(context, params):
     fields = ["mappings.properties.%s" % f for f in flat_properties(body["mappings"].get("properties") or {})]
     fields += ["mappings.%s" % k for k in body["mappings"] if k != "properties"]
     fields += ["settings.%s" % k for k in body.get("settings") or {}]
-    write(context, step("create", name, fields), lambda: context.client.put(index_path(name), body=body))
+
+    def lookup():
+        # A create whose answer was lost: the index it made, found as it was sent (the marker and the
+        # declared fields and settings), counts as made by this run; another index of the name does not.
+        found = get_index(context.client, name)
+        if found is None or not is_managed(found):
+            return None
+        changes = plan_changes(params, found)
+        if changes["reasons"] or changes["new"] or changes["updates"] or changes["settings"]:
+            return None
+        return {"acknowledged": True, "index": name}
+
+    write(context, step("create", name, fields),
+          lambda: context.client.put(index_path(name), body=body, lookup=lookup))
 
 
 def update_index(context, params, current, changes):

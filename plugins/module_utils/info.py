@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ansible.module_utils.common.warnings import warn
 
+from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import ML
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_lookup import get_connector
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_record import Connector
@@ -128,10 +129,18 @@ def model_entry(view, connector_names, group_names):
 
 
 def _names(client, kind, ids):
-    """{id: name} with one GET per distinct ID; IDs that no longer exist are left out."""
+    """{id: name} with one GET per distinct ID; IDs that no longer exist, and those the caller may not
+    read (403: another team's private connector or group under access control), are left out."""
     names = {}
     for object_id in sorted(set(i for i in ids if i)):
-        source = client.get("%s/%s/%s" % (ML, kind, object_id), missing_ok=True)
+        try:
+            source = client.get("%s/%s/%s" % (ML, kind, object_id), missing_ok=True)
+        except PolarSearchError as exc:
+            if exc.status != 403:
+                raise
+            warn("%s %s is not readable by this user (HTTP 403), so its name is left out" % (kind[:-1].replace(
+                "_", " "), object_id))
+            continue
         if isinstance(source, dict) and source.get("name"):
             names[object_id] = source["name"]
     return names

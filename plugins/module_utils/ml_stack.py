@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils import snapshot, specs
+from ansible_collections.polardb.polarsearch.plugins.module_utils import server_rules, snapshot, specs
 from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import Context, ModuleFailure
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector import ensure_connector
@@ -144,23 +144,42 @@ def predict_params(name, parameters, model_id=None):
     return checked(specs.predict(), dict(which, parameters=parameters, require_deployed=True), "model %s" % name)
 
 
-def vector_dimension(index, context, model_id=None):
+def index_model_ready(index, context, deploys, model_id=None):
+    """Whether the index's embedding model is deployed now, in check mode as in a real run; a model the run
+    does not deploy (``deploys``) and that is not deployed fails, the same way in both modes."""
+    model = find_model(context.client, name=index["model"], model_id=model_id)
+    if (model or {}).get("model_state") == "DEPLOYED":
+        return True
+    if deploys:
+        return False
+    raise ModuleFailure(
+        "index %s needs the vector dimension of model %s, which only a predict on the deployed model gives, and "
+        "the model is not deployed (%s) and this stack does not deploy it: deploy it (stack state deployed, or "
+        "polarsearch_model with state=deployed), or leave the index out" % (
+            index["name"], index["model"], (model or {}).get("model_state") or "not registered yet"))
+
+
+def vector_dimension(index, context, model_id=None, deploys=True):
     """The length of the vector a predict on the index's embedding model answers, and whether it is known: in
-    check mode a model that is not deployed yet is not sent a predict (the server could deploy it)."""
-    if context.check_mode:
-        model = find_model(context.client, name=index["model"], model_id=model_id)
-        if (model or {}).get("model_state") != "DEPLOYED":
-            return None, False
+    check mode a model that the run deploys but that is not deployed yet is not sent a predict (the server
+    could deploy it); a model the run does not deploy must be deployed already, in both modes."""
+    if (context.check_mode or not deploys) and not index_model_ready(index, context, deploys, model_id):
+        return None, False
     answer = run_predict(predict_params(index["model"], index["verify"], model_id), context)
     vectors = answer.get("embeddings") or [[]]
     return len(vectors[0]) or None, True
 
 
-def ensure_stack_index(params, context, index, model_id=None):
+def deploys_model(stack, name):
+    """Whether the stack's run deploys the model ``name``."""
+    return any(entry.get("name") == name for entry in stack.get("deployed") or [])
+
+
+def ensure_stack_index(params, context, index, model_id=None, deploys=True):
     """The index step; a present index learns its vector dimension first."""
     known = True
     if params["state"] == "present":
-        dimension, known = vector_dimension(index, context, model_id)
+        dimension, known = vector_dimension(index, context, model_id, deploys)
         if dimension:
             params = dict(params, mappings=index_params(index, dimension)["mappings"])
     return dict(ensure_index(params, context), dimension_known=known)
@@ -190,7 +209,8 @@ def plan_stack(stack, params, model_id_of=lambda name: None):
     if index.get("state") == "present" or index.get("delete"):
         todo.append(("index_" + index["state"], index["name"], checked(
             specs.index(), index_params(index), "index %s" % index["name"], check_index),
-            lambda p, c: ensure_stack_index(p, c, index, model_id_of(index["model"]))))
+            lambda p, c: ensure_stack_index(p, c, index, model_id_of(index["model"]),
+                                            deploys_model(stack, index["model"]))))
     todo += [("pipelines_absent", p["name"], checked(specs.pipeline(), pipeline_params(p, "absent"),
                                                      "pipeline %s" % p["name"], check_pipeline), ensure_pipeline)
              for p in stack.get("pipelines_absent") or []]
@@ -286,6 +306,14 @@ class StackRun:
     # -- the stack -------------------------------------------------------------------------
     def converge(self):
         todo = plan_stack(self.stack, self.params, self.model_id_of)
+        for key, name, params, dummy in todo:
+            if key == "connectors_present":
+                # A field the server would drop fails here, before the first write of the stack.
+                server_rules.check_connector(self.client, params, "stack: connector %s: " % params["name"])
+        index = self.stack.get("index") or {}
+        if index.get("state") == "present" and not deploys_model(self.stack, index["model"]):
+            # Before any write: the index step would fail on a model that is not deployed.
+            index_model_ready(index, self.context, False)
         self.refresh(*KINDS)
         phase = None
         for key, name, params, handler in todo:

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils import snapshot
-from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError
+from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError, answer_id
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import (
     ML,
     ModuleFailure,
@@ -396,7 +396,7 @@ def register(context, params, connector_id, group):
                 if others:
                     return get_model(context.client, winner_by_key(others, "model_id")["model_id"])
                 context.sleep(0.5 * (attempt + 1))
-        return settle_duplicate_models(context, name, answer["model_id"])
+        return settle_duplicate_models(context, name, answer_id(answer, "model_id", "POST %s/models/_register" % ML))
 
     return context.act(Step("register", "model", name=name), run, predicted)
 

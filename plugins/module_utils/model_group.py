@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.names import MANAGED_GROUP_DESCRIPTION
 from ansible_collections.polardb.polarsearch.plugins.module_utils import snapshot
-from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError
+from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError, answer_id
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import (
     ML,
     ModuleFailure,
@@ -257,7 +257,8 @@ def create_group(context, body, user=None):
                 if found:
                     return found
             raise
-        return settle_duplicate_groups(context, name, answer["model_group_id"])
+        return settle_duplicate_groups(context, name, answer_id(answer, "model_group_id",
+                                                                "POST %s/model_groups/_register" % ML))
 
     fields = tuple(sorted(k for k in body if k != "name"))
     return context.act(Step("create", "model_group", name=name, fields=fields), run, predicted)
@@ -340,10 +341,15 @@ def group_for_model(context, model_name, group_name=None, group_id=None, descrip
     return create_group(context, body)
 
 
-def is_owned(group, model_name):
+def is_owned(group, model):
     """A group this collection may remove with its last model: made by this collection (marker
-    description), or made by the server for the model (named after it)."""
-    return group.get("description") == MANAGED_GROUP_DESCRIPTION or group.get("name") == model_name
+    description), or made by the server for the model. TransportRegisterModelAction makes that group
+    with the model's name and the model's description (none when the model has none), so a group
+    named like the model with a description of its own was made by hand, and stays."""
+    if group.get("description") == MANAGED_GROUP_DESCRIPTION:
+        return True
+    return group.get("name") == model.get("name") and (group.get("description") or None) == (
+        model.get("description") or None)
 
 
 def delete_group_if_left_empty(context, group_id, model, timeout=REFRESH_WAIT):
@@ -355,7 +361,7 @@ def delete_group_if_left_empty(context, group_id, model, timeout=REFRESH_WAIT):
     if not group_id:
         return
     group = get_group(context.client, group_id)
-    if not group or not is_owned(group, model.get("name")):
+    if not group or not is_owned(group, model):
         return
     gone = {model.get("model_id")}
     if models_left(context.client, group_id, gone):

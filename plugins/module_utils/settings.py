@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ansible_collections.polardb.polarsearch.plugins.module_utils import snapshot
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import (
     ModuleFailure,
@@ -60,8 +62,27 @@ def effective(current, scope, key):
     return None
 
 
+# OpenSearch's affix and prefix settings (Setting.affixKeySetting / prefixKeySetting): the server lists
+# them, even with include_defaults, only once they are set, yet accepts them (observed on 3.6.0 and
+# 2.19.1, docs/local-cluster.md). A key that matches none of them and is not listed is unknown.
+AFFIX_SETTINGS = tuple(re.compile(pattern) for pattern in (
+    # Loggers.LOG_LEVEL_SETTING: logger.<package or class>
+    r"^logger\.[^.\s]+(\.[^.\s]+)*$",
+    # RemoteClusterService / SniffConnectionStrategy / ProxyConnectionStrategy: cluster.remote.<alias>.<key>
+    r"^cluster\.remote\.[^.\s]+\.(seeds|mode|skip_unavailable|transport\.ping_schedule|transport\.compress|"
+    r"node_connections|proxy_address|proxy_socket_connections|server_name)$",
+    # FilterAllocationDecider: cluster.routing.allocation.<include|exclude|require>.<attribute>
+    r"^cluster\.routing\.allocation\.(include|exclude|require)\.[^\s]+$",
+    # AwarenessAllocationDecider: cluster.routing.allocation.awareness.force.<attribute>.values
+    r"^cluster\.routing\.allocation\.awareness\.force\.[^.\s]+\.values$",
+))
+
+
 def is_known(current, key):
-    return any(key in current[layer] for layer in ("persistent", "transient", "defaults"))
+    """The server lists the key (set or default), or it is one of OpenSearch's affix settings."""
+    if any(key in current[layer] for layer in ("persistent", "transient", "defaults")):
+        return True
+    return any(pattern.match(key) for pattern in AFFIX_SETTINGS)
 
 
 def desired_value(current, scope, key, value, list_mode):

@@ -95,14 +95,14 @@ models:
     connector:
       description: The name of that connector.
       type: str
-      returned: when the connector exists
+      returned: when the connector exists and the caller may read it (a 403 on it leaves the name out, with a warning)
     model_group_id:
       description: The ID of the model group.
       type: str
     model_group:
       description: The name of the model group.
       type: str
-      returned: when the model group exists
+      returned: when the model group exists and the caller may read it (a 403 on it leaves the name out, with a warning)
     interface:
       description: The input and output JSON schemas, parsed from the strings the server stores.
       type: dict

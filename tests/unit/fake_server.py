@@ -30,6 +30,9 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
+from ansible_collections.polardb.polarsearch.plugins.module_utils import server_rules
+from ansible_collections.polardb.polarsearch.plugins.module_utils import settings as settings_rules
+
 ML = "_plugins/_ml"
 ADMIN_PASSWORD = "Adm1n-Pa55word-7391"
 CONNECTION = {"host": "search.example.com:9200", "user_password": "admin:" + ADMIN_PASSWORD}
@@ -75,6 +78,11 @@ INTEGER_SETTINGS = frozenset(("plugins.ml_commons.max_model_on_node",
 STATIC_SETTINGS = frozenset(("plugins.ml_commons.multi_tenancy_enabled",))
 
 PROTOCOLS = ("http", "aws_sigv4", "mcp_sse", "mcp_streamable_http")
+# The fake models every field the collection offers, so it runs the newest version it models.
+DEFAULT_VERSION = "3.7.0"
+RULES_BY_KEY = server_rules.BY_KEY
+AFFIX_SETTINGS = settings_rules.AFFIX_SETTINGS
+parse_version = server_rules.parse_version
 MCP_PROTOCOLS = ("mcp_sse", "mcp_streamable_http")
 ACTION_TYPES = ("PREDICT", "EXECUTE", "BATCH_PREDICT", "CANCEL_BATCH_PREDICT", "BATCH_PREDICT_STATUS")
 CACHED_STATES = ("DEPLOYED", "PARTIALLY_DEPLOYED")
@@ -152,8 +160,16 @@ class FakeServer:
 
     def __init__(self, seed=7, deploy_polls=1, deploy_outcome="DEPLOYED",
                  deploy_error="Connection refused: remote endpoint is unreachable",
-                 check_trusted=True, master_key_missing=0, leak_credentials=False, connector_access_control=False):
+                 check_trusted=True, master_key_missing=0, leak_credentials=False, connector_access_control=False,
+                 version=DEFAULT_VERSION, plugins_readable=True, root_readable=True):
         self._random = random.Random(seed)
+        # The OpenSearch and ML Commons version (ML Commons is released with the same number). A
+        # connector field newer than the version is dropped without an error, as the real server
+        # does (observed on 2.19.1, docs/local-cluster.md); the rows come from server_rules.RULES.
+        self.version = version
+        # A user without cluster:monitor/nodes/info (or cluster:monitor/main) gets 403 there.
+        self.plugins_readable = plugins_readable
+        self.root_readable = root_readable
         self.next_ids = []                 # IDs the next creates get, in order, before random ones
         self._clock = 1760000000000
         self.connectors = {}
@@ -268,8 +284,8 @@ class FakeServer:
         response.encoding = "utf-8"
         response.headers["Content-Type"] = "application/json; charset=UTF-8"
         response.headers.update(headers or {})
-        if isinstance(body, str):  # a non-JSON answer, such as a gateway's error page
-            response.headers["Content-Type"] = "text/html"
+        if isinstance(body, str):  # a non-JSON answer, such as a gateway's error page (or JSON cut short)
+            response.headers["Content-Type"] = (headers or {}).get("Content-Type") or "text/html"
             response._content = body.encode("utf-8")
         else:
             response._content = b"" if body is None else json.dumps(body).encode("utf-8")
@@ -362,6 +378,10 @@ class FakeServer:
 
     # -- routing --------------------------------------------------------------------------
     def route(self, method, path, params, body):
+        if path == "" and method == "GET":
+            return self.get_root()
+        if path == "_cat/plugins" and method == "GET":
+            return self.get_plugins()
         if path == "_cluster/settings":
             if method == "GET":
                 return 200, self.get_settings(params)
@@ -379,6 +399,41 @@ class FakeServer:
         if handler is None:
             raise error(404, "no handler found for uri [/%s] and method [%s]" % (path, method))
         return handler(method, tail, body)
+
+    # -- the version ------------------------------------------------------------------------
+    def since(self, key):
+        """True when this server's version has the rule ``key`` of server_rules.RULES."""
+        return parse_version(self.version) >= RULES_BY_KEY[key].since
+
+    def get_root(self):
+        if not self.root_readable:
+            raise error(403, "no permissions for [cluster:monitor/main] and User [name=ml-user]",
+                        "security_exception")
+        return 200, {"name": "node-0", "cluster_name": "fake", "version": {
+            "distribution": "opensearch", "number": self.version, "build_type": "zip"},
+            "tagline": "The OpenSearch Project: https://opensearch.org/"}
+
+    def get_plugins(self):
+        if not self.plugins_readable:
+            raise error(403, "no permissions for [cluster:monitor/nodes/info] and User [name=ml-user]",
+                        "security_exception")
+        return 200, [{"name": "node-0", "component": component, "version": "%s.0" % self.version}
+                     for component in ("opensearch-job-scheduler", "opensearch-ml")]
+
+    def protocols(self):
+        """ConnectorProtocols of this version: MCP protocols from 3.0 and 3.3."""
+        return [p for p in PROTOCOLS if p not in MCP_PROTOCOLS or self.since("protocol %s" % p)]
+
+    def _drop_newer_fields(self, doc):
+        """What ConnectorClientConfig.parse and ConnectorAction.parse of an older server skip."""
+        if not self.since("client_config.skip_ssl_verification"):
+            (doc.get("client_config") or {}).pop("skip_ssl_verification", None)
+        for action in doc.get("actions") or []:
+            if not self.since("actions[].name"):
+                action.pop("name", None)
+            if not self.since("actions[].supports_structured_output"):
+                action.pop("supports_structured_output", None)
+        return doc
 
     @staticmethod
     def _unsupported(method, tail):
@@ -403,7 +458,9 @@ class FakeServer:
         for scope in ("persistent", "transient"):
             values = flatten_settings(body.get(scope))
             for key, value in values.items():
-                if key not in self.defaults:
+                # Affix settings (logger.*, cluster.remote.<alias>.seeds ...) are accepted although GET
+                # lists them only once set (observed on 3.6.0 and 2.19.1).
+                if key not in self.defaults and not any(p.match(key) for p in AFFIX_SETTINGS):
                     raise error(400, "%s setting [%s], not recognized" % (scope, key), "settings_exception")
                 if key in STATIC_SETTINGS:
                     raise error(400, "%s setting [%s], not dynamically updateable" % (scope, key),
@@ -416,7 +473,7 @@ class FakeServer:
                     if key in INTEGER_SETTINGS and not re.fullmatch(r"-?\d+", value):
                         raise error(400, "Failed to parse value [%s] for setting [%s]" % (value, key),
                                     "illegal_argument_exception")
-                    if isinstance(self.defaults[key], list) and not isinstance(value, list):
+                    if isinstance(self.defaults.get(key), list) and not isinstance(value, list):
                         value = [value]
                 updates.setdefault(scope, {})[key] = value
         answer = {"acknowledged": True, "persistent": {}, "transient": {}}
@@ -585,8 +642,9 @@ class FakeServer:
                 raise error(400, message, "illegal_argument_exception")
         self._validate_text("name", body["name"])
         self._validate_text("description", body.get("description"))
-        if body["protocol"] not in PROTOCOLS:
-            raise error(400, "Unsupported connector protocol. Please use one of %s" % list(PROTOCOLS),
+        protocols = self.protocols()
+        if body["protocol"] not in protocols:
+            raise error(400, "Unsupported connector protocol. Please use one of %s" % protocols,
                         "illegal_argument_exception")
         mcp = body["protocol"] in MCP_PROTOCOLS
         if mcp and self.setting("plugins.ml_commons.mcp_connector_enabled") != "true":
@@ -624,6 +682,7 @@ class FakeServer:
             doc["access"] = body.get("access_mode") or ("restricted" if roles else "private")
             doc["backend_roles"] = roles or []
             doc["owner"] = {"name": "admin", "backend_roles": list(self.user_backend_roles)}
+        self._drop_newer_fields(doc)
         self._check_trusted(doc)
         doc["created_time"] = self.now()
         doc["last_updated_time"] = doc["created_time"]
@@ -679,6 +738,7 @@ class FakeServer:
             new["parameters"].update({str(k): gson_string(v) for k, v in body["parameters"].items()})
         if body.get("credential"):
             new["credential"].update({str(k): str(v) for k, v in body["credential"].items()})
+        self._drop_newer_fields(new)
         self._check_trusted(new)
         new["last_updated_time"] = self.now()
         self.connectors[cid] = new

@@ -96,9 +96,14 @@ def test_client_errors_are_not_retried(client, server, clock):
     assert clock.client_sleeps == []
 
 
-def test_empty_body_decodes_to_an_empty_dict(client, server):
+def test_an_empty_2xx_body_is_an_error_naming_the_request(client, server):
+    """Every ML Commons and cluster API answers a JSON object; an empty 2xx body was cut short (or is not
+    from the server), and a caller reading it as ``{}`` would fail with a KeyError further on."""
     server.fail_next("GET", "_cluster/settings", 200, body="")
-    assert client.get("_cluster/settings") == {}
+    with pytest.raises(PolarSearchError) as caught:
+        client.get("_cluster/settings")
+    assert "GET https://search.example.com:9200/_cluster/settings answered HTTP 200 with text/html, an empty body" in str(
+        caught.value)
 
 
 # -- retries --------------------------------------------------------------------------------------

@@ -106,6 +106,11 @@ def make(*outcomes, **kwargs):
     ("POST", ML + "/models/_search", READ),
     ("PUT", "_cluster/settings", IDEMPOTENT),
     ("PUT", ML + "/connectors/c1", IDEMPOTENT),
+    ("PUT", "docs", CREATE),
+    ("PUT", "docs/_mapping", IDEMPOTENT),
+    ("PUT", "docs/_settings", IDEMPOTENT),
+    ("PUT", "_ingest/pipeline/p1", IDEMPOTENT),
+    ("DELETE", "docs", IDEMPOTENT),
     ("DELETE", ML + "/models/m1", IDEMPOTENT),
     ("POST", ML + "/models/m1/_deploy", IDEMPOTENT),
     ("POST", ML + "/models/m1/_undeploy", IDEMPOTENT),
@@ -427,9 +432,10 @@ def test_search_on_a_non_json_answer_fails_cleanly():
         c.search(ML + "/models/_search", {"match_all": {}})
 
 
-def test_an_empty_2xx_answer_is_an_empty_dict():
+def test_an_empty_2xx_answer_is_an_error_not_an_empty_dict():
     c = PolarSearchClient(BASE, ScriptedSession(Answer(200, "")), sleep=lambda s: None)
-    assert c.get("x") == {}
+    with pytest.raises(PolarSearchError, match="answered HTTP 200 with .*an empty body, not a JSON object"):
+        c.get("x")
 
 
 def test_the_module_has_no_other_retry_statuses():

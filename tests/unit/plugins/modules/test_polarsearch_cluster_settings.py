@@ -382,3 +382,22 @@ def test_rejected_write_is_not_reported_as_a_change(run, server):
     assert result["failed"] is True
     assert result["changed"] is False
     assert plan_text(result) == ["update cluster settings: persistent.%s" % PRIVATE_IP]
+
+
+def test_an_affix_setting_the_server_does_not_list_is_written(run, server):
+    """logger.<package> and cluster.remote.<alias>.seeds are absent from include_defaults until set."""
+    result = run(module, {"transient": {"logger.org.opensearch.ml": "debug",
+                                        "cluster.remote.dr.seeds": ["127.0.0.1:9300"]}})
+    assert result["failed"] is False, result["msg"]
+    assert result["changed"] is True
+    assert server.settings["transient"] == {"logger.org.opensearch.ml": "debug",
+                                            "cluster.remote.dr.seeds": ["127.0.0.1:9300"]}
+    again = run(module, {"transient": {"logger.org.opensearch.ml": "debug",
+                                       "cluster.remote.dr.seeds": ["127.0.0.1:9300"]}})
+    assert again["changed"] is False
+
+
+def test_an_unknown_key_under_an_affix_fails_before_any_write(run, server):
+    result = run(module, {"transient": {"cluster.remote.dr.nonsense": "x"}})
+    assert result["failed"] is True and "cluster.remote.dr.nonsense" in result["msg"]
+    assert server.writes == []

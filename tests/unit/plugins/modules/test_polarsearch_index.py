@@ -238,3 +238,21 @@ def test_a_server_error_other_than_a_static_setting_is_reported_as_is(run, serve
     result = run(module, args(mappings={}, settings={"index.refresh_interval": "x"}))
     assert result["failed"] is True and "failed to parse value [x]" in result["msg"]
     assert "recreate" not in result["msg"]
+
+
+def test_a_lost_answer_on_the_create_is_not_answered_by_already_exists(run, server, clock):
+    """The gateway loses the answer of PUT <index> after the server made the index: the run finds the
+    index it made instead of sending the PUT again (which the server answers with 400
+    resource_already_exists_exception)."""
+    server.fail_next("PUT", r"^docs$", status=504, reason="Gateway Timeout", process=True)
+    result = run(module, args())
+    assert result["failed"] is False, result["msg"]
+    assert result["changed"] is True and "docs" in server.indexes
+    assert len(server.calls("PUT", r"^docs$")) == 1
+
+
+def test_a_lost_create_that_made_nothing_is_sent_again(run, server, clock):
+    server.fail_next("PUT", r"^docs$", status=504, reason="Gateway Timeout")
+    result = run(module, args())
+    assert result["failed"] is False and "docs" in server.indexes
+    assert len(server.calls("PUT", r"^docs$")) == 2

@@ -314,3 +314,24 @@ def test_verify_and_the_index_predict_on_the_models_just_deployed_by_id(run, ind
     assert {r["item"]["name"] for r in result["resources"]["verify"]["results"]} == {
         "text-embedding-v4", "qwen3-rerank", "qwen-max"}
     assert indexes.indexes["docs"]["mappings"]["properties"]["embedding"]["dimension"] == 4
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_an_index_on_a_model_the_stack_does_not_deploy_fails_alike_in_check_mode_and_real_run(run, indexes,
+                                                                                              check_mode):
+    """The index needs the vector dimension, which only a predict on a deployed model gives. A stack that
+    registers its embedding model without deploying it fails in both modes, before any write."""
+    stack = index_stack(state="present")
+    result = run(module, args(stack), check_mode=check_mode, extra_secrets=[API_KEY, "fp-key-5678"])
+    assert result["failed"] is True
+    assert "index docs needs the vector dimension of model text-embedding-v4" in result["msg"]
+    assert "is not deployed" in result["msg"]
+    assert indexes.writes == [] and indexes.indexes == {}
+
+
+def test_an_index_on_a_model_deployed_by_hand_works_in_a_present_stack(run, indexes):
+    converge(run, index_stack())
+    for check_mode in (True, False):
+        again = converge(run, index_stack(state="present"), check_mode=check_mode)
+        assert again["changed"] is False, again["plan"]
+        assert again["resources"]["index"]["dimension_known"] is True

@@ -715,6 +715,29 @@ def test_absent_keeps_a_group_it_does_not_own(run, server):
     assert gid in server.groups
 
 
+def test_absent_keeps_a_hand_made_group_named_like_the_model(run, server):
+    """A group named like its model is the server's own only when it carries the model's description
+    (TransportRegisterModelAction makes it with the model's name and description); one made by hand
+    with a description of its own stays."""
+    cid = connector(server)
+    gid = server.add_group(NAME, description="the team's Qwen models, made by hand")
+    mid = server.add_model(NAME, cid, model_group_id=gid, description="Qwen max")
+    result = run(module, {"name": NAME, "state": "absent"})
+    assert result["failed"] is False, result["msg"]
+    assert result["plan"] == [S("delete", id=mid)]
+    assert gid in server.groups
+
+
+def test_absent_removes_the_group_the_server_made_for_a_model_with_a_description(run, server):
+    cid = connector(server)
+    mid = server.add_model(NAME, cid, description="Qwen max")
+    gid = server.models[mid]["model_group_id"]
+    assert server.groups[gid].get("description") == "Qwen max"
+    result = run(module, {"name": NAME, "state": "absent"})
+    assert result["plan"] == [S("delete", id=mid), S("delete", id=gid, kind="model_group")]
+    assert server.groups == {}
+
+
 def test_absent_removes_a_group_the_module_created(run, server):
     connector(server)
     run(module, {"name": NAME, "connector": CONNECTOR, "model_group": "llms"})

@@ -125,6 +125,28 @@ def test_a_missing_connector_or_group_leaves_out_its_name(run_info, cluster):
     assert entry["model_group_id"] == "gone-group" and "model_group" not in entry
 
 
+def test_a_connector_or_group_the_caller_may_not_read_leaves_out_only_its_name(run_info, cluster):
+    """With connector access control, GET of another team's private connector answers 403 "You don't have
+    permission to access this connector" (observed on 2.19.1, reference section 11); the listing goes on."""
+    cluster.fail_next("GET", r"connectors/c2$", status=403, reason="You don't have permission to access this "
+                      "connector")
+    cluster.fail_next("GET", r"model_groups/g1$", status=403, reason="User doesn't have privilege to perform "
+                      "this operation on this model group")
+    result = run_info()
+    assert not result["failed"], result["msg"]
+    by_id = {m["model_id"]: m for m in result["models"]}
+    assert by_id["m3"]["connector_id"] == "c2" and "connector" not in by_id["m3"]
+    assert by_id["m3"]["model_group"] == "chat"
+    assert by_id["m1"]["connector"] == "embedding" and "model_group" not in by_id["m1"]
+    assert len(result["models"]) == 6
+
+
+def test_another_error_on_a_connector_get_still_fails(run_info, cluster):
+    cluster.fail_next("GET", r"connectors/c2$", status=400, reason="bad request")
+    result = run_info()
+    assert result["failed"] is True and "connectors/c2" in result["msg"]
+
+
 def test_check_mode_reads_the_same(run_info, cluster):
     assert run_info(name="embed") == run_info(check_mode=True, name="embed")
 
