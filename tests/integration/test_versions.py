@@ -4,6 +4,7 @@ before any write (2.19.1) and kept without drift where the server has it (3.6.0)
 from __future__ import annotations
 
 import copy
+import time
 
 from conftest import ML, four_steps
 from specs import embedding_connector
@@ -100,3 +101,37 @@ def test_affix_settings_the_server_lists_only_when_set_are_managed(rest, ansible
     unknown = ansible.run("polarsearch_cluster_settings",
                           {"transient": {alias.replace(".seeds", ".nonsense"): "x"}})
     assert unknown["failed"] is True and "not recognized by the server" in unknown["msg"]
+
+
+def test_a_connector_the_caller_may_not_read_does_not_fail_the_model_listing(env, ansible, prefix, ml_user,
+                                                                              ml_user2):
+    """Secure profile, connector access control: user A's private connector, and a model of user B on it
+    (registered without a model group, which the server lets through). B's GET of the connector is 403;
+    B's polarsearch_model_info lists the model without the connector's name, with a warning."""
+    a, b = ml_user["rest"], ml_user2["rest"]
+    spec = {"name": prefix + "-private", "version": "1", "protocol": "http", "access_mode": "private",
+            "parameters": {"model": "m"}, "credential": {"api_key": "not-used-0001"},
+            "actions": [{"action_type": "predict", "method": "POST", "url": "https://api.openai.com/v1/embeddings",
+                         "headers": {"Authorization": "Bearer ${credential.api_key}"},
+                         "request_body": '{"input": ${parameters.input}}'}]}
+    cid = a.call("POST", ML + "/connectors/_create", spec)["connector_id"]
+    mid = group = None
+    try:
+        mid = b.call("POST", ML + "/models/_register", {"name": prefix + "-on-private", "function_name": "remote",
+                                                        "connector_id": cid})["model_id"]
+        assert b.request("GET", ML + "/connectors/%s" % cid).status_code == 403
+        result = ansible.run("polarsearch_model_info", {"name": prefix + "-on-private"}, extra_env=ml_user2["env"])
+        assert not result.get("failed"), result.get("msg")
+        (model,) = result["models"]
+        group = model["model_group_id"]
+        assert model["model_id"] == mid and model["connector_id"] == cid and "connector" not in model
+        assert "connector %s is not readable by this user" % cid in str(result.get("warnings")), result.get("warnings")
+    finally:
+        if mid:
+            b.call("DELETE", ML + "/models/%s" % mid)
+        if group:
+            for dummy in range(10):
+                if b.request("DELETE", ML + "/model_groups/%s" % group).status_code in (200, 404):
+                    break
+                time.sleep(1)
+        a.call("DELETE", ML + "/connectors/%s" % cid)

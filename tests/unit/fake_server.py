@@ -178,6 +178,9 @@ class FakeServer:
         self.tasks = {}
         self.settings = {"persistent": {}, "transient": {}}
         self.defaults = copy.deepcopy(DEFAULT_SETTINGS)
+        # plugins.ml_commons.safe_delete_model exists from 2.19 on (server_rules).
+        if not self.since("plugins.ml_commons.safe_delete_model"):
+            del self.defaults["plugins.ml_commons.safe_delete_model"]
         self.requests = []
         self.deploy_polls = deploy_polls
         self.deploy_outcome = deploy_outcome
@@ -711,7 +714,9 @@ class FakeServer:
         using = [mid for mid, m in self.models.items()
                  if self.matches(m, {"match": {"connector_id": cid}}, mid) and m.get("model_state") in CACHED_STATES]
         if using:
-            raise error(400, "%d models are still using this connector, please undeploy the models first: [%s]"
+            # HTTP 400 from 2.12 on; 500 in 2.11 (server_rules: "update in-use check answers 400").
+            status = 400 if self.since("update in-use check answers 400") else 500
+            raise error(status, "%d models are still using this connector, please undeploy the models first: [%s]"
                         % (len(using), ", ".join(using)))
         self._validate_text("name", body.get("name"))
         self._validate_text("description", body.get("description"))
@@ -757,8 +762,10 @@ class FakeServer:
             if stale[1] <= 0:
                 del self._stale_connector_ids[mid]
         if using:
-            raise error(409, "%d models are still using this connector, please delete or update the models first: "
-                        "[%s]" % (len(using), ", ".join(using)))
+            # HTTP 409 from 2.12 on; 500 in 2.11 (server_rules: "delete in-use check answers 409").
+            status = 409 if self.since("delete in-use check answers 409") else 500
+            raise error(status, "%d models are still using this connector, please delete or update the models "
+                        "first: [%s]" % (len(using), ", ".join(using)))
         if self.connectors.pop(cid, None) is None:
             # Observed on 3.6 (the contract scenario delete_of_a_missing_connector): 200, not 404,
             # with result "not_found".

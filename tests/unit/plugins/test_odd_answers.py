@@ -17,10 +17,12 @@ import pytest
 from ansible_collections.polardb.polarsearch.plugins.modules import (
     polarsearch_cluster_settings,
     polarsearch_connector,
+    polarsearch_connector_info,
     polarsearch_index,
     polarsearch_model,
     polarsearch_model_group,
     polarsearch_model_info,
+    polarsearch_pipeline,
     polarsearch_predict,
 )
 
@@ -29,6 +31,9 @@ from fake_server import IndexServer, default_action
 KEY = "sk-odd-answer-0001"
 CONNECTOR = {"name": "odd", "version": "1", "parameters": {"model": "m"}, "credential": {"api_key": KEY},
              "actions": [default_action()]}
+
+PIPELINE = {"name": "odd-pipeline", "type": "ingest",
+            "definition": {"description": "odd", "processors": [{"set": {"field": "f", "value": "v"}}]}}
 
 SHAPES = {
     "empty": ("", {}, "an empty body"),
@@ -68,6 +73,13 @@ REQUESTS = {
     "model get": (polarsearch_model, {"model_id": "m1", "state": "undeployed"}, with_model, "GET", r"models/m1$"),
     "predict": (polarsearch_predict, {"model_id": "m1", "parameters": {"input": ["x"]}}, with_model, "POST",
                 r"models/m1/_predict$"),
+    "model undeploy": (polarsearch_model, {"model_id": "m1", "state": "undeployed"}, with_model, "POST",
+                       r"models/m1/_undeploy$"),
+    "model delete": (polarsearch_model, {"model_id": "m1", "state": "absent"}, lambda s: with_model(s, "REGISTERED"),
+                     "DELETE", r"models/m1$"),
+    "connector info": (polarsearch_connector_info, {}, with_connector, "POST", r"connectors/_search$"),
+    "pipeline get": (polarsearch_pipeline, PIPELINE, None, "GET", r"^_ingest/pipeline/odd-pipeline$"),
+    "pipeline put": (polarsearch_pipeline, PIPELINE, None, "PUT", r"^_ingest/pipeline/odd-pipeline$"),
     "settings get": (polarsearch_cluster_settings, {"persistent": {"plugins.ml_commons.max_model_on_node": 11}},
                      None, "GET", r"^_cluster/settings$"),
     "settings put": (polarsearch_cluster_settings, {"persistent": {"plugins.ml_commons.max_model_on_node": 11}},

@@ -139,3 +139,15 @@ def test_a_stack_on_a_new_enough_server_reads_the_version_once(monkeypatch, cloc
     assert result["failed"] is False, result["msg"]
     assert version_reads(server) == ["", "_cat/plugins"]
     assert all(c["client_config"]["skip_ssl_verification"] is True for c in server.connectors.values())
+
+
+@pytest.mark.parametrize("version, update_status, delete_status, safe_delete", [
+    ("2.11.0", 500, 500, False), ("2.12.0", 400, 409, False), ("2.19.1", 400, 409, True), ("3.6.0", 400, 409, True)])
+def test_the_fake_server_follows_the_rules_that_changed(version, update_status, delete_status, safe_delete):
+    server = FakeServer(version=version)
+    cid = server.add_connector("used")
+    server.add_model("user", cid, state="DEPLOYED")
+    assert server.route("GET", "_cluster/settings", {"include_defaults": "true", "flat_settings": "true"}, None)[1][
+        "defaults"].get("plugins.ml_commons.safe_delete_model") == ("false" if safe_delete else None)
+    assert server._dispatch("PUT", "_plugins/_ml/connectors/%s" % cid, {}, {"description": "x"})[0] == update_status
+    assert server._dispatch("DELETE", "_plugins/_ml/connectors/%s" % cid, {}, None)[0] == delete_status
