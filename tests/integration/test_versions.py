@@ -103,8 +103,8 @@ def test_affix_settings_the_server_lists_only_when_set_are_managed(rest, ansible
     assert unknown["failed"] is True and "not recognized by the server" in unknown["msg"]
 
 
-def test_a_connector_the_caller_may_not_read_does_not_fail_the_model_listing(env, ansible, prefix, ml_user,
-                                                                              ml_user2):
+def test_a_connector_the_caller_may_not_read_does_not_fail_the_model_listing(
+        env, ansible, prefix, ml_user, ml_user2):
     """Secure profile, connector access control: user A's private connector, and a model of user B on it
     (registered without a model group, which the server lets through). B's GET of the connector is 403;
     B's polarsearch_model_info lists the model without the connector's name, with a warning."""
