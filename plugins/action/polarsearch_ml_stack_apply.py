@@ -11,6 +11,8 @@ from ansible_collections.polardb.polarsearch.plugins.plugin_utils.ml_stack_apply
     MODULE,
     apply,
     argument_spec,
+    input_problems,
+    problems_result,
 )
 
 
@@ -22,6 +24,11 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
+        # Short messages, one per bad option, naming the role's variable; then Ansible's own validation.
+        problems = input_problems(self._task.args)
+        if problems:
+            result.update(problems_result(problems))
+            return result
         _validated, args = self.validate_argument_spec(argument_spec=argument_spec())
 
         def execute(module_args):

@@ -29,10 +29,12 @@ CREATING_OPERATIONS = ("create", "register")
 class ModuleFailure(Exception):
     """A failure the user must act on; ``message`` names the option and the fix."""
 
-    def __init__(self, message, **details):
+    def __init__(self, message, hidden=(), **details):
         super().__init__(message)
         self.message = message
         self.details = details
+        # values of the input that must be masked everywhere (a credential given where it does not belong)
+        self.hidden = list(hidden)
 
 
 class Context:
@@ -109,6 +111,8 @@ class PolarSearchModule:
         self.secrets = []
         self.context = None
         options = ConnectionOptions(self.params)
+        # a password in host is refused below, and masked before anything can fail
+        self.hide(options.host_secrets())
         try:
             self.secrets.extend(options.secrets)
         except ConnectionOptionsError as exc:
@@ -123,6 +127,12 @@ class PolarSearchModule:
             self.fail(str(exc))
         self.context = Context(self.client, self.module.check_mode)
 
+    def hide(self, values):
+        """Mask ``values`` everywhere, in messages and in what Ansible prints (the invocation at -vvv)."""
+        values = [v for v in values if v]
+        self.secrets.extend(values)
+        self.module.no_log_values.update(values)
+
     def fail(self, msg, **kwargs):
         self.module.fail_json(msg=redact(msg, self.secrets), **kwargs)
 
@@ -131,6 +141,7 @@ class PolarSearchModule:
         try:
             result = handler(self.params, self.context)
         except ModuleFailure as exc:
+            self.hide(exc.hidden)
             self.fail(exc.message, changed=self.context.changed, plan=self.context.plan_data(), **exc.details)
         except PolarSearchError as exc:
             details = {"status": exc.status} if exc.status else {}
@@ -228,6 +239,14 @@ def drop_none(value):
 
 def diff_of(before, after):
     return {"before": before or {}, "after": after or {}}
+
+
+def check_wait_timeout(params, option="wait_timeout", example=300):
+    """``wait_timeout`` is 0 or more seconds (checked before any request)."""
+    timeout = params.get("wait_timeout")
+    if timeout is not None and timeout < 0:
+        raise ModuleFailure("%s is %s, a negative number of seconds: give 0 or more, such as %d" % (
+            option, timeout, example))
 
 
 def first_or_fail(hits, kind, name, option):

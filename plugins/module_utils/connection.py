@@ -11,6 +11,7 @@ the task always beats the environment and a credential given in one form (``user
 from __future__ import annotations
 
 import os
+import re
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
@@ -42,6 +43,47 @@ PAIR_VARIABLES = "POLARSEARCH_USERNAME/POLARSEARCH_PASSWORD"
 
 class ConnectionOptionsError(ValueError):
     """Bad connection options; the message names the option and the fix."""
+
+
+PEM_SCAN = 65536
+HOST_EXAMPLE = "such as https://search.example.com:9200"
+HOST_NAME = re.compile(r"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?|\[[0-9A-Fa-f:.]+\])$")
+
+
+def check_host_url(label, url):
+    """Fail, naming the part that is wrong, unless ``url`` is ``scheme://host[:port]`` (a trailing / is fine)."""
+    rest = url.split("://", 1)[1]
+    for mark, what in (("?", "a query"), ("#", "a fragment")):
+        if mark in rest:
+            raise ConnectionOptionsError("%s %s has %s (%s): give only scheme://host[:port], %s" % (
+                label, url, what, mark + rest.split(mark, 1)[1], HOST_EXAMPLE))
+    netloc, _sep, path = rest.partition("/")
+    if path.strip("/"):
+        raise ConnectionOptionsError(
+            "%s %s has the path /%s, which would be put in front of every request: give only scheme://host[:port], "
+            "%s" % (label, url, path, HOST_EXAMPLE))
+    name, port = netloc, None
+    if netloc.startswith("["):
+        name, _bracket, tail = netloc.partition("]")
+        name += _bracket
+        if not _bracket or (tail and not tail.startswith(":")):
+            raise ConnectionOptionsError("%s %s has the host name %r, which is not valid: %s" % (
+                label, url, netloc, HOST_EXAMPLE))
+        port = tail[1:] if tail else None
+    elif ":" in netloc:
+        name, port = netloc.rsplit(":", 1)
+    if not name:
+        raise ConnectionOptionsError("%s %s has no host name: %s" % (label, url, HOST_EXAMPLE))
+    if not HOST_NAME.match(name):
+        raise ConnectionOptionsError("%s %s: the host name %r is not valid (only letters, digits, '.', '-' and "
+                                     "'_', or an IPv6 address in brackets): %s" % (label, url, name, HOST_EXAMPLE))
+    if port is not None:
+        if not port.isdigit():
+            raise ConnectionOptionsError("%s %s: the port %r is not a number: use a port from 1 to 65535, %s" % (
+                label, url, port, HOST_EXAMPLE))
+        if not 0 < int(port) <= 65535:
+            raise ConnectionOptionsError("%s %s: port %s is out of range: use a port from 1 to 65535, %s" % (
+                label, url, int(port), HOST_EXAMPLE))
 
 
 class ConnectionOptions:
@@ -155,6 +197,17 @@ class ConnectionOptions:
             values.append(given["user_password"].split(":", 1)[1])
         return [v for v in values if v]
 
+    def host_secrets(self):
+        """The password of a ``user:password@`` in the host (task or environment), which is refused but must
+        be masked before anything can fail."""
+        found = []
+        for text in [self.params.get("host")] + [self.environ.get(v) for v in ENVIRONMENT["host"]]:
+            if not isinstance(text, str) or "@" not in text:
+                continue
+            userinfo = text.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[0]
+            found.extend(part for part in (userinfo, userinfo.split(":", 1)[-1]) if len(part) >= 3)
+        return found
+
     # -- the parts of a connection -----------------------------------------------------------------
     def base_url(self):
         host = (self.value("host") or "").strip()
@@ -164,14 +217,15 @@ class ConnectionOptions:
                 "POLARSEARCH_HOST_PORT / POLARSEARCH_URL environment variable")
         if "://" not in host:
             host = "%s://%s" % (self.params.get("scheme") or DEFAULTS["scheme"], host)
+        label = "host" if self.source("host") == "host" else "%s (host)" % self.source("host")
         if "@" in host.split("://", 1)[1].split("/", 1)[0]:
             raise ConnectionOptionsError(
                 "%s contains credentials (user:password@): remove them and set username and password, or "
-                "user_password, so that they are kept out of messages" % (
-                    "host" if self.source("host") == "host" else self.source("host")))
+                "user_password, so that they are kept out of messages" % label)
         scheme = host.split("://", 1)[0].lower()
         if scheme not in ("http", "https"):
             raise ConnectionOptionsError("host has the scheme %r: use http:// or https://" % scheme)
+        check_host_url(label, host)
         return host.rstrip("/")
 
     def auth(self):
@@ -244,10 +298,17 @@ class ConnectionOptions:
                 paths.append("client_key")
         for name in paths:
             path = self.value(name)
+            where = self.source(name)
+            shown = "%s %s%s" % (name, path, "" if where == name else " (from %s)" % where)
             if not os.path.isfile(path):
-                where = self.source(name)
-                raise ConnectionOptionsError("%s %s%s does not exist or is not a file: set %s to a PEM file" % (
-                    name, path, "" if where == name else " (from %s)" % where, name))
+                raise ConnectionOptionsError("%s does not exist or is not a file: set %s to a PEM file" % (
+                    shown, name))
+            with open(path, "rb") as handle:
+                head = handle.read(PEM_SCAN)
+            if b"-----BEGIN" not in head:
+                raise ConnectionOptionsError(
+                    "%s is not a PEM file (it has no -----BEGIN line): give %s in PEM form, such as a file made by "
+                    "openssl x509 -in cert.der -inform DER -out cert.pem" % (shown, name))
 
     def _number(self, name, positive):
         value = self.value(name)

@@ -33,6 +33,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_rule
     MCP_PROTOCOLS,
     MCP_SETTING,
     check_protocol_fields,
+    check_url_parameters,
     validate,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_writes import (
@@ -176,6 +177,8 @@ def check_creatable(client, params, protocol):
         if not params.get("actions"):
             raise ModuleFailure("actions is required to create connector %r: give at least one predict action"
                                 % params.get("name"))
+        for index, action in enumerate(params["actions"]):
+            check_url_parameters("actions[%d]." % index, action, params.get("parameters") or {})
         return
     if not params.get("url"):
         raise ModuleFailure("url is required to create %s connector %r: set url" % (protocol, params.get("name")))

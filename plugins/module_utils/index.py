@@ -20,6 +20,8 @@ teardown can delete only the indexes the collection created (``only_if_managed``
 
 from __future__ import annotations
 
+import re
+
 from urllib.parse import quote
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import (
@@ -54,13 +56,37 @@ def index_path(name, tail=""):
     return quote(name, safe="") + tail
 
 
-def validate(params):
-    """Bad input fails here, before any request, with the option and the fix."""
-    name = params["name"]
+def name_problem(name, option="name"):
+    """Why ``name`` is not a valid index name, naming ``option``, or None."""
     if not name or name != name.lower() or name.startswith(("_", "-", "+")) or name in (".", "..") \
             or any(c in name for c in ' \\/*?"<>|,#:'):
-        raise ModuleFailure("name %r is not a valid index name: use lower case, no spaces or any of \\/*?\"<>|,#: "
-                            "and no leading _, - or +" % name)
+        example = re.sub(r'[\s\\/*?"<>|,#:]+', "-", str(name).lower()).lstrip("_-+") or "my-index"
+        return ("%s %r is not a valid index name: use lower case, no spaces or any of \\/*?\"<>|,#: and no leading "
+                "_, - or +, such as %r" % (option, name, example))
+    return None
+
+
+def property_path(dotted):
+    """``a.b`` (a flat_properties name) as the option path ``mappings.properties.a.properties.b``."""
+    return "mappings.properties." + ".properties.".join(dotted.split("."))
+
+
+def check_dimension(field, spec):
+    """A knn_vector's dimension is a whole number of 1 or more."""
+    if spec.get("type") != "knn_vector" or "dimension" not in spec:
+        return
+    value = spec["dimension"]
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
+        raise ModuleFailure("%s.dimension is %r: give the vector length as a whole number of 1 or more, the length "
+                            "of the embedding model's vectors, such as 1024" % (property_path(field), value))
+
+
+def validate(params):
+    """Bad input fails here, before any request, with the option and the fix."""
+    problem = name_problem(params["name"])
+    if problem:
+        raise ModuleFailure(problem)
     mappings = params.get("mappings")
     if mappings is not None:
         if "properties" in mappings and not isinstance(mappings["properties"], dict):
@@ -68,7 +94,8 @@ def validate(params):
                                 "example {text: {type: text}}")
         for field, spec in flat_properties(mappings.get("properties") or {}).items():
             if not isinstance(spec, dict):
-                raise ModuleFailure("mappings.properties.%s must be a mapping such as {type: keyword}" % field)
+                raise ModuleFailure("%s must be a mapping such as {type: keyword}" % property_path(field))
+            check_dimension(field, spec)
         if "_meta" in mappings and not isinstance(mappings["_meta"], dict):
             raise ModuleFailure("mappings._meta must be a mapping")
     for key in normalise_settings(params.get("settings")):

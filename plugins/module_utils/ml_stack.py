@@ -24,10 +24,15 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils import server_rules, snapshot, specs
 from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError
-from ansible_collections.polardb.polarsearch.plugins.module_utils.common import Context, ModuleFailure
+from ansible_collections.polardb.polarsearch.plugins.module_utils.common import (
+    Context,
+    ModuleFailure,
+    check_wait_timeout,
+)
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector import ensure_connector
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_rules import validate as check_connector
 from ansible_collections.polardb.polarsearch.plugins.module_utils.index import ensure_index
+from ansible_collections.polardb.polarsearch.plugins.module_utils.index import name_problem
 from ansible_collections.polardb.polarsearch.plugins.module_utils.index import validate as check_index
 from ansible_collections.polardb.polarsearch.plugins.module_utils.info import connector_info
 from ansible_collections.polardb.polarsearch.plugins.module_utils.ml_stack_teardown import (
@@ -36,7 +41,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.ml_stack_teard
     unused_regexes,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model import ensure_model, find_model
-from ansible_collections.polardb.polarsearch.plugins.module_utils.model_fields import check_fields
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model import validate as check_model
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model_group import ensure_model_group
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model_group import validate as check_group
 from ansible_collections.polardb.polarsearch.plugins.module_utils.pipeline import ensure_pipeline
@@ -68,7 +73,7 @@ def checked(spec, params, what, check=None):
         try:
             check(validated)
         except ModuleFailure as exc:
-            raise ModuleFailure("stack: %s: %s" % (what, exc.message), **exc.details)
+            raise ModuleFailure("stack: %s: %s" % (what, exc.message), hidden=exc.hidden, **exc.details)
     return validated
 
 
@@ -201,7 +206,7 @@ def plan_stack(stack, params, model_id_of=lambda name: None):
                                                    check_group), ensure_model_group)
              for g in stack.get("groups_present") or []]
     todo += [("models_present", e["name"], checked(specs.model(), model_present(e, params), "model %s" % e["name"],
-                                                   check_fields), ensure_model) for e in present]
+                                                   check_model), ensure_model) for e in present]
     todo += [("pipelines_present", p["name"], checked(specs.pipeline(), pipeline_params(p, "present"),
                                                       "pipeline %s" % p["name"], check_pipeline), ensure_pipeline)
              for p in stack.get("pipelines_present") or []]
@@ -410,6 +415,43 @@ class StackRun:
             self.run("settings_absent", None, params, ensure_settings)
 
 
+STACK_LISTS = ("present", "absent", "deployed", "groups", "groups_present", "pipelines", "pipelines_present",
+               "pipelines_absent", "removed_first", "models")
+# The keys each entry of a list must have (as ml_stack_input resolves them).
+STACK_KEYS = {"present": ("name", "state", "regex", "connector"), "absent": ("name", "connector"),
+              "groups_present": ("name",), "pipelines_present": ("name", "type", "definition"),
+              "pipelines_absent": ("name", "type")}
+ENTRY_EXAMPLE = "resolve it with the ml_stack role or polarsearch_ml_stack_apply, which make the stack"
+
+
+def check_stack(stack, params):
+    """The shape of ``stack`` and the run's options, checked before the first request; each problem names its
+    path inside ``stack``."""
+    check_wait_timeout(params)
+    for key in STACK_LISTS:
+        value = stack.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            raise ModuleFailure("stack.%s is %r, not a list of mappings: %s" % (key, value, ENTRY_EXAMPLE))
+        for index, entry in enumerate(value):
+            if not isinstance(entry, dict):
+                raise ModuleFailure("stack.%s[%d] is %r, not a mapping: %s" % (key, index, entry, ENTRY_EXAMPLE))
+            missing = [k for k in STACK_KEYS.get(key, ()) if entry.get(k) in (None, "")]
+            if key in ("present", "absent") and not isinstance(entry.get("connector"), dict):
+                missing += [] if "connector" in missing else ["connector"]
+            if missing:
+                raise ModuleFailure("stack.%s[%d] has no %s: %s" % (key, index, ", ".join(missing), ENTRY_EXAMPLE))
+    index = stack.get("index")
+    if index is not None:
+        if not isinstance(index, dict):
+            raise ModuleFailure("stack.index is %r, not a mapping: %s" % (index, ENTRY_EXAMPLE))
+        problem = name_problem(index.get("name"), "stack.index.name (ml_stack_index in the ml_stack role)")
+        if problem:
+            raise ModuleFailure(problem)
+
+
 def ensure_stack(params, context):
     """Converge the resolved stack ``params['stack']``; one result per resource under ``resources``."""
+    check_stack(params["stack"], params)
     return StackRun(params["stack"], params, context).converge()

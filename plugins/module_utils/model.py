@@ -10,6 +10,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.client import 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import (
     ML,
     ModuleFailure,
+    check_wait_timeout,
     diff_of,
     drop_none,
     first_or_fail,
@@ -556,12 +557,21 @@ def resolve_group(context, params, model_name):
     return group
 
 
+def validate(params):
+    """The model's options, checked before any request: the wait and the structured fields."""
+    check_wait_timeout(params)
+    if params.get("wait_timeout") == 0 and params.get("state") == "deployed" and params.get("wait", True):
+        raise ModuleFailure("wait_timeout is 0 with state deployed, so the deploy could never be waited for: give "
+                            "the seconds to wait, such as 300, or set wait to false")
+    check_fields(params)
+
+
 def ensure_model(params, context):
     """Converge one remote model."""
     client = context.client
     state = params["state"]
     timeout = params["wait_timeout"]
-    check_fields(params)
+    validate(params)
     if params.get("duplicates") == "keep_one" and not params.get("model_id"):
         model = keep_one_model(context, params["name"], timeout)
     else:

@@ -46,6 +46,16 @@ def _unknown(option, value, keys):
             option, ", ".join(keys), ", ".join(unknown), ", ".join(unknown)))
 
 
+def _json_object(option, value):
+    """An interface schema: a mapping, or the JSON text of one."""
+    if value is None or isinstance(value, dict):
+        return
+    parsed = parse_json_text(value) if isinstance(value, str) else value
+    if not isinstance(parsed, dict):
+        raise ModuleFailure("%s must be a JSON schema object (a mapping, or its JSON text), not %r: give, such as, "
+                            "{type: object, properties: {parameters: {type: object}}}" % (option, value))
+
+
 def check_fields(params):
     """Refuse what the server would drop or refuse, naming the option, the key and the accepted ones."""
     for field, rule in FIELD_RULES.items():
@@ -53,6 +63,9 @@ def check_fields(params):
         if value is None:
             continue
         _unknown(field, value, rule["keys"])
+        if rule.get("json_values"):
+            for key in rule["keys"]:
+                _json_object("%s.%s" % (field, key), value.get(key))
         for key, keys in rule.get("nested", {}).items():
             if isinstance(value.get(key), dict):
                 _unknown("%s.%s" % (field, key), value[key], keys)

@@ -108,13 +108,38 @@ def desired_value(current, scope, key, value, list_mode):
     return value
 
 
-def ensure_settings(params, context):
-    """Compute the changes for the named keys and write them in one PUT."""
-    list_mode = params["list_mode"]
-    current = read_settings(context.client)
+def check_setting(scope, key, value):
+    """A setting name is dotted words (no empty part, no blank); a value is a scalar, a list of scalars, or
+    null (reset)."""
+    if not key.strip():
+        raise ModuleFailure("%s has an empty key: give the setting's dotted name, such as "
+                            "plugins.ml_commons.only_run_on_ml_node" % scope)
+    if any(c.isspace() for c in key) or "" in key.split("."):
+        raise ModuleFailure("%s has the key %r, which is not a setting name (it has %s): give the dotted name, such "
+                            "as plugins.ml_commons.only_run_on_ml_node" % (
+                                scope, key, "a space" if any(c.isspace() for c in key) else "an empty part"))
+    values = value if isinstance(value, (list, tuple)) else [value]
+    if any(isinstance(v, (dict, list, tuple)) for v in values):
+        raise ModuleFailure("%s.%s is a list of mappings or lists, which no setting takes: give a value, or a list "
+                            "of strings, such as ['^https://api\\.openai\\.com/.*$']" % (scope, key))
+
+
+def wanted_settings(params):
+    """The settings named by the task, flat, each checked (before any request)."""
     wanted = {scope: flatten(params.get(scope)) for scope in SCOPES}
     if not any(wanted.values()):
         raise ModuleFailure("nothing to manage: set persistent and/or transient")
+    for scope in SCOPES:
+        for key, value in wanted[scope].items():
+            check_setting(scope, key, value)
+    return wanted
+
+
+def ensure_settings(params, context):
+    """Compute the changes for the named keys and write them in one PUT."""
+    list_mode = params["list_mode"]
+    wanted = wanted_settings(params)
+    current = read_settings(context.client)
 
     unknown = sorted({key for scope in SCOPES for key in wanted[scope] if not is_known(current, key)})
     if unknown:

@@ -105,6 +105,8 @@ options:
     description:
       - HTTP headers an MCP connector sends, for example C(Authorization) with C(${credential.api_key}).
       - Only for MCP connectors; values are stored as strings.
+      - A credential written as it is (an C(Authorization), API key or token header without C(${credential.*})) is
+        refused, since the server would show it to anyone who can read the connector; put it into O(credential).
     type: dict
   actions:
     description:
@@ -119,19 +121,26 @@ options:
         type: str
         required: true
       method:
-        description: The HTTP method, such as V(POST).
+        description:
+          - The HTTP method, such as V(POST); one of C(GET), C(POST), C(PUT), C(PATCH), C(DELETE), C(HEAD), C(OPTIONS).
         type: str
         required: true
       url:
-        description: The URL; may use C(${parameters.*}).
+        description:
+          - The URL; may use C(${parameters.*}), each naming a parameter of O(parameters) when O(parameters) is given.
+          - A key or token in the query, or a C(user:password@), must be a C(${credential.*}) placeholder.
         type: str
         required: true
       headers:
-        description: Request headers; may use C(${credential.*}).
+        description:
+          - Request headers; may use C(${credential.*}).
+          - An C(Authorization), API key or token header must take its secret from C(${credential.*}); a literal
+            one is refused (the server would show it to anyone who can read the connector).
         type: dict
       request_body:
         description:
           - The request body template, a JSON text with C(${parameters.*}) placeholders. A dict is JSON-encoded.
+          - It must be JSON once each placeholder is filled in; a placeholder may stand for a whole value.
         type: raw
       pre_process_function:
         description: A built-in pre-process function (such as C(connector.pre_process.openai.embedding)) or a script.

@@ -18,7 +18,12 @@ from pathlib import Path
 from ansible.module_utils.common.yaml import yaml_load
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connection_spec import ARGUMENT_SPEC as CONNECTION_SPEC
-from ansible_collections.polardb.polarsearch.plugins.plugin_utils.ml_stack_input import INDEX_METHOD, credential, resolve
+from ansible_collections.polardb.polarsearch.plugins.plugin_utils.ml_stack_input import (
+    INDEX_METHOD,
+    credential,
+    option_problems,
+    resolve,
+)
 from ansible_collections.polardb.polarsearch.plugins.plugin_utils.ml_stack_report import report
 
 MODULE = "polardb.polarsearch.polarsearch_ml_stack"
@@ -92,6 +97,18 @@ def resolve_stack(args, presets=None):
                                               "index_recreate", "delete_index")}
     options.update(scheme=args.get("endpoint_scheme"), has_api_key=bool(args.get("api_key")))
     return resolve(args["models"], builtin_presets() if presets is None else presets, options)
+
+
+def input_problems(args):
+    """Each option of the stack that does not fit its specification, in one short message naming the role
+    variable (the connection options are the module's to check)."""
+    problems = option_problems(args, STACK_SPEC, [name for name in STACK_SPEC if name != "connection_vars"])
+    variables = args.get("connection_vars")
+    if isinstance(variables, dict):
+        spec = connection_spec()
+        problems += option_problems(variables, spec, [name for name in spec if name in variables],
+                                    variable=lambda name: "polarsearch_" + name, prefix="connection_vars.")
+    return problems
 
 
 def connection_problems(args):

@@ -13,6 +13,8 @@ import re
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.names import MANAGED_GROUP_DESCRIPTION
 
+from ansible_collections.polardb.polarsearch.plugins.module_utils.index import name_problem
+
 KINDS = ("embedding", "rerank", "llm")
 STATES = ("present", "deployed", "absent")
 # What ML Commons accepts in model and connector names: letters, numbers, spaces and basic punctuation.
@@ -86,6 +88,91 @@ class Options:
         self.index_method = options.get("index_method") or dict(INDEX_METHOD)
         self.index_recreate = bool(options.get("index_recreate"))
         self.delete_index = bool(options.get("delete_index"))
+
+
+# The role variable of each option of polarsearch_ml_stack_apply: ml_stack_<option>, but for these.
+ROLE_VARIABLES = {"endpoint_scheme": "ml_stack_scheme"}
+GOOD_VALUES = {"models": "[{name: qwen-max, kind: llm}]", "models[]": "{name: qwen-max, kind: llm}",
+               "presets": "{my_preset: {display_name: My service, kinds: {llm: {path: /v1/chat/completions}}}}",
+               "index_method": "{name: hnsw, engine: lucene, space_type: cosinesimil}"}
+BOOLEANS = ("true", "false", "yes", "no", "on", "off", "1", "0", "y", "n", "t", "f")
+
+
+def role_variable(option):
+    return ROLE_VARIABLES.get(option, "ml_stack_" + option)
+
+
+def _example(option, spec):
+    if option in GOOD_VALUES:
+        return GOOD_VALUES[option]
+    default = spec.get("default")
+    if isinstance(default, bool):
+        return "true" if default else "false"
+    return default if default not in (None, "") else None
+
+
+def _whole_number(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.match(r"^\s*-?[0-9]+\s*$", value):
+        return int(value)
+    return None
+
+
+def _option_problem(option, value, spec):
+    """What is wrong with one option's value, or None."""
+    kind = spec.get("type", "str")
+    example = _example(option, spec)
+    such_as = "" if example is None else ", such as %s" % (example,)
+    if spec.get("choices") is not None:
+        if str(value) not in spec["choices"]:
+            return "%r is not one of %s: give one of them%s" % (value, ", ".join(spec["choices"]), such_as)
+        return None
+    if kind == "int":
+        number = _whole_number(value)
+        if number is None:
+            return "%r is not a whole number: give one%s" % (value, such_as)
+        if number < 0:
+            return "%s is a negative number of seconds: give 0 or more%s" % (number, such_as)
+    elif kind == "float":
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            return "%r is not a number: give a number of seconds, such as 30" % (value,)
+    elif kind == "bool":
+        if not isinstance(value, bool) and str(value).strip().lower() not in BOOLEANS:
+            return "%r is not true or false: give true or false" % (value,)
+    elif kind == "list":
+        if not isinstance(value, list):
+            return "%r is not a list: give a list%s" % (value, such_as)
+    elif kind == "dict":
+        if not isinstance(value, dict):
+            return "%r is not a mapping: give a mapping%s" % (value, such_as)
+    elif isinstance(value, (dict, list)):
+        return "is a %s, not a text: give a text%s" % ("mapping" if isinstance(value, dict) else "list", such_as)
+    return None
+
+
+def option_problems(args, spec, options, variable=role_variable, prefix=""):
+    """One short message per bad option among ``options``, each naming the role variable and the option
+    (``prefix`` + its name)."""
+    problems = []
+    for option in options:
+        value = args.get(option)
+        if value is None or (prefix and value == ""):
+            continue
+        label = "%s (option %s%s)" % (variable(option), prefix, option)
+        problem = _option_problem(option, value, spec[option])
+        if problem:
+            problems.append("%s: %s" % (label, problem))
+        elif spec[option].get("elements") == "dict":
+            for index, item in enumerate(value):
+                if not isinstance(item, dict):
+                    problems.append("%s[%d]: %r is not a mapping: give one, such as %s" % (
+                        variable(option), index, item, GOOD_VALUES.get(option + "[]", "{}")))
+    return problems
 
 
 def entry_state(entry, options):
@@ -195,7 +282,12 @@ def pipeline_problems(models, options):
 
 def index_problems(options):
     """The stack's index takes the ingest pipeline as its default pipeline, so it needs the pipelines."""
-    if not options.index or options.state == "absent" or options.pipelines:
+    if not options.index:
+        return []
+    problem = name_problem(options.index, "ml_stack_index")
+    if problem:
+        return [problem]
+    if options.state == "absent" or options.pipelines:
         return []
     return ["ml_stack_index: the index %s takes the stack's ingest pipeline as its default pipeline, so it needs "
             "ml_stack_pipelines: true; set ml_stack_pipelines to true, or ml_stack_index to ''" % options.index]

@@ -584,8 +584,8 @@ def test_pipelines_follow_the_models_and_go_before_them(search_stack, rest):
 
 # -- 7. bad input -----------------------------------------------------------------------------------------------
 BAD_INPUT = [
-    ([{"name": "x", "kind": "foo"}], "value of kind must be one of: embedding, rerank, llm, got: foo"),
-    ([{"kind": "llm"}], "missing required arguments: name"),
+    ([{"name": "x", "kind": "foo"}], "ml_stack_models[0] (x): kind must be one of embedding, rerank, llm, not foo"),
+    ([{"kind": "llm"}], "ml_stack_models[0] (no name): name is required"),
     ([{"name": "x", "kind": "llm", "preset": "nope"}], "unknown preset nope"),
     ([{"name": "x", "kind": "llm", "endpoint": "ftp://example.com"}], "the endpoint ftp://example.com is not"),
     ([{"name": "x", "kind": "llm"}, {"name": "x", "kind": "rerank"}], "names must be unique"),
@@ -603,3 +603,5 @@ def test_bad_input_fails_before_anything_runs(models, message):
     assert "Connection refused" not in run.output
     assert '"resources"' not in run.output, "the stack module ran"
     assert run.report is None, "the role stopped before the report"
+    # one short message, never the role's whole argument specification
+    assert "argument_spec_data" not in run.output

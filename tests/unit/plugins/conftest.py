@@ -43,6 +43,7 @@ if str(UNIT_DIR) not in sys.path:
 
 from ansible.module_utils import basic  # noqa: E402
 from ansible.module_utils.common import warnings as ansible_warnings  # noqa: E402
+from ansible.module_utils.common.parameters import remove_values  # noqa: E402
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator  # noqa: E402
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils import client as client_mod  # noqa: E402
@@ -170,11 +171,13 @@ def assert_no_secret(result, secrets):
         assert secret not in text, "secret %r leaked into the module result: %s" % (secret, text)
 
 
-def run_module(module, args, check_mode=False, diff=False, extra_secrets=(), connection=True):
+def run_module(module, args, check_mode=False, diff=False, extra_secrets=(), connection=True, invocation=False):
     """Run ``module.main()`` with ``args``; return the result dict (``failed`` is True on fail_json).
 
     The raw keyword arguments that reach exit_json/fail_json are returned, before
-    Ansible's own no_log masking, and asserted to contain no secret.
+    Ansible's own no_log masking, and asserted to contain no secret. With ``invocation``, the result
+    also has the ``invocation`` Ansible prints at -vvv: the module's parameters with its no-log values
+    masked, as AnsibleModule masks them.
     """
     full = dict(CONNECTION) if connection else {}
     full.update(copy.deepcopy(args))
@@ -183,15 +186,21 @@ def run_module(module, args, check_mode=False, diff=False, extra_secrets=(), con
     if diff:
         full["_ansible_diff"] = True
 
+    def invoked(self, kwargs):
+        if invocation:
+            params = getattr(self, "params", None) or {}
+            kwargs["invocation"] = {"module_args": remove_values(params, self.no_log_values)}
+        return kwargs
+
     def exit_json(self, **kwargs):
         kwargs.setdefault("changed", False)
         kwargs.setdefault("failed", False)
-        raise AnsibleExitJson(kwargs)
+        raise AnsibleExitJson(invoked(self, kwargs))
 
     def fail_json(self, msg=None, **kwargs):
         kwargs["failed"] = True
         kwargs["msg"] = msg
-        raise AnsibleFailJson(kwargs)
+        raise AnsibleFailJson(invoked(self, kwargs))
 
     result = None
     with patch_module_args(full), as_target(), \

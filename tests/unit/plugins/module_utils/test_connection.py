@@ -99,7 +99,7 @@ def test_tls_options():
 def test_client_is_configured_from_the_options(server, tmp_path):
     session = requests.Session()
     ca = tmp_path / "ca.pem"
-    ca.write_text("x")
+    ca.write_text("-----BEGIN CERTIFICATE-----\nx\n")
     client = options(host="h:9200", user_password="admin:" + PW, ca_path=str(ca), timeout=7.5, retries=5).client(
         extra_secrets=["extra-secret", ""], session=session)
     assert client.base_url == "https://h:9200"

@@ -163,7 +163,7 @@ def test_no_proxy_bypasses_the_proxy(https, pki, env):
 
 def test_an_unreadable_client_certificate_is_a_clear_error(https, pki, env, tmp_path):
     cert = tmp_path / "client.pem"
-    cert.write_text("x")
+    cert.write_text("-----BEGIN CERTIFICATE-----\nx\n")
     c = client(https.url, ca_path=pki["private_ca"], client_cert=str(cert), retries=0)
     cert.unlink()
     with pytest.raises(PolarSearchError) as info:
