@@ -151,3 +151,11 @@ def test_the_fake_server_follows_the_rules_that_changed(version, update_status, 
         "defaults"].get("plugins.ml_commons.safe_delete_model") == ("false" if safe_delete else None)
     assert server._dispatch("PUT", "_plugins/_ml/connectors/%s" % cid, {}, {"description": "x"})[0] == update_status
     assert server._dispatch("DELETE", "_plugins/_ml/connectors/%s" % cid, {}, None)[0] == delete_status
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 501])
+def test_a_gateway_that_refuses_cat_plugins_falls_back_to_the_opensearch_version(fresh, run, status):
+    server = fresh(version="2.19.1")
+    server.fail_next("GET", r"^_cat/plugins$", status=status)
+    result = run(connector_module, connector(client_config={"skip_ssl_verification": True}))
+    assert result["failed"] is True and "this server runs 2.19.1" in result["msg"] and server.writes == []
