@@ -587,6 +587,10 @@ class FakeServer:
         return self._unsupported(method, tail)
 
     def _validate_text(self, what, value):
+        # ML Commons 3.1+ checks names and descriptions for safe characters; 2.19.1 stores any (server_rules,
+        # contract scenario unsafe_name_is_refused)
+        if not self.since("name and description safe characters"):
+            return
         if value is not None and (not isinstance(value, str) or not re.fullmatch(
                 r"[\w\s.,!?():@\-/'\"]*", value)):
             raise error(400, "Validation Failed: 1: Model connector %s can only contain letters, numbers, spaces, "
@@ -646,6 +650,10 @@ class FakeServer:
         self._validate_text("name", body["name"])
         self._validate_text("description", body.get("description"))
         protocols = self.protocols()
+        if body["protocol"] in MCP_PROTOCOLS and body["protocol"] not in protocols:
+            # a server older than the protocol has no connector class registered for it (observed on 2.19.1:
+            # 400 "Can't find class for type mcp_sse")
+            raise error(400, "Can't find class for type %s" % body["protocol"], "illegal_argument_exception")
         if body["protocol"] not in protocols:
             raise error(400, "Unsupported connector protocol. Please use one of %s" % protocols,
                         "illegal_argument_exception")

@@ -15,7 +15,7 @@ TESTS = Path(__file__).resolve().parents[2]
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
-from contract_scenarios import SCENARIOS  # noqa: E402
+from contract_scenarios import SCENARIOS, VERSIONS, expected_for  # noqa: E402
 from fake_server import FakeServer  # noqa: E402
 
 
@@ -26,8 +26,9 @@ def fake_api(server):
     return api
 
 
+@pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
-def test_the_fake_answers_as_ml_commons(scenario):
-    server = FakeServer()
-    assert scenario.run(fake_api(server), "contract") == scenario.expected
+def test_the_fake_answers_as_ml_commons(scenario, version):
+    server = FakeServer(version=version)
+    assert scenario.run(fake_api(server), "contract") == expected_for(scenario, version)
     assert server.connectors == {}, "the scenario deletes what it created"
