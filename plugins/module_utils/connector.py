@@ -24,6 +24,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_look
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_record import public
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_replace import (
     delete_with_set_aside,
+    deployed_now,
     finish_replace,
     redeploy_update,
     replace_connector,
@@ -140,6 +141,9 @@ def ensure_connector(params, context):
             before, shown = dict(before, credential="unknown"), dict(shown, credential="unknown")
         return dict(result(current, before, shown, [m["model_id"] for m in users]), credential_compared=not unknown)
 
+    # Which models are deployed decides the path: a search can show a model's state from before its
+    # last deploy or undeploy (2.19.1), a GET is real time.
+    deployed = deployed_now(context, users)
     policy = params["on_deployed_models"]
     fields = sorted(set(changes) | set("parameters.%s (remove)" % k for k in removals) | (
         {"credential"} if rotate else set()))

@@ -6,7 +6,10 @@ that stopped halfway, and the in-place update around an undeploy."""
 
 from __future__ import annotations
 
+from ansible.module_utils.common.warnings import warn
+
 from ansible_collections.polardb.polarsearch.plugins.module_utils.names import SET_ASIDE_NAME
+from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import ModuleFailure
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_drift import full_spec
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_lookup import search_connectors
@@ -17,23 +20,30 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_writ
     update_connector,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.in_use import (
-    check_deletable,
     delete_blockers,
+    hidden_users_failure,
     id_terms,
+    refusal_users,
+    sees_every_model,
+    shared_terms_text,
+    unseen_users,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model import (
     deploy,
+    get_model,
     is_deployed,
+    label,
     models_using_connector,
     point_models_at,
     undeploy,
+    update_model,
 )
 
 # Attempts at a replacement connector whose ID the server's in-use check tells apart from the old one.
 DISTINCT_ID_ATTEMPTS = 3
 DISCARDED_NAME = SET_ASIDE_NAME
 DISTINCT_ID_PAUSE = 1.1
-REPLACE_HINT = ", or set on_deployed_models=redeploy to update this connector in place"
+DEFAULT_WAIT = 300
 
 
 def set_aside(client, connector):
@@ -85,11 +95,17 @@ def rename_blockers(client, connector):
 
 
 def replace_connector(context, current, desired, params, users, removals=()):
-    """Create the desired connector, move every model to it, then delete the old one."""
+    """Create the desired connector, move every model to it, then delete the old one.
+
+    All or nothing: models the caller cannot see that use the old connector fail the run before any
+    write (see ``in_use.unseen_users``); a later step that fails moves the models back and deletes the
+    new connector, so no run leaves two same-named connectors or a half-moved set of models."""
     if not params.get("credential"):
         raise ModuleFailure("connector %s (%s) must be replaced, and its credential cannot be read back from "
                             "the server: set credential" % (current.name, current.connector_id))
-    check_deletable(context.client, current, REPLACE_HINT if users and not removals else "")
+    unseen, count = unseen_users(context, current, users)
+    if count:
+        raise hidden_users_failure(context.client, current, unseen, count, "replaced")
     leftovers = set_aside(context.client, current)
     known = [current.connector_id] + [c.connector_id for c in leftovers]
     spec = full_spec(current, desired)
@@ -103,9 +119,67 @@ def replace_connector(context, current, desired, params, users, removals=()):
             lambda: create_connector(context, aside, params, replaces=current.connector_id, known_ids=known), known)
     else:
         new, discarded = create_connector(context, spec, params, replaces=current.connector_id, known_ids=known), []
-    point_models_at(context, users, new.connector_id, params["wait_timeout"])
-    delete_with_set_aside(context, current, leftovers + discarded, users, params["wait_timeout"])
+    timeout = params["wait_timeout"]
+    moved, blockers = [], []
+    try:
+        for model in users:
+            moved.append(model)
+            update_model(context, model, {"connector_id": new.connector_id}, timeout)
+        blockers = term_blockers(context.client, current, users)
+        if not blockers:
+            delete_connector(context, current, [m["model_id"] for m in users], timeout)
+    except (ModuleFailure, PolarSearchError) as exc:
+        raise undo_replace(context, current, new, moved, discarded, exc, timeout)
+    if blockers:
+        leave_replaced(current, new, blockers)
+    for other in sorted(leftovers + discarded, key=lambda c: c.connector_id):
+        delete_connector(context, other)
     return new
+
+
+def undo_replace(context, old, new, moved, discarded, failure, timeout):
+    """A replace whose move or delete failed: the models go back to the old connector and the new
+    connector is deleted (nothing changed); a model that cannot be moved back keeps the new connector,
+    which the next run finds as the replacement and finishes. Returns the failure to raise."""
+    errors = {}
+    for model in moved:
+        try:
+            update_model(context, model, {"connector_id": old.connector_id}, timeout)
+        except (ModuleFailure, PolarSearchError) as exc:
+            errors[model["model_id"]] = str(getattr(exc, "message", exc))
+    cause = getattr(failure, "message", failure)
+    found = refusal_users(failure)
+    if found is not None:
+        named = found[0] - set(m["model_id"] for m in moved)
+        if named:
+            cause = "%s (model(s) %s, which this user cannot see or did not move)" % (cause, ", ".join(sorted(named)))
+    if errors:
+        where = ", ".join("%s (%s): %s" % (label(m), m["model_id"], state_of(context, m).get("connector_id") or "unknown")
+                          for m in moved)
+        return ModuleFailure(
+            "connector %s (%s) was replaced only in part: %s; moving the models back to it failed: %s. The models "
+            "now (model: connector): %s. The next run finishes the replace (connector %s), or fix the cause and run "
+            "again" % (old.name, old.connector_id, cause, "; ".join("%s: %s" % (k, v) for k, v in sorted(errors.items())),
+                       where, new.connector_id),
+            models=[m["model_id"] for m in moved])
+    try:
+        # the server's in-use check may count the models moved back as the new connector's users for a
+        # moment (2.19.1: the models index refreshes after the PUT), which is waited out
+        delete_connector(context, new, [m["model_id"] for m in moved], timeout)
+        for other in discarded:
+            delete_connector(context, other)
+    except (ModuleFailure, PolarSearchError) as exc:
+        return ModuleFailure(
+            "connector %s (%s) was not changed: %s. Its models were moved back to it (%s), but deleting the new "
+            "connector %s failed: %s. The next run deletes it" % (
+                old.name, old.connector_id, cause, ", ".join(label(m) for m in moved) or "none had moved",
+                new.connector_id, getattr(exc, "message", exc)),
+            models=sorted(found[0]) if found else [])
+    return ModuleFailure(
+        "connector %s (%s) was not changed: %s. Its models were moved back to it (%s) and the new connector %s "
+        "was deleted" % (old.name, old.connector_id, cause,
+                         ", ".join(label(m) for m in moved) or "none had moved", new.connector_id),
+        models=sorted(found[0]) if found else [])
 
 
 def delete_with_set_aside(context, connector, aside=None, moved=(), timeout=0):
@@ -113,19 +187,69 @@ def delete_with_set_aside(context, connector, aside=None, moved=(), timeout=0):
     models as its users), then the replacements set aside while its models used it (looked up when
     ``aside`` is not given)."""
     aside = set_aside(context.client, connector) if aside is None else aside
-    delete_connector(context, connector, [m["model_id"] for m in moved], timeout)
+    try:
+        delete_connector(context, connector, [m["model_id"] for m in moved], timeout)
+    except PolarSearchError as exc:
+        raise refused_for_unseen(context, connector, exc, moved) or exc
     for other in sorted(aside, key=lambda c: c.connector_id):
         delete_connector(context, other)
+
+
+def refused_for_unseen(context, connector, exc, moved=()):
+    """The failure naming the models the caller cannot see, when they are why the server refused to
+    delete ``connector`` (None for another refusal)."""
+    found = refusal_users(exc)
+    if found is None or sees_every_model(context.client):
+        return None
+    named, count = found
+    seen = set(m["model_id"] for m in moved) | set(
+        m["model_id"] for m in delete_blockers(context.client, connector.connector_id))
+    unseen = named - seen
+    if not unseen and (named or count <= len(seen)):
+        return None
+    return hidden_users_failure(context.client, connector, unseen, len(unseen) or count - len(seen), "deleted",
+                                nothing_changed=not moved)
 
 
 def finish_replace(context, old, new, timeout):
     """Converge a replace that stopped halfway: models move to the new connector, the old one goes.
     Returns the models moved."""
-    check_deletable(context.client, old, "")
     users = models_using_connector(context.client, old.connector_id)
+    unseen, count = unseen_users(context, old, users)
+    if count:
+        raise hidden_users_failure(context.client, old, unseen, count, "deleted to finish its replace by %s (%s)"
+                                   % (new.name, new.connector_id))
     moved = point_models_at(context, users, new.connector_id, timeout)
+    blockers = term_blockers(context.client, old, users)
+    if blockers:
+        leave_replaced(old, new, blockers)
+        return moved
     delete_with_set_aside(context, old, moved=users, timeout=timeout)
     return moved
+
+
+def term_blockers(client, connector, moved=()):
+    """The models of other connectors the server counts as users of ``connector`` because their
+    connector IDs share an analyzed term with its ID (see ``in_use.delete_blockers``), besides the
+    ``moved`` ones (which a search may still show on it for a moment)."""
+    cid = connector.connector_id
+    skip = set(m["model_id"] for m in moved)
+    return sorted((m for m in delete_blockers(client, cid)
+                   if m.get("connector_id") != cid and m["model_id"] not in skip), key=lambda m: m["model_id"])
+
+
+def leave_replaced(old, new, blockers):
+    """A replace whose old connector the server will not delete yet, only because models of other
+    connectors share a term of its ID: the run still converges. The old connector stays, unused, as
+    the replaced half of the pair (the new one names it in ``polarsearch_replaces``, so every run takes
+    the new one for the connector), and each later run deletes it once the server allows."""
+    warn("connector %s (%s) was replaced by %s and stays, unused, as its replaced half: the server refuses to "
+         "delete it while it counts model(s) %s (of connector(s) %s) as its users, because ML Commons compares "
+         "connector IDs as analyzed text%s. A later run deletes it once those models are deleted or moved" % (
+             old.name, old.connector_id, new.connector_id,
+             ", ".join("%s (%s)" % (label(m), m["model_id"]) for m in blockers),
+             ", ".join(sorted(set(str(m.get("connector_id")) for m in blockers))),
+             shared_terms_text(blockers, old.connector_id)))
 
 
 def users_of(context, connector, moved=()):
@@ -136,13 +260,90 @@ def users_of(context, connector, moved=()):
 
 
 def redeploy_update(context, current, changes, params, deployed, rotate):
+    """Undeploy the ``deployed`` models, update the connector in place, deploy them again. Whatever step fails,
+    every model this run undeployed is deployed again (each one, whatever happened to the others);
+    a failure names every error and each model's state."""
     timeout = params["wait_timeout"]
-    for model in deployed:
-        undeploy(context, model, True, timeout)
+    taken, failure, updated, step = [], None, None, "undeploying its models"
     try:
-        updated = update_connector(context, current, changes, params, rotate)
-    finally:
-        # Also when the update failed: never leave a model undeployed because a later step failed.
         for model in deployed:
-            deploy(context, dict(model, model_state="UNDEPLOYED"), True, timeout)
-    return updated
+            taken.append(model)
+            try:
+                undeploy(context, model, True, timeout)
+            except (ModuleFailure, PolarSearchError):
+                if is_deployed(state_of(context, model)):
+                    taken.pop()   # the failed undeploy took nothing down
+                raise
+        step = "updating it in place"
+        updated = update_connector(context, current, changes, params, rotate)
+    except (ModuleFailure, PolarSearchError) as exc:
+        failure = exc
+    errors = put_back(context, taken, timeout)
+    if failure is None and not errors:
+        return updated
+    raise half_done(context, current, failure, errors, deployed, step)
+
+
+def deployed_now(context, models):
+    """Of ``models`` (as a search showed them), those deployed now: a search right after a deploy or an
+    undeploy can show a model's earlier state (2.19.1, docs/local-cluster.md), a GET is real time. A
+    model the search showed deployed that cannot be read stays in."""
+    out = []
+    for model in models:
+        now = state_of(context, model)
+        if is_deployed(now or model):
+            out.append(dict(model, model_state=(now or model).get("model_state")))
+    return out
+
+
+def state_of(context, model):
+    """The model as the server has it now (``{}`` when it cannot be read)."""
+    try:
+        return get_model(context.client, model["model_id"]) or {}
+    except PolarSearchError:
+        return {}
+
+
+def put_back(context, models, timeout=None):
+    """Deploy again each of ``models`` (which this run undeployed), going on after a failure.
+    Returns {model_id: error message} of those that failed."""
+    errors = {}
+    for model in models:
+        try:
+            deploy(context, dict(model, model_state="UNDEPLOYED"), True,
+                   timeout if timeout is not None else DEFAULT_WAIT)
+        except (ModuleFailure, PolarSearchError) as exc:
+            errors[model["model_id"]] = str(getattr(exc, "message", exc))
+    return errors
+
+
+def model_states(context, models):
+    """[{model_id, name, model_state}] of the models as the server has them now."""
+    out = []
+    for model in models:
+        now = state_of(context, model) if not context.check_mode else model
+        out.append({"model_id": model["model_id"], "name": label(model),
+                    "model_state": now.get("model_state") or "unknown (could not be read)"})
+    return out
+
+
+def half_done(context, connector, failure, errors, models, step):
+    """The failure of a change that undeployed models: every error, then each model's state now."""
+    parts = []
+    if failure is not None:
+        parts.append("connector %s (%s) was not changed: %s failed: %s" % (
+            connector.name, connector.connector_id, step, getattr(failure, "message", failure)))
+    else:
+        parts.append("connector %s (%s) was changed" % (connector.name, connector.connector_id))
+    by_id = {m["model_id"]: m for m in models}
+    for model_id, message in sorted(errors.items()):
+        parts.append("deploying model %s (%s) again failed: %s" % (label(by_id[model_id]), model_id, message))
+    states = model_states(context, models)
+    text = "; ".join(parts) + ". The models now: " + ", ".join(
+        "%s (%s): %s" % (s["name"], s["model_id"], s["model_state"]) for s in states)
+    if errors:
+        text += ". Deploy the models that are not DEPLOYED again (polarsearch_model state=deployed) once the " \
+                "cause is fixed"
+    else:
+        text += ". Every model this run undeployed was put back (deployed again)"
+    return ModuleFailure(text, model_states=states)

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import ML, ModuleFailure
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model import is_deployed, label, model_view
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model_group import user_info
+
+IN_USE_REFUSAL = re.compile(r"(\d+) models are still using this connector")
 
 
 def id_terms(value):
@@ -76,3 +80,74 @@ def check_deletable(client, connector, hint):
             ", ".join(sorted(set(str(m.get("connector_id")) for m in others))),
             shared_terms_text(others, cid), hint),
         models=[m["model_id"] for m in others])
+
+
+# -- models the caller cannot see -------------------------------------------------------------------
+# With model access control, a non-admin user's model _search leaves out the models of model groups it
+# may not access, while ML Commons' connector delete (DeleteConnectorTransportAction) runs its in-use
+# search in a stashed thread context, which sees every model, and names them all in its 409: "2 models
+# are still using this connector, please delete or update the models first: [id1, id2]" (observed on
+# the secure 2.19.1 profile, where a replace then left two same-named connectors).
+
+
+def sees_every_model(client):
+    """True when the caller's searches find every model: no security plugin, or an admin (all_access)."""
+    user = user_info(client)
+    return user is None or bool(user["admin"])
+
+
+def refusal_users(exc):
+    """(model IDs, count) an in-use 409 of a connector delete names, or None for another error."""
+    reason = str(getattr(exc, "reason", None) or exc)
+    counted = IN_USE_REFUSAL.search(reason)
+    if getattr(exc, "status", None) != 409 or not counted:
+        return None
+    tail = reason.rsplit(":", 1)[-1] if "[" in reason else ""
+    return set(re.findall(r"[A-Za-z0-9_-]{8,}", tail)), int(counted.group(1))
+
+
+def unseen_users(context, connector, visible):
+    """The users of ``connector`` the caller cannot see, as the server's own in-use check names them:
+    (model IDs, how many), empty when the caller sees every model.
+
+    ``visible`` are the models the caller's search finds using the connector (its ``match`` on the
+    connector ID, the one the server's check runs); at least one is needed. The server is asked by a
+    DELETE of the connector, which it refuses (409) while any model matches, naming every model its
+    check found, the hidden ones too; nothing is written. Should the DELETE pass after all (the visible
+    models were deleted or moved away meanwhile), the connector had no user left and is gone: the run
+    fails saying so, and the next run creates it again.
+    """
+    if not visible or sees_every_model(context.client):
+        return set(), 0
+    cid = connector.connector_id
+    seen = set(m["model_id"] for m in visible) | set(m["model_id"] for m in delete_blockers(context.client, cid))
+    try:
+        context.client.delete("%s/connectors/%s" % (ML, cid))
+    except PolarSearchError as exc:
+        found = refusal_users(exc)
+        if found is None:
+            raise
+        named, count = found
+        if named:
+            return named - seen, len(named - seen)
+        return set(), max(0, count - len(seen))
+    context.changed = True
+    raise ModuleFailure("connector %s (%s) was deleted: asked whether models the caller cannot see use it, the server "
+                        "found no model using it any more (the models that used it were deleted or moved "
+                        "meanwhile). Run again to create it" % (connector.name, cid))
+
+
+def hidden_users_failure(client, connector, unseen, count, what, nothing_changed=True):
+    """The failure of a change the server would refuse because of models the caller cannot see."""
+    user = user_info(client) or {}
+    models = ", ".join(sorted(unseen)) if unseen else "%d model(s) (the server did not name them)" % count
+    return ModuleFailure(
+        "connector %s (%s) cannot be %s: the server counts model(s) %s as its users, and user %s cannot see them "
+        "(they are in model groups it may not access); the server refuses to delete a connector while any model "
+        "uses it, so a replace would leave the old connector and the models it cannot see behind.%s The owners of "
+        "those models, or an admin, can lift this: by deleting them or re-pointing them to another connector, or "
+        "by running this change as an admin; with on_deployed_models=redeploy the connector is updated in place "
+        "once no model it cannot see is deployed" % (
+            connector.name, connector.connector_id, what, models, user.get("name") or "(unknown)",
+            " Nothing was changed." if nothing_changed else ""),
+        models=sorted(unseen), unseen_models=count)

@@ -36,8 +36,10 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.index import n
 from ansible_collections.polardb.polarsearch.plugins.module_utils.index import validate as check_index
 from ansible_collections.polardb.polarsearch.plugins.module_utils.info import connector_info
 from ansible_collections.polardb.polarsearch.plugins.module_utils.ml_stack_teardown import (
+    check_unseen_users,
     deleted_names,
     foreign_blockers,
+    removable_regexes,
     unused_regexes,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model import ensure_model, find_model
@@ -248,6 +250,7 @@ class StackRun:
         self.results = {}
         self.listed = []
         self.diffs = []
+        self.warnings = []
         self.cache = snapshot.attach(self.client)
 
     # -- reading -------------------------------------------------------------------------
@@ -331,7 +334,10 @@ class StackRun:
         self.index_result()
         if self.params.get("verify") and not self.context.check_mode and self.stack.get("deployed"):
             self.verify()
-        return {"resources": self.results, "check_mode": self.context.check_mode, "diff": self.diffs}
+        out = {"resources": self.results, "check_mode": self.context.check_mode, "diff": self.diffs}
+        if self.warnings:
+            out["warnings"] = self.warnings
+        return out
 
     def model_id_of(self, name):
         """The ID of the model ``name`` as this run's converge returned it (None in check mode for a new one)."""
@@ -380,6 +386,9 @@ class StackRun:
             "index_absent": (),
         }[key]
         self.refresh(*kinds)
+        if key == "models_absent":
+            # all or nothing: models the caller cannot see would leave a connector behind
+            check_unseen_users(self.context, self.stack)
         if key == "models_absent" and (self.context.check_mode or not self.params["keep_trusted_endpoints"]):
             # The connectors on the whole cluster, read before anything of them is deleted: which
             # trusted entries another connector still needs, and (check mode) what blocks a delete.
@@ -407,7 +416,10 @@ class StackRun:
                 self.run("connectors_absent", entry["name"], params, ensure_connector)
         if self.params["keep_trusted_endpoints"]:
             return
-        unused = unused_regexes(self.stack, listed)
+        unused, kept = removable_regexes(self.client, unused_regexes(self.stack, listed),
+                                         self.params.get("remove_unseen_trusted_endpoints"))
+        if kept:
+            self.warnings.append(kept)
         if unused:
             params = checked(specs.cluster_settings(), {"list_mode": "remove", "persistent": {TRUSTED_KEY: unused}},
                              "cluster settings")

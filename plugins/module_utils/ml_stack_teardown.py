@@ -8,11 +8,20 @@ from __future__ import annotations
 import re
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.names import SET_ASIDE_NAME
+from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_lookup import search_connectors
+from ansible_collections.polardb.polarsearch.plugins.module_utils.in_use import hidden_users_failure, unseen_users
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model import models_using_connector
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model_group import user_info
+from ansible_collections.polardb.polarsearch.plugins.module_utils.settings import effective, read_settings
 
 # ML Commons fills an action URL from the connector's parameters (a StringSubstitutor with the prefix
 # "${parameters." and the suffix "}"; "name:-default" gives a default) before it checks the URL
 # against the trusted endpoint regexes, which must match the whole URL (Matcher.matches()).
 PLACEHOLDER = re.compile(r"\$\{parameters\.([^}:]+)(?::-([^}]*))?\}")
+# With it true, a non-admin user's connector _search finds only the connectors it may access
+# (ConnectorAccessControlHelper adds the access filter to the search); an admin (all_access) finds all.
+CONNECTOR_ACCESS_CONTROL = "plugins.ml_commons.connector_access_control_enabled"
 
 
 def action_urls(connector):
@@ -83,3 +92,41 @@ def foreign_blockers(stack, connectors, models_absent):
                 "the server counts model(s) %s, which are not absent models of this stack, as users of connector %s; "
                 "a real run would fail to delete it" % (", ".join(foreign), connector.get("name")))
     return problems
+
+
+def check_unseen_users(context, stack):
+    """Before the teardown deletes anything: fail when the server counts models the caller cannot see
+    (model access control) as users of a connector the teardown deletes. The teardown would delete
+    the stack's models and then be refused the connector; so it changes nothing and names them.
+    The server is asked while the stack's own models still use the connector (``in_use.unseen_users``)."""
+    for entry in stack.get("absent") or []:
+        for connector in search_connectors(context.client, entry["connector"]["name"]):
+            users = models_using_connector(context.client, connector.connector_id)
+            unseen, count = unseen_users(context, connector, users)
+            if count:
+                raise hidden_users_failure(context.client, connector, unseen, count, "deleted by this teardown")
+
+
+def sees_every_connector(client):
+    """True when the caller's connector search finds every connector: no security plugin, an admin, or
+    connector access control off. A caller that may not read the settings is taken not to."""
+    user = user_info(client)
+    if user is None or user["admin"]:
+        return True
+    try:
+        current = read_settings(client)
+    except PolarSearchError:
+        return False
+    return str(effective(current, "transient", CONNECTOR_ACCESS_CONTROL)).lower() != "true"
+
+
+def removable_regexes(client, unused, told):
+    """(entries to remove, warning or None): the entries nothing the caller sees needs are removed only
+    when it sees every connector (another team's connector it cannot see may need one; on 3.7+ the
+    server checks the entries on every predict), or when ``told`` (remove_unseen_trusted_endpoints)."""
+    if not unused or told or sees_every_connector(client):
+        return unused, None
+    return [], ("kept the trusted endpoint entries %s although no connector this user can see needs them: with %s "
+                "true it cannot see other users' connectors, which may need them. An admin can remove them, or set "
+                "remove_unseen_trusted_endpoints (ml_stack_remove_unseen_trusted_endpoints) to remove them anyway"
+                % (", ".join(unused), CONNECTOR_ACCESS_CONTROL))

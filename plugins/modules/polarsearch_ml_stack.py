@@ -68,6 +68,13 @@ options:
     description: Keep the trusted endpoint entries of absent entries (do not remove the ones nothing needs).
     type: bool
     default: false
+  remove_unseen_trusted_endpoints:
+    description:
+      - Remove the trusted endpoint entries nothing needs even when the user cannot see every connector (a non-admin
+        user with C(plugins.ml_commons.connector_access_control_enabled) true), whose unseen connectors may need them.
+      - With V(false) such entries are kept, with a warning.
+    type: bool
+    default: false
   on_deployed_models:
     description: What a connector change does to deployed models (see O(polardb.polarsearch.polarsearch_connector#module:on_deployed_models)).
     type: str
@@ -197,6 +204,7 @@ def main():
             fingerprint_key=dict(type="str", no_log=True, fallback=(env_fallback, ["POLARSEARCH_FINGERPRINT_KEY"])),
             private_ip_enabled=dict(type="bool", default=False),
             keep_trusted_endpoints=dict(type="bool", default=False),
+            remove_unseen_trusted_endpoints=dict(type="bool", default=False),
             on_deployed_models=dict(type="str", default="replace", choices=["replace", "redeploy", "fail"]),
             duplicates=dict(type="str", default="fail", choices=["fail", "keep_one"]),
             wait_timeout=dict(type="int", default=300),

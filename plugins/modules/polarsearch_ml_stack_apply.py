@@ -98,6 +98,13 @@ options:
     description: Keep the trusted endpoint entries of removed models, instead of removing those nothing needs.
     type: bool
     default: false
+  remove_unseen_trusted_endpoints:
+    description:
+      - Remove the trusted endpoint entries nothing needs even when the user cannot see every connector (a non-admin
+        user with C(plugins.ml_commons.connector_access_control_enabled) true), whose unseen connectors may need them.
+      - With V(false) such entries are kept, with a warning.
+    type: bool
+    default: false
   on_deployed_models:
     description: How a connector change reaches deployed models (see O(polardb.polarsearch.polarsearch_connector#module:on_deployed_models)).
     type: str

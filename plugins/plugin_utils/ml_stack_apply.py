@@ -44,6 +44,7 @@ STACK_SPEC = dict(
     presets=dict(type="dict", default={}),
     private_ip_enabled=dict(type="bool", default=False),
     keep_trusted_endpoints=dict(type="bool", default=False),
+    remove_unseen_trusted_endpoints=dict(type="bool", default=False),
     on_deployed_models=dict(type="str", default="replace", choices=["replace", "redeploy", "fail"]),
     duplicates=dict(type="str", default="fail", choices=["fail", "keep_one"]),
     wait_timeout=dict(type="int", default=300),
@@ -60,7 +61,8 @@ STACK_SPEC = dict(
 )
 # Passed on to the module as given: its own defaults and environment fallbacks apply there, on the host it
 # runs on, and a path is expanded there.
-PASSED_ON = ("fingerprint_key", "private_ip_enabled", "keep_trusted_endpoints", "on_deployed_models", "duplicates",
+PASSED_ON = ("fingerprint_key", "private_ip_enabled", "keep_trusted_endpoints", "remove_unseen_trusted_endpoints",
+             "on_deployed_models", "duplicates",
              "wait_timeout", "verify")
 
 

@@ -281,10 +281,6 @@ def test_key_rotation_and_endpoint_change_under_queries(search, rest, cluster):
             started = time.monotonic()
             run = search.playbook("provision", variables)
             windows.append((started, time.monotonic()))
-            if run.rc != 0 and "ML Commons compares connector IDs as analyzed text" in run.output:
-                # Two of the stack's connector IDs share a term, so the server would refuse the old
-                # connector's delete that ends a replace; the role refuses before any write and says so.
-                pytest.skip("two connector IDs of the stack share a term: %s" % run.tail())
             assert run.rc == 0 and run.failed == 0, run.tail()
             replaced = [r for r in run.rows() if r["resource"] == "connector"]
             assert [r["action"] for r in replaced] == ["replace"] * 3 and all(field in r["fields"] for r in replaced)

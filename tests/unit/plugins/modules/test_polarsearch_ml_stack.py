@@ -317,6 +317,44 @@ def test_verify_and_the_index_predict_on_the_models_just_deployed_by_id(run, ind
 
 
 @pytest.mark.parametrize("check_mode", [True, False])
+def test_a_teardown_under_a_model_the_caller_cannot_see_changes_nothing_and_names_it(run, server, check_mode):
+    """Another team's model on one of the stack's connectors, in a model group the caller may not access
+    (model access control): the teardown would delete the stack's models and then be refused the connector,
+    so it deletes nothing and names the model."""
+    converge(run, stack_of())
+    connector_id = next(cid for cid, c in server.connectors.items() if c["name"] == DEFAULT_MODELS[0]["name"]
+                        + "-connector")
+    server.security_user = {"name": "ml-user-a", "backend_roles": ["team_a"], "roles": ["ml_full_access"]}
+    theirs = server.add_model("their-model", connector_id, state="DEPLOYED")
+    server.hidden_models.add(theirs)
+    before = (set(server.connectors), set(server.models))
+    server.requests.clear()
+    result = run(module, args(stack_of(state="absent")), check_mode=check_mode, extra_secrets=[API_KEY, "fp-key-5678"])
+    assert result["failed"] is True and result["changed"] is False, result
+    assert theirs in result["msg"] and "cannot see" in result["msg"] and "Nothing was changed" in result["msg"]
+    assert (set(server.connectors), set(server.models)) == before
+    assert [(r.method, r.path) for r in server.writes] == [("DELETE", "_plugins/_ml/connectors/%s" % connector_id)]
+
+
+@pytest.mark.parametrize("who, told, removed", [("ml-user-a", False, False), ("ml-user-a", True, True),
+                                                ("admin", False, True)])
+def test_a_teardown_removes_trusted_entries_only_when_it_sees_every_connector_or_is_told(
+        run, server, who, told, removed):
+    """With connector access control a non-admin user's search misses other users' connectors, which may need an
+    entry: its teardown keeps the entries (with a warning) unless remove_unseen_trusted_endpoints is set."""
+    converge(run, stack_of())
+    server.settings["persistent"]["plugins.ml_commons.connector_access_control_enabled"] = "true"
+    server.security_user = {"name": who, "backend_roles": ["team_a"],
+                            "roles": ["all_access"] if who == "admin" else ["ml_full_access"]}
+    result = converge(run, stack_of(state="absent"), remove_unseen_trusted_endpoints=told)
+    assert server.connectors == {}
+    trusted = server.settings["persistent"].get("plugins.ml_commons.trusted_connector_endpoints_regex") or []
+    assert any("dashscope" in regex for regex in trusted) is not removed, trusted
+    warned = [w for w in result.get("warnings") or [] if "remove_unseen_trusted_endpoints" in w]
+    assert bool(warned) is not removed, result.get("warnings")
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
 def test_an_index_on_a_model_the_stack_does_not_deploy_fails_alike_in_check_mode_and_real_run(run, indexes,
                                                                                               check_mode):
     """The index needs the vector dimension, which only a predict on a deployed model gives. A stack that
