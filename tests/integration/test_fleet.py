@@ -263,7 +263,7 @@ def test_provision_converges_every_cluster(fleet):
 
 def median_run(fleet, name, clusters, repeat):
     runs, counts = [], []
-    for _ in range(repeat):
+    for _round in range(repeat):
         marks = fleet.marks()
         run = fleet.playbook(name, clusters)
         assert run.rc == 0, run.tail()
@@ -312,8 +312,8 @@ def write_bench(fleet, figures, repeat):
     for playbook, label in (("provision", "no-op provision"), ("drift", "drift check")):
         f = figures[playbook]
         kinds = ", ".join("%s %d" % item for item in sorted(f["per_cluster"].items()))
-        lines.append("| %s | %.2f | %.2f | %.2f | %d | %s |" % (label, f["one"], f["three"], f["ratio"],
-                                                               sum(f["per_cluster"].values()), kinds))
+        row = (label, f["one"], f["three"], f["ratio"], sum(f["per_cluster"].values()), kinds)
+        lines.append("| %s | %.2f | %.2f | %.2f | %d | %s |" % row)
     lines += ["", "Command: `set -a; . /tmp/cl/plain.env; set +a; POLARSEARCH_PROFILE=plain "
               "[POLARSEARCH_FLEET_NODES=2] .venv/bin/python -m pytest -p no:cacheprovider tests/integration/test_fleet.py`",
               ""]

@@ -23,8 +23,6 @@ import tempfile
 import uuid
 from pathlib import Path
 
-import pytest
-
 from conftest import ML, REPO, TRUSTED, connection_env
 
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
