@@ -25,7 +25,7 @@ VERSIONS = ("2.19.1", "3.6.0")
 
 
 def version_tuple(text):
-    return tuple(int(part) for part in str(text).split("-")[0].split(".")[:3])
+    return tuple(int(part) for part in str(text).split("-", 1)[0].split(".")[:3])
 
 
 def expected_for(scenario, version):
