@@ -30,7 +30,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.info import (
     model_entry,
     search_all,
 )
-from ansible_collections.polardb.polarsearch.plugins.module_utils.model import model_view
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model import is_deployed, model_view
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model_group import access_control_on, group_view
 from ansible_collections.polardb.polarsearch.plugins.module_utils.pipeline import (
     MAP_OF_MODEL_IDS,
@@ -193,13 +193,13 @@ class Export:
         self.group_by_id = {g["model_group_id"]: g for g in self.groups}
         self.deployed_by_connector = {}
         for model in self.models:
-            if model.get("model_state") in ("DEPLOYED", "PARTIALLY_DEPLOYED"):
+            if is_deployed(model):   # as polarsearch_connector counts a connector's deployed models
                 self.deployed_by_connector.setdefault(model.get("connector_id"), []).append(model)
 
     def note(self, kind, name, object_id, text, warn=False):
         self.notes.append({"kind": kind, "name": name, "id": object_id, "note": text})
         if warn:
-            self.warnings.append("%s %r (%s): %s" % (kind, name, object_id, text))
+            self.warnings.append("%s %r%s: %s" % (kind, name, " (%s)" % object_id if object_id else "", text))
 
     # -- what is exported
     def selected(self):

@@ -17,7 +17,8 @@ pipelines made by the admin, as the ML user may not write them):
    playbook: each is made, and check mode then predicts nothing.
 
 A thread predicts with the embedding model every 100 ms from the first run of the exported playbook to the end:
-no prediction may fail.
+no prediction may fail. The connectors call a model service of their own (tests/tools/model_service.py on a free
+port), so that faults other tests inject into the shared one cannot fail a prediction here.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ML, PRIVATE_IP, TRUSTED, connection_env, rest_for
+from conftest import ML, PRIVATE_IP, REPO, TRUSTED, connection_env, rest_for
 from specs import EMBED_INPUT, embedding_connector, endpoint_regex, llm_connector
 
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
@@ -99,6 +100,19 @@ def changed_tasks(output):
 
 
 @pytest.fixture()
+def service(env):
+    """``env`` with the endpoint of a model service of this test's own, on a free port of 127.0.0.1."""
+    sys.path.insert(0, str(REPO / "tests" / "tools"))
+    import model_service  # pylint: disable=import-outside-toplevel,import-error
+    server = model_service.make_server("127.0.0.1", 0, env["api_key"])
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield dict(env, endpoint="127.0.0.1:%d" % server.server_address[1])
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture()
 def actor(env, request):
     """Who makes and owns the stack: anonymous on the plain profile, the first ML user on the secure one."""
     if env["profile"] == "secure":
@@ -151,7 +165,7 @@ def ids_now(rest, prefix):
     return found
 
 
-def remove(rest, admin, prefix):
+def remove(rest, admin, prefix, env):
     for path in ("/%s-docs" % prefix, "/_ingest/pipeline/%s-ingest" % prefix, "/_search/pipeline/%s-search" % prefix):
         admin.request("DELETE", path)
     for kind in ("embedding", "llm"):
@@ -163,9 +177,13 @@ def remove(rest, admin, prefix):
         for name in ("text-embedding connector", "llm connector"):
             for connector in rest.connectors("%s %s" % (prefix, name)):
                 rest.request("DELETE", "%s/connectors/%s" % (ML, connector["connector_id"]))
+    regex = endpoint_regex(env["endpoint"])
+    if regex in admin.trusted():
+        admin.put_trusted([e for e in admin.trusted() if e != regex])
 
 
-def test_a_stack_made_by_hand_is_exported_and_adopted_without_a_change(env, rest, ansible, actor, prefix):
+def test_a_stack_made_by_hand_is_exported_and_adopted_without_a_change(service, rest, ansible, actor, prefix):
+    env = service
     owner = actor["rest"]
     workdir = Path(tempfile.mkdtemp(prefix="polarsearch-export-"))
     made = make_by_hand(owner, rest, env, prefix)
@@ -250,6 +268,6 @@ def test_a_stack_made_by_hand_is_exported_and_adopted_without_a_change(env, rest
         if predictor is not None:
             predictor.stop.set()
             predictor.join(timeout=60)
-        remove(owner, rest, prefix)
+        remove(owner, rest, prefix, env)
     print("predictions: %d, failed: %d" % (len(predictor.answers), len(predictor.failures())))
     assert predictor.answers and predictor.failures() == [], predictor.failures()[:5]
