@@ -23,6 +23,8 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_look
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_record import public
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_replace import (
+    delete_or_set_aside,
+    delete_pending,
     delete_with_set_aside,
     deployed_now,
     finish_replace,
@@ -42,12 +44,16 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_writ
     delete_connector,
     update_connector,
 )
+from ansible_collections.polardb.polarsearch.plugins.module_utils.identity import settled_view
 from ansible_collections.polardb.polarsearch.plugins.module_utils.in_use import check_deletable, check_updatable
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model import (
     is_deployed,
     label,
+    models_using_connector,
+    point_models_at,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.settings import effective, read_settings
+from ansible_collections.polardb.polarsearch.plugins.module_utils.stack_twins import connectors_of_one_stack
 
 
 def find(context, params):
@@ -60,16 +66,21 @@ def find(context, params):
         return Found(connector), []
     found = find_by_name(context.client, params["name"], any_duplicates=params.get("duplicates") == "keep_one")
     if found.duplicates:
-        found = keep_one(context, found)
+        found = keep_one(context, found, params)
     if found.replaced is not None:
         return found, finish_replace(context, found.replaced, found.connector, params["wait_timeout"])
     return found, []
 
 
-def keep_one(context, found):
+def keep_one(context, found, params):
     """Same-named connectors this collection made (runs at the same time each created one), or any
     with ``duplicates: keep_one``: keep the one a model uses, else the winner; delete the others,
-    which no model uses. Two or more in use fail, naming their IDs, and nothing is deleted."""
+    which no model uses. Two or more in use fail, naming their IDs, and nothing is deleted, unless
+    they are copies of one stack's connector (``stack_twins``): then the oldest stays and the models
+    of the others move to it."""
+    everyone = (found.connector,) + tuple(found.duplicates)
+    if len(found.in_use) > 1 and connectors_of_one_stack(context.client, everyone, params):
+        return settle_twins(context, everyone, params["wait_timeout"])
     if len(found.in_use) > 1:
         ids = sorted(c.connector_id for c in found.in_use)
         raise ModuleFailure("%d connectors are named %r and models use each of them (IDs: %s): set connector_id "
@@ -79,12 +90,29 @@ def keep_one(context, found):
     return Found(found.connector)
 
 
+def settle_twins(context, connectors, timeout):
+    """Keep the oldest of same-named connectors that are copies of one (``identity.winner``): point the
+    models of each other one at it, then delete the other."""
+    chosen = pick(connectors)
+    for other in sorted(connectors, key=lambda c: c.connector_id):
+        if other.connector_id == chosen.connector_id:
+            continue
+        users = models_using_connector(context.client, other.connector_id)
+        point_models_at(context, users, chosen.connector_id, timeout)
+        delete_connector(context, other, moved=[m["model_id"] for m in users], timeout=timeout)
+    return Found(chosen)
+
+
 def converge_after_create(context, created):
     """After a create, when another run created the same connector at the same time: every run
-    keeps the winner; a run whose own connector lost deletes it (nothing uses it yet)."""
+    keeps the winner; a run whose own connector lost deletes it (nothing uses it yet). The run
+    decides once its own connector shows in a search and the search stayed the same for a moment
+    (``identity.settled_view``)."""
     if created.connector_id is None:
         return created
-    made = [c for c in search_connectors(context.client, created.name) if collection_made(c)]
+    view = settled_view(context, "connector", created.name, created.connector_id,
+                        lambda: search_connectors(context.client, created.name), lambda c: c.connector_id)
+    made = [c for c in view or () if collection_made(c)]
     if len(made) < 2 or not any(c.connector_id == created.connector_id for c in made):
         return created
     chosen = pick(made)
@@ -104,14 +132,15 @@ def ensure_connector(params, context):
 
     if params["state"] == "absent":
         if current is None:
+            if params.get("name") and not params.get("connector_id"):
+                delete_pending(context, params["name"])
             return {"connector": {}, "diff": diff_of(before, None)}
         users = users_of(context, current, moved)
         if users:
             raise ModuleFailure("connector %s (%s) is used by model(s) %s: delete or re-point those models first" % (
                 current.name, current.connector_id, ", ".join(label(m) for m in users)),
                 models=[m["model_id"] for m in users])
-        check_deletable(client, current, "")
-        delete_with_set_aside(context, current)
+        delete_or_set_aside(context, current)
         return {"connector": {}, "connector_id": current.connector_id, "diff": diff_of(before, None)}
 
     protocol = params.get("protocol") or (current.protocol if current else "http")

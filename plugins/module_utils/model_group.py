@@ -21,6 +21,8 @@ actions):
 
 from __future__ import annotations
 
+import re
+
 from ansible_collections.polardb.polarsearch.plugins.module_utils.names import MANAGED_GROUP_DESCRIPTION
 from ansible_collections.polardb.polarsearch.plugins.module_utils import snapshot
 from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError, answer_id
@@ -30,7 +32,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.common import 
     diff_of,
     drop_none,
 )
-from ansible_collections.polardb.polarsearch.plugins.module_utils.identity import winner_by_key
+from ansible_collections.polardb.polarsearch.plugins.module_utils.identity import settled_view, winner_by_key
 from ansible_collections.polardb.polarsearch.plugins.module_utils.plan import Step
 
 ACCESS_MODES = ("public", "private", "restricted")
@@ -38,6 +40,8 @@ ACCESS_FIELDS = ("access_mode", "backend_roles", "add_all_backend_roles")
 MODEL_ACCESS_CONTROL = "plugins.ml_commons.model_access_control_enabled"
 ADMIN_ROLE = "all_access"
 NAME_TAKEN = "already being used"
+# MLModelGroupManager: "The name you provided is already being used by a model group with ID: <id>."
+TAKEN_ID = re.compile(r"model group with ID: ([A-Za-z0-9_-]+)")
 AUTHINFO = "_plugins/_security/authinfo"
 ASSOCIATED = "associated model versions"
 # How long a group delete waits for the server to stop counting a model deleted (or moved) a moment ago.
@@ -253,7 +257,7 @@ def create_group(context, body, user=None):
             answer = context.client.post("%s/model_groups/_register" % ML, body=body, lookup=lookup)
         except PolarSearchError as exc:  # a concurrent run registered the name first: use that group
             if exc.status == 400 and NAME_TAKEN in str(exc):
-                found = find_group(context.client, name=name)
+                found = adopt_taken_name(context, name, exc)
                 if found:
                     return found
             raise
@@ -268,9 +272,11 @@ def settle_duplicate_groups(context, name, own_id):
     """After a create: if a concurrent run made a group of the same name, keep the winner.
 
     Every run picks the same winner (oldest, then smallest ID); a run whose own group lost
-    deletes it (it is new and empty) and uses the winner.
+    deletes it (it is new and empty) and uses the winner. The run decides once its own group shows in
+    a search and the search stayed the same for a moment (``identity.settled_view``).
     """
-    found = groups_named(context.client, name)
+    found = settled_view(context, "model group", name, own_id, lambda: groups_named(context.client, name),
+                         lambda g: g["model_group_id"]) or ()
     if len(found) < 2:
         return get_group(context.client, own_id) or {"model_group_id": own_id, "name": name}
     best = winner_by_key(found, "model_group_id")
@@ -278,6 +284,23 @@ def settle_duplicate_groups(context, name, own_id):
         context.act(Step("delete", "model_group", name=name, id=own_id),
                     lambda: context.client.delete("%s/model_groups/%s" % (ML, own_id)))
     return _public(best)
+
+
+def adopt_taken_name(context, name, exc):
+    """The group to use when the server refused a register because another run registered ``name`` a
+    moment before: its answer names that group's ID, which a search may not show yet. The run waits
+    until it does and the search stayed the same (``identity.settled_view``), and takes the group every
+    run keeps; without an ID in the answer, the group a search by name finds."""
+    match = TAKEN_ID.search(str(exc))
+    if not match:
+        return find_group(context.client, name=name)
+    taken = match.group(1)
+    path = "%s/model_groups/%s" % (ML, taken)
+    view = settled_view(context, "model group", name, taken, lambda: groups_named(context.client, name),
+                        lambda g: g["model_group_id"], gone=lambda: context.client.get(path, missing_ok=True) is None)
+    if view:
+        return _public(winner_by_key(view, "model_group_id"))
+    return find_group(context.client, name=name)
 
 
 def in_group(client, model_id, group_id):

@@ -31,6 +31,11 @@ Use it in-process from a test::
         assert rule.fired == 1
         assert [r.status for r in proxy.records(path=r"/_create$")] == [None, 200]
 
+Searches can be made to lag behind creates, as on a busy node (:meth:`FaultProxy.set_search_lag`):
+the ID in the answer of every ``connectors/_create``, ``models/_register`` and ``model_groups/_register``
+is left out of the hits of the ``_search`` of its kind for ``seconds`` after the answer; a GET by ID
+finds it at once, as the node's real-time GET does.
+
 Everything is bounded: a held request waits at most ``hold_seconds`` (capped at ``MAX_HOLD``), an
 upstream call at most ``upstream_timeout``, an idle client connection at most ``idle_timeout``,
 and the proxy stops by itself after ``lifetime`` seconds. :meth:`FaultProxy.stop` releases every
@@ -43,6 +48,7 @@ held request and closes every client connection.
 from __future__ import annotations
 
 import argparse
+import gzip
 import http.client
 import json
 import re
@@ -62,6 +68,15 @@ MAX_HOLD = 300.0
 MAX_BODY = 64 * 1024 * 1024
 MAX_CHUNKS = 100000
 DEFAULT_PORT = 19255
+# The creates whose new object a search lag hides, and the search of its kind: (create path, ID key, search path).
+LAGGED_CREATES = (
+    (re.compile(r"^/_plugins/_ml/connectors/_create(?:\?|$)"), "connector_id",
+     re.compile(r"^/_plugins/_ml/connectors/_search(?:\?|$)")),
+    (re.compile(r"^/_plugins/_ml/models/_register(?:\?|$)"), "model_id",
+     re.compile(r"^/_plugins/_ml/models/_search(?:\?|$)")),
+    (re.compile(r"^/_plugins/_ml/model_groups/_register(?:\?|$)"), "model_group_id",
+     re.compile(r"^/_plugins/_ml/model_groups/_search(?:\?|$)")),
+)
 REASONS = {429: "Too Many Requests", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
 
@@ -298,6 +313,9 @@ class FaultProxy:
         self._thread = None
         self._timer = None
         self._stopped = threading.Event()
+        self.search_lag = 0.0
+        self._fresh = {}          # kind index -> {object ID: monotonic time it reaches searches}
+        self.hidden_hits = 0      # search hits the lag left out
 
     # -- life --------------------------------------------------------------------------------
     def start(self):
@@ -358,6 +376,52 @@ class FaultProxy:
         if self._stopped.is_set():
             rule.release()
         return rule
+
+    def set_search_lag(self, seconds):
+        """Hide each object a create makes from the searches of its kind for ``seconds`` after the create's
+        answer (0: no lag; objects already hidden stay hidden until their time)."""
+        with self._lock:
+            self.search_lag = max(0.0, float(seconds))
+
+    def _lag(self, method, path, status, headers, answer):
+        """Note the ID a create answered, or leave the IDs still too new out of a search's hits (an answer
+        the node gzipped is read, and written back, gzipped)."""
+        if method != "POST" or not 200 <= status < 300:
+            return answer
+        zipped = any(k.lower() == "content-encoding" and "gzip" in v.lower() for k, v in headers)
+        now = time.monotonic()
+        for kind, (create, key, search) in enumerate(LAGGED_CREATES):
+            if create.search(path):
+                with self._lock:
+                    lag = self.search_lag
+                if lag > 0:
+                    object_id = _json(answer, zipped).get(key)
+                    if object_id:
+                        with self._lock:
+                            self._fresh.setdefault(kind, {})[str(object_id)] = now + lag
+                return answer
+            if search.search(path):
+                with self._lock:
+                    fresh = self._fresh.get(kind) or {}
+                    for object_id in [i for i, until in fresh.items() if until <= now]:
+                        del fresh[object_id]
+                    hidden = set(fresh)
+                if not hidden:
+                    return answer
+                data = _json(answer, zipped)
+                hits = (data.get("hits") or {}) if isinstance(data.get("hits"), dict) else {}
+                kept = [hit for hit in hits.get("hits") or [] if str(hit.get("_id")) not in hidden]
+                dropped = len(hits.get("hits") or []) - len(kept)
+                if not dropped:
+                    return answer
+                hits["hits"] = kept
+                if isinstance(hits.get("total"), dict):
+                    hits["total"]["value"] = max(0, int(hits["total"].get("value") or 0) - dropped)
+                with self._lock:
+                    self.hidden_hits += dropped
+                text = json.dumps(data).encode("utf-8")
+                return gzip.compress(text) if zipped else text
+        return answer
 
     def clear_rules(self):
         """Remove every rule and release what they hold."""
@@ -455,6 +519,7 @@ class FaultProxy:
             return
         try:
             status, headers, answer = self._forward(method, path, handler.headers, body)
+            answer = self._lag(method, path, status, headers, answer)
         except OSError as exc:
             record.error = "upstream: %s" % exc
             handler.send_answer(502, [("Content-Type", "application/json")], _error_body(502), record)
@@ -495,6 +560,14 @@ class FaultProxy:
             connection.close()
 
 
+def _json(body, zipped=False):
+    try:
+        data = json.loads((gzip.decompress(body) if zipped else body).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, AttributeError, OSError, EOFError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def _error_body(status):
     reason = REASONS.get(status, "error")
     return json.dumps({"error": {"type": "fault_proxy", "reason": "%d %s (injected by the fault proxy)" % (
@@ -508,11 +581,14 @@ def main(argv=None):
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--lifetime", type=float, default=3600.0, help="seconds until it stops by itself")
     parser.add_argument("--rule", action="append", default=[], help="a rule as JSON: {\"action\": ..., ...}")
+    parser.add_argument("--search-lag", type=float, default=0.0,
+                        help="seconds a new connector, model or model group stays out of searches")
     args = parser.parse_args(argv)
     proxy = FaultProxy(args.upstream, port=args.port, lifetime=args.lifetime, ca_path=args.ca_path)
     for text in args.rule:
         options = json.loads(text)
         proxy.add_rule(options.pop("action"), **options)
+    proxy.set_search_lag(args.search_lag)
     proxy.start()
     print("fault proxy on %s -> http://%s:%d, stops in %.0f s" % (
         proxy.url, proxy.upstream[0], proxy.upstream[1], args.lifetime), flush=True)

@@ -222,6 +222,18 @@ class FakeServer:
         # model searches after a _deploy see the document as it was before it.
         self.deploy_refresh_lag = 0
         self._before_deploy = {}           # model_id -> [document, searches left]
+        # Searches are near-real-time: a document reaches them with a refresh of its index. ML Commons
+        # writes its creates with refresh IMMEDIATE (TransportCreateConnectorAction, the remote-metadata
+        # SDK's put), but stamps ``created_time`` before the write (TransportCreateConnectorAction.
+        # indexConnector; MLModelManager.indexRemoteModel takes ``Instant now`` before the model index
+        # check and the put on the register thread pool; MLModelGroupManager before its put), so on a
+        # busy node the create with the older ``created_time`` can reach searches after a younger one
+        # did (issue 22: two provision runs at once left two connectors, models and groups of a name).
+        # ``create_search_lag``: a connector, model or model group made through the API stays out of
+        # the next N searches of its kind; ``hide(id, n)`` does the same for an object a test arranges.
+        # A GET by ID is real time and finds it at once.
+        self.create_search_lag = 0
+        self._unsearchable = {}            # id -> searches of its kind that do not find it yet
         self._init_model_side()
 
     # -- plumbing ------------------------------------------------------------------------
@@ -548,6 +560,11 @@ class FakeServer:
             return any(str(w) in tokens(value) for w in values)
         raise error(400, "unknown query [%s]" % kind, "parsing_exception")
 
+    def hide(self, object_id, searches):
+        """Keep ``object_id`` out of the next ``searches`` searches of its kind (``create_search_lag``)."""
+        if searches:
+            self._unsearchable[object_id] = searches
+
     def search(self, store, body, exclude=()):
         body = body or {}
         query = body.get("query")
@@ -556,8 +573,12 @@ class FakeServer:
         if self.leak_credentials:
             exclude = ()
         hits = []
+        for _id in [i for i in store if i in self._unsearchable]:
+            self._unsearchable[_id] -= 1
+            if self._unsearchable[_id] < 0:
+                del self._unsearchable[_id]
         for _id, doc in store.items():
-            if doc.get("is_hidden"):
+            if doc.get("is_hidden") or _id in self._unsearchable:
                 continue
             if self.matches(doc, query, _id):
                 source = {k: copy.deepcopy(v) for k, v in doc.items() if k not in exclude}
@@ -700,6 +721,7 @@ class FakeServer:
         doc["last_updated_time"] = doc["created_time"]
         cid = self.new_id()
         self.connectors[cid] = doc
+        self.hide(cid, self.create_search_lag)
         return {"connector_id": cid}
 
     def get_connector(self, cid):
@@ -863,6 +885,7 @@ class FakeServer:
         doc.update(stored_model_fields(body))
         mid = self.new_id()
         self.models[mid] = doc
+        self.hide(mid, self.create_search_lag)
         tid = self.new_id()
         self.tasks[tid] = {"model_id": mid, "task_type": "REGISTER_MODEL", "function_name": "REMOTE",
                            "state": "COMPLETED", "worker_node": [NODE_ID], "create_time": self.now(),
@@ -1108,11 +1131,13 @@ class FakeServer:
         if not body.get("name"):
             raise error(400, "model group name is null", "illegal_argument_exception")
         for gid, group in self.groups.items():
-            if group["name"] == body["name"]:
+            # MLModelGroupManager checks the name with a search, which does not find a group too new for it
+            if group["name"] == body["name"] and gid not in self._unsearchable:
                 raise error(400, "The name you provided is already being used by a model group with ID: %s." % gid,
                             "illegal_argument_exception")
         self._access_fields_allowed(body)
         gid = self.add_group(body["name"], body.get("description"))
+        self.hide(gid, self.create_search_lag)
         if self.security_user and self.setting("plugins.ml_commons.model_access_control_enabled") == "true":
             roles, add_all = body.get("backend_roles"), body.get("add_all_backend_roles")
             mode = body.get("access_mode")

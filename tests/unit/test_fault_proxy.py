@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import sys
@@ -374,3 +375,116 @@ def test_adds_no_delayed_ack_wait_to_keep_alive_requests(proxy, session):
         session.post(proxy.url + "/_plugins/_ml/models/_search", json={"size": 1}, timeout=5).raise_for_status()
         took.append(time.monotonic() - started)
     assert sorted(took)[len(took) // 2] < 0.025, ["%.1f ms" % (t * 1000) for t in took]
+
+
+class MlUpstream:
+    """A tiny ML Commons: creates answer a new ID, ``_search`` lists every object of its kind, GET one by ID."""
+
+    KINDS = {"connectors": ("_create", "connector_id"), "models": ("_register", "model_id"),
+             "model_groups": ("_register", "model_group_id")}
+
+    def __init__(self, zipped=False):
+        self.objects = {kind: {} for kind in self.KINDS}
+        upstream = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+                pass
+
+            def do_GET(self):  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}") if length else {}
+                status, answer = upstream.answer(self.command, self.path.split("?")[0], body)
+                data = json.dumps(answer).encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                if zipped and "gzip" in (self.headers.get("Accept-Encoding") or ""):
+                    # the plain node gzips its answers to a client that accepts it (OpenSearch http.compression)
+                    data = gzip.compress(data)
+                    self.send_header("Content-Encoding", "gzip")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_POST = do_GET
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def answer(self, method, path, body):
+        parts = path.strip("/").split("/")[2:]   # after _plugins/_ml
+        kind, tail = parts[0], parts[1:]
+        store = self.objects[kind]
+        create, key = self.KINDS[kind]
+        if method == "POST" and tail == [create]:
+            object_id = "%s-%d" % (kind, len(store) + 1)
+            store[object_id] = dict(body)
+            return 200, {key: object_id, "status": "CREATED"}
+        if tail == ["_search"]:
+            hits = [{"_id": i, "_source": doc} for i, doc in store.items()]
+            return 200, {"hits": {"total": {"value": len(hits), "relation": "eq"}, "hits": hits}}
+        if method == "GET" and len(tail) == 1 and tail[0] in store:
+            return 200, store[tail[0]]
+        return 404, {"error": "not found"}
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(params=[False, True], ids=["identity", "gzip"])
+def ml_proxy(request):
+    upstream = MlUpstream(zipped=request.param)
+    with FaultProxy(upstream.url, lifetime=60) as running:
+        yield running
+    upstream.stop()
+
+
+def _search_ids(session, url, kind):
+    answer = session.post(url + "/_plugins/_ml/%s/_search" % kind, json={"query": {"match_all": {}}}, timeout=5).json()
+    assert answer["hits"]["total"]["value"] == len(answer["hits"]["hits"])
+    return [hit["_id"] for hit in answer["hits"]["hits"]]
+
+
+@pytest.mark.parametrize("kind, create, key", [("connectors", "_create", "connector_id"),
+                                               ("models", "_register", "model_id"),
+                                               ("model_groups", "_register", "model_group_id")])
+def test_search_lag_hides_a_new_object_from_searches_but_not_from_a_get(ml_proxy, session, kind, create, key):
+    base = ml_proxy.url + "/_plugins/_ml/" + kind
+    old = session.post(base + "/" + create, json={"name": "n"}, timeout=5).json()[key]
+    ml_proxy.set_search_lag(0.6)
+    new = session.post(base + "/" + create, json={"name": "n"}, timeout=5).json()[key]
+    assert _search_ids(session, ml_proxy.url, kind) == [old]
+    assert session.get(base + "/" + new, timeout=5).status_code == 200   # GET by ID is real time
+    assert ml_proxy.hidden_hits == 1
+    time.sleep(0.7)
+    assert _search_ids(session, ml_proxy.url, kind) == [old, new]
+
+
+def test_search_lag_counts_from_each_create_and_keeps_kinds_apart(ml_proxy, session):
+    ml_proxy.set_search_lag(2.0)
+    base = ml_proxy.url + "/_plugins/_ml/"
+    first = session.post(base + "connectors/_create", json={}, timeout=5).json()["connector_id"]
+    time.sleep(1.0)
+    second = session.post(base + "connectors/_create", json={}, timeout=5).json()["connector_id"]
+    group = session.post(base + "model_groups/_register", json={}, timeout=5).json()["model_group_id"]
+    assert _search_ids(session, ml_proxy.url, "connectors") == []
+    time.sleep(1.2)
+    assert _search_ids(session, ml_proxy.url, "connectors") == [first]
+    ml_proxy.set_search_lag(0)      # a new create is seen at once; the ones hidden stay hidden until their time
+    third = session.post(base + "connectors/_create", json={}, timeout=5).json()["connector_id"]
+    assert _search_ids(session, ml_proxy.url, "connectors") == [first, third]
+    time.sleep(1.0)
+    assert _search_ids(session, ml_proxy.url, "connectors") == [first, second, third]
+    assert _search_ids(session, ml_proxy.url, "model_groups") == [group]
+
+
+def test_without_search_lag_answers_pass_unchanged(ml_proxy, session):
+    base = ml_proxy.url + "/_plugins/_ml/"
+    made = session.post(base + "models/_register", json={}, timeout=5).json()["model_id"]
+    assert _search_ids(session, ml_proxy.url, "models") == [made]
+    assert ml_proxy.hidden_hits == 0

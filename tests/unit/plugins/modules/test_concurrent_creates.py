@@ -1,0 +1,292 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, polardb.polarsearch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Runs that create the same connector, model group or model at the same moment converge whatever the
+search visibility timing (issue 22).
+
+The fake server's ``create_search_lag`` and ``hide`` model what the real node does: a create reaches
+searches only with a refresh, and ``created_time`` is stamped before the write, so another run's create with
+the older ``created_time`` can reach searches after this run's own. A GET by ID finds an object at once.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ansible_collections.polardb.polarsearch.plugins.module_utils import identity
+from ansible_collections.polardb.polarsearch.plugins.module_utils.fingerprint import fingerprint
+from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_connector as connector_module
+from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_model as model_module
+from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_model_group as group_module
+
+from fake_server import default_action
+
+FP = "polarsearch_credential_fingerprint"
+CONNECTOR = "lag-embedding"
+MODEL = "lag-model"
+GROUP = "lag-group"
+
+
+def connector_args(**overrides):
+    args = {
+        "name": CONNECTOR,
+        "description": "Embeddings",
+        "version": "1",
+        "parameters": {"model": "text-embedding-3-small"},
+        "credential": {"api_key": "sk-test-0123456789"},
+        "actions": [copy.deepcopy(default_action())],
+    }
+    args.update(overrides)
+    return args
+
+
+def ops(result):
+    return [(step["operation"], step["kind"]) for step in result["plan"]]
+
+
+def older_than(store, own_id):
+    return store[own_id]["created_time"] - 500
+
+
+# -- the other run's create reaches searches after this run's own (its created_time is older) -----------------------
+def test_connector_older_rival_that_reaches_searches_late_wins(run, server, clock):
+    real = server.create_connector
+    rival = {}
+
+    def racing_create(body):
+        answer = real(body)
+        rival["id"] = server.add_connector(CONNECTOR, parameters=dict(body["parameters"]), connector_id="rivalOlder01")
+        server.connectors[rival["id"]]["created_time"] = older_than(server.connectors, answer["connector_id"])
+        server.hide(rival["id"], 3)   # its write lands in the index after our create's
+        return answer
+
+    server.create_connector = racing_create
+    server.create_search_lag = 1
+    result = run(connector_module, connector_args())
+    assert result["failed"] is False, result.get("msg")
+    assert list(server.connectors) == [rival["id"]]
+    assert result["connector_id"] == rival["id"]
+    assert ops(result) == [("create", "connector"), ("delete", "connector")]
+
+
+def test_group_older_rival_that_reaches_searches_late_wins(run, server, clock):
+    real = server.register_group
+    rival = {}
+
+    def racing_register(body):
+        answer = real(body)
+        rival["id"] = server.add_group(GROUP, group_id="rivalOlderGroup01")
+        server.groups[rival["id"]]["created_time"] = older_than(server.groups, answer["model_group_id"])
+        server.hide(rival["id"], 3)
+        return answer
+
+    server.register_group = racing_register
+    server.create_search_lag = 1
+    result = run(group_module, {"name": GROUP})
+    assert result["failed"] is False, result.get("msg")
+    assert list(server.groups) == [rival["id"]]
+    assert result["model_group_id"] == rival["id"]
+    assert ops(result) == [("create", "model_group"), ("delete", "model_group")]
+
+
+def test_model_older_rival_that_reaches_searches_late_wins(run, server, clock):
+    cid = server.add_connector("qwen-connector", parameters={"model": "qwen-max"})
+    real = server.register_model
+    rival = {}
+
+    def racing_register(body):
+        answer = real(body)
+        rival["id"] = server.add_model(MODEL, cid, model_group_id=body["model_group_id"], model_id="rivalOlderModel1")
+        server.models[rival["id"]]["created_time"] = older_than(server.models, answer["model_id"])
+        server.hide(rival["id"], 3)
+        return answer
+
+    server.register_model = racing_register
+    server.create_search_lag = 1
+    result = run(model_module, {"name": MODEL, "connector_id": cid, "state": "deployed"})
+    assert result["failed"] is False, result.get("msg")
+    assert list(server.models) == [rival["id"]]
+    assert result["model_id"] == rival["id"]
+    assert server.models[rival["id"]]["model_state"] == "DEPLOYED"
+    assert ("delete", "model") in ops(result)
+
+
+# -- this run's own create is slow to reach searches ---------------------------------------------------------------
+def test_connector_decision_waits_until_its_own_create_shows_in_a_search(run, server, clock):
+    """Both creates lag behind: deciding before its own connector shows, a run would see nothing and keep
+    its own; it waits for it (proof of a refresh after its create), and then sees the older rival too."""
+    real = server.create_connector
+    rival = {}
+
+    def racing_create(body):
+        if not rival:
+            rival["id"] = server.add_connector(CONNECTOR, parameters=dict(body["parameters"]),
+                                               connector_id="rivalFirst01")
+            server.hide(rival["id"], 4)
+        return real(body)
+
+    server.create_connector = racing_create
+    server.create_search_lag = 4
+    result = run(connector_module, connector_args())
+    assert result["failed"] is False, result.get("msg")
+    assert list(server.connectors) == [rival["id"]]
+    assert result["connector_id"] == rival["id"]
+
+
+def test_a_younger_rival_loses_and_the_run_keeps_its_own(run, server, clock):
+    real = server.create_connector
+    rival = {}
+
+    def racing_create(body):
+        answer = real(body)
+        rival["id"] = server.add_connector(CONNECTOR, parameters=dict(body["parameters"]), connector_id="aaYounger")
+        server.hide(rival["id"], 2)
+        return answer
+
+    server.create_connector = racing_create
+    result = run(connector_module, connector_args())
+    assert result["failed"] is False, result.get("msg")
+    own = result["connector_id"]
+    assert own != rival["id"] and own in server.connectors
+    assert ops(result) == [("create", "connector")]
+
+
+def test_a_lone_create_waits_only_the_quiet_window(run, server, clock):
+    result = run(connector_module, connector_args())
+    assert result["failed"] is False, result.get("msg")
+    waited = sum(clock.sleeps)
+    assert identity.QUIET <= waited < identity.QUIET + 1.5
+
+
+def test_a_create_that_never_shows_in_a_search_is_kept_after_the_wait(run_warned, server, clock):
+    """A server whose searches never show the new object (for example one that hides it from this user):
+    the run does not fail; after the wait it keeps what it made."""
+    server.create_search_lag = 10 ** 6
+    result = run_warned(connector_module, connector_args())
+    assert result["failed"] is False, result.get("msg")
+    assert list(server.connectors) == [result["connector_id"]]
+    assert any("did not show" in w for w in result.get("warnings", [])), result.get("warnings")
+
+
+@pytest.mark.parametrize("check_mode", [True])
+def test_check_mode_waits_for_nothing(run, server, clock, check_mode):
+    result = run(connector_module, connector_args(), check_mode=check_mode)
+    assert result["failed"] is False and result["changed"] is True
+    assert sum(clock.sleeps) == 0
+
+
+def test_a_group_name_the_server_says_is_taken_is_adopted_although_searches_do_not_show_it_yet(run, server, clock):
+    """The server's own name check saw the other run's group (its 400 names the ID); this run's search
+    does not show it yet. The run waits for it, then uses it."""
+    real = server.register_group
+    rival = {}
+
+    def racing_register(body):
+        rival["id"] = server.add_group(GROUP, group_id="rivalTakenGroup1")
+        try:
+            return real(body)
+        finally:
+            server.hide(rival["id"], 3)
+
+    server.register_group = racing_register
+    result = run(group_module, {"name": GROUP})
+    assert result["failed"] is False, result.get("msg")
+    assert list(server.groups) == [rival["id"]]
+    assert result["model_group_id"] == rival["id"]
+
+
+# -- the wedge: same-named connectors, each in use by a same-named model ------------------------------------------
+def _stack_twins(server, differ=None):
+    """What two runs of one stack leave when each kept its own: two connectors (made by the collection, the
+    same spec and credential) and, on each, a deployed model of the same name. ``differ``: "connector" or
+    "model" makes the second one differ."""
+    args = connector_args()
+    made = []
+    for index, cid in enumerate(("zzOlderConnector", "aaNewerConnector")):
+        parameters = dict(args["parameters"])
+        if differ == "connector" and index:
+            parameters["model"] = "text-embedding-3-large"
+        parameters[FP] = fingerprint(args["credential"], None)
+        made.append(server.add_connector(CONNECTOR, parameters=parameters, connector_id=cid,
+                                         description=args["description"]))
+    models = []
+    for index, (cid, mid) in enumerate(zip(made, ("zzOlderModel", "aaNewerModel"))):
+        description = "another model" if differ == "model" and index else "Embedding model"
+        models.append(server.add_model(MODEL, cid, state="DEPLOYED", model_id=mid, description=description))
+    return made, models
+
+
+def test_a_wedge_of_one_stack_keeps_the_oldest_connector_and_moves_the_other_model(run, server, clock):
+    (older, newer), (first, second) = _stack_twins(server)
+    check = run(connector_module, connector_args(), check_mode=True)
+    assert check["failed"] is False, check.get("msg")
+    real = run(connector_module, connector_args())
+    assert real["failed"] is False, real.get("msg")
+    assert real["plan"] == check["plan"]
+    assert ops(real) == [("update", "model"), ("delete", "connector")]
+    assert real["connector_id"] == older
+    assert list(server.connectors) == [older]
+    assert server.models[first]["connector_id"] == older and server.models[second]["connector_id"] == older
+    assert server.models[second]["model_state"] == "DEPLOYED"
+
+
+def test_same_named_models_of_one_stack_keep_the_oldest(run, server, clock):
+    (older, newer), (first, second) = _stack_twins(server)
+    args = {"name": MODEL, "connector": CONNECTOR, "description": "Embedding model", "state": "deployed"}
+    check = run(model_module, args, check_mode=True)
+    assert check["failed"] is False, check.get("msg")
+    real = run(model_module, args)
+    assert real["failed"] is False, real.get("msg")
+    assert real["plan"] == check["plan"]
+    assert list(server.models) == [first]
+    assert real["model_id"] == first
+    assert server.models[first]["model_state"] == "DEPLOYED"
+
+
+def test_the_connector_then_the_model_task_settle_a_wedge_and_the_next_run_changes_nothing(run, server, clock):
+    (older, newer), (first, second) = _stack_twins(server)
+    model_args = {"name": MODEL, "connector": CONNECTOR, "description": "Embedding model", "state": "deployed"}
+    assert run(connector_module, connector_args())["failed"] is False
+    assert run(model_module, model_args)["failed"] is False
+    assert list(server.connectors) == [older] and list(server.models) == [first]
+    assert run(connector_module, connector_args())["changed"] is False
+    assert run(model_module, model_args)["changed"] is False
+
+
+@pytest.mark.parametrize("differ", ["connector", "model"])
+def test_a_wedge_whose_objects_differ_fails_naming_the_ids_and_changes_nothing(run, server, clock, differ):
+    (older, newer), (first, second) = _stack_twins(server, differ=differ)
+    if differ == "connector":
+        result = run(connector_module, connector_args())
+        ids = [newer, older]
+    else:
+        result = run(model_module, {"name": MODEL, "connector": CONNECTOR, "description": "Embedding model"})
+        ids = [second, first]
+    assert result["failed"] is True
+    assert all(i in result["msg"] for i in ids), result["msg"]
+    assert server.writes == []
+
+
+def test_a_losing_models_delete_answered_500_after_the_server_deleted_it_is_done(run, server, clock):
+    """Seen on the secure 2.19.1 node (no reindex module) in a run that lost a register race: the model's
+    DELETE answered 500 "failed to find action [...DeleteByQueryAction...] to execute" (the model chunks'
+    delete-by-query after the model document was deleted). A GET finds the model gone: the delete is done."""
+    cid = server.add_connector("qwen-connector", parameters={"model": "qwen-max"})
+    real = server.register_model
+    rival = {}
+
+    def racing_register(body):
+        answer = real(body)
+        rival["id"] = server.add_model(MODEL, cid, model_group_id=body["model_group_id"], model_id="rivalOlderModel1")
+        server.models[rival["id"]]["created_time"] = older_than(server.models, answer["model_id"])
+        server.fail_next("DELETE", r"models/%s$" % answer["model_id"], 500, process=True,
+                         reason="failed to find action [org.opensearch.index.reindex.DeleteByQueryAction@5794e1cf] "
+                                "to execute")
+        return answer
+
+    server.register_model = racing_register
+    result = run(model_module, {"name": MODEL, "connector_id": cid})
+    assert result["failed"] is False, result.get("msg")
+    assert list(server.models) == [rival["id"]] and result["model_id"] == rival["id"]
