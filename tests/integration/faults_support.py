@@ -418,6 +418,10 @@ class Matrix:
             "group of each name, the model deployed and using the connector, no orphan (a connector no model uses",
             "that the stack does not name, an empty model group), nothing left after a teardown.",
             "",
+            "Runs started together go through the proxy too, with a CPU-bound process beside them; the proxy",
+            "keeps each new connector, model and model group out of searches for 0, 1 or 3 s after its create",
+            "answered (a GET by ID finds it at once), and the objects of each name are counted by GET by ID.",
+            "",
             "Steps: *provision* creates the connector, registers and deploys the model; *replace* changes a",
             "connector parameter under the deployed model (a new connector, the model re-pointed, the old one",
             "deleted); *teardown* undeploys and deletes the model (and its model group) and the connector.",
@@ -433,3 +437,76 @@ class Matrix:
     def write(self, path, version):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(self.render(version, time.monotonic() - self.started))
+
+
+# -- runs started together, with searches behind creates (issue 22) -----------------------------------------------
+# How many seconds the proxy keeps each new connector, model and model group out of searches, per case.
+SEARCH_LAGS = (0, 1, 3)
+# The CPU-bound process beside the runs: a bounded busy loop (it ends by itself after BUSY_SECONDS).
+BUSY_SECONDS = 300
+DEFAULT_MODELS = ("text-embedding-v4", "qwen3-rerank", "qwen-max")
+
+
+class DefaultStack:
+    """The role's default stack (its three models) under a prefix, without the verify predicts."""
+
+    def __init__(self, prefix, endpoint):
+        self.prefix = prefix
+        self.vars = {
+            "ml_stack_name_prefix": prefix,
+            "ml_stack_endpoint": "http://" + endpoint.split("://", 1)[-1].rstrip("/"),
+            "ml_stack_private_ip_enabled": True,
+            "ml_stack_keep_trusted_endpoints": True,
+            "ml_stack_wait_timeout": WAIT_TIMEOUT,
+            "ml_stack_verify": False,
+        }
+
+    def expected(self, step="provision"):
+        if step == "teardown":
+            return {}, {}
+        models = {self.prefix + name: self.prefix + name + "-connector" for name in DEFAULT_MODELS}
+        return {connector: None for connector in models.values()}, models
+
+
+def busy_loop(seconds=BUSY_SECONDS):
+    """Start a CPU-bound process (a busy loop that ends by itself after ``seconds``); kill it when done."""
+    loop = "import time\nend = time.monotonic() + %d\nwhile time.monotonic() < end:\n    pass\n" % seconds
+    return subprocess.Popen([sys.executable, "-c", loop], stdin=subprocess.DEVNULL)
+
+
+def counts_by_get(rest, prefix):
+    """{kind: {name: count}} of the connectors, models and model groups named ``prefix...`` that a GET by ID
+    still finds (a search lists the candidates, after a refresh of the indices)."""
+    refresh(rest)
+    counts = {}
+    for kind in ("connectors", "models", "model_groups"):
+        for hit in rest.search(kind, {"prefix": {"name.keyword": prefix}}, size=1000):
+            found = rest.call("GET", "%s/%s/%s" % (ML, kind, hit["_id"]), ok=(200, 404))
+            if found and found.get("name"):
+                names = counts.setdefault(kind, {})
+                names[found["name"]] = names.get(found["name"], 0) + 1
+    return counts
+
+
+def count_problems(counts, connectors, models):
+    """What differs from exactly one connector and one model of each expected name and one group per model."""
+    problems = []
+    for kind, wanted in (("connectors", connectors), ("models", models)):
+        got = counts.get(kind, {})
+        if got != {name: 1 for name in wanted}:
+            problems.append("%s by GET: %s, not one of each of %s" % (kind, got, sorted(wanted)))
+    groups = counts.get("model_groups", {})
+    if sorted(groups.values()) != [1] * len(models):
+        problems.append("model groups by GET: %s, not one for each of the %d models" % (groups, len(models)))
+    return problems
+
+
+def describe_counts(counts):
+    """``3 connectors, 3 models, 3 model groups`` (and the most of one name when above one)."""
+    parts = []
+    for kind in ("connectors", "models", "model_groups"):
+        names = counts.get(kind, {})
+        most = max(names.values()) if names else 0
+        parts.append("%d %s%s" % (sum(names.values()), kind.replace("_", " "),
+                                  " (%d of one name)" % most if most > 1 else ""))
+    return ", ".join(parts)

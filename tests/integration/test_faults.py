@@ -4,7 +4,9 @@ For each fault kind, one stack goes through provision, a connector replace under
 each step run through the fault proxy with the fault at every write of the step. Other stacks are killed (SIGKILL
 of the whole process group) while the proxy holds the answer to a chosen request, after the server acted on it.
 After each step the cluster is read by REST: it must have converged, at once or after one normal run. Then 2 and 3
-runs of the ``provision`` playbook start together and must leave the stack converged. The rows go to
+runs of the ``provision`` playbook (the default stack), and 3 plays of a connector and a model task, start together
+beside a CPU-bound process, with the proxy keeping each new connector, model and model group out of searches for
+0, 1 or 3 s: every run must succeed and leave one object of each name (counted by GET by ID). The rows go to
 build/measured/fault-matrix.md when every case ran (scripts/publish-measurements copies it to docs/).
 
 Environment: what ``scripts/polarsearch-local up`` (or ``up --secure``) prints: ``POLARSEARCH_URL`` (a node on
@@ -36,9 +38,14 @@ from faults_support import (
     CLIENT_TIMEOUT,
     FaultProxy,
     Matrix,
-    RoleStack,
+    SEARCH_LAGS,
+    DefaultStack,
     Runner,
     Stack,
+    busy_loop,
+    count_problems,
+    counts_by_get,
+    describe_counts,
     inspect,
     remove_everything,
     short,
@@ -50,6 +57,10 @@ STEPS = ("provision", "replace", "teardown")
 # ID shares a term (IDs made at the same moment often do) blocks this stack's replace.
 WORKERS = max(1, int(os.environ.get("FAULT_MATRIX_WORKERS", "1")))
 PARALLEL = (2, 3)
+# Plays of single module tasks (a connector, then a model, which creates its model group) started together.
+MODULE_PARALLEL = 3
+# What a case of runs started together may take (the runs together, the checks included).
+PARALLEL_BUDGET = 120
 
 # The request each step of a chain is killed at (the server has acted on it, the answer is held).
 KILL_CHAINS = (
@@ -63,8 +74,14 @@ def fault_case(step, kind):
     return "%s: %s at %s" % (step, KINDS[kind][1], "every request" if kind == "slow" else ", ".join(STEP_SITES[step]))
 
 
-def parallel_case(count):
-    return "provision playbook: %d runs started together" % count
+def parallel_case(count, lag):
+    return "provision playbook (default stack): %d runs started together, searches %d s behind creates, CPU busy" % (
+        count, lag)
+
+
+def module_parallel_case(lag):
+    return "connector and model tasks: %d plays started together, searches %d s behind creates, CPU busy" % (
+        MODULE_PARALLEL, lag)
 
 
 def kill_case(step, site):
@@ -72,7 +89,8 @@ def kill_case(step, site):
 
 
 CASES = ([fault_case(step, kind) for kind in KINDS for step in STEPS]
-         + [parallel_case(count) for count in PARALLEL]
+         + [parallel_case(count, lag) for count in PARALLEL for lag in SEARCH_LAGS]
+         + [module_parallel_case(lag) for lag in SEARCH_LAGS]
          + [kill_case(step, site) for chain in KILL_CHAINS for step, site in zip(STEPS, chain)])
 
 
@@ -243,23 +261,71 @@ def test_killed_runs_converge_on_the_next_run(chain, chains):
     assert not chains[("kill", chain)].problems, "\n".join(chains[("kill", chain)].problems)
 
 
-@pytest.mark.parametrize("count", PARALLEL)
-def test_parallel_provision_runs_converge(count, env, rest, trusted, runner, matrix, case_prefix):
-    """Every run succeeds (runs deploying the same model at once wait for each other's deploy) and what
-    they leave is converged at once: no run may leave work half-done for a later run to finish."""
-    stack = RoleStack(case_prefix, env["endpoint"])
-    processes = [runner.start("polardb.polarsearch.provision", env["url"], stack.vars) for _index in range(count)]
-    runs = [runner.finish(process, "run %d" % (index + 1)) for index, process in enumerate(processes)]
-    finding = inspect(rest, stack.prefix, *stack.expected("provision"))
+@pytest.fixture(scope="module")
+def lag_proxy(env):
+    """The proxy the runs started together go through; each case sets how far searches lag behind creates."""
+    parts = urlsplit(env["url"])
+    if parts.hostname not in ("127.0.0.1", "localhost"):
+        pytest.skip("the fault proxy forwards to a node on 127.0.0.1, not to %s" % env["url"])
+    proxy = FaultProxy(env["url"], port=0, lifetime=3600, ca_path=env["ca_path"]).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture()
+def busy_cpu():
+    """A CPU-bound process beside the runs (a bounded busy loop), stopped after the case."""
+    process = busy_loop()
+    yield process
+    process.kill()
+    process.wait(10)
+
+
+def runs_started_together(case, playbooks, expected, lag, extra_vars, rest, runner, proxy, matrix, prefix):
+    """Start the plays together through the proxy with searches ``lag`` seconds behind creates. Every run
+    must succeed and leave the stack converged at once, with one object of each name by GET by ID: no run
+    may leave work half-done (or a duplicate) for a later run to settle."""
+    started = time.monotonic()
+    hidden = proxy.hidden_hits
+    proxy.set_search_lag(lag)
+    try:
+        processes = [runner.start(playbook, proxy.url, extra_vars) for playbook in playbooks]
+        runs = [runner.finish(process, "run %d" % (index + 1)) for index, process in enumerate(processes)]
+    finally:
+        proxy.set_search_lag(0)
+    seconds = time.monotonic() - started
+    finding = inspect(rest, prefix, *expected)
+    counts = counts_by_get(rest, prefix)
+    problems = count_problems(counts, *expected)
     failed = [run for run in runs if not run.ok]
-    outcome = None
-    if finding.converged and failed:
-        outcome = "converged; %d of %d runs failed" % (len(failed), count)
-    elif not finding.converged:
-        runs.append(runner.run("polardb.polarsearch.provision", env["url"], "normal run", stack.vars))
-        after = inspect(rest, stack.prefix, *stack.expected("provision"))
-        outcome = "NOT CONVERGED: %s; after a normal run: %s" % (
-            short(finding.describe(), 300), short(after.describe(), 200))
-    outcome = matrix.add(parallel_case(count), runs, finding, not failed, outcome)
-    assert finding.converged and not failed, "%s (runs: %s)\n%s" % (
+    outcome = "converged; by GET: %s; %.0f s" % (describe_counts(counts), seconds)
+    if not finding.converged or problems:
+        outcome = "NOT CONVERGED: %s; by GET: %s" % (short("; ".join([finding.describe()] + problems), 300),
+                                                     describe_counts(counts))
+    elif failed:
+        outcome = "converged; %d of %d runs failed; %.0f s" % (len(failed), len(runs), seconds)
+    outcome = matrix.add(case, runs, finding, not failed, outcome)
+    print("\n%s: %s (%d search hits hidden)" % (case, outcome, proxy.hidden_hits - hidden))
+    assert finding.converged and not problems and not failed, "%s (runs: %s)\n%s" % (
         outcome, "; ".join(r.summary() for r in runs), "\n".join(r.tail() for r in runs if not r.ok))
+    assert seconds < PARALLEL_BUDGET, outcome
+
+
+@pytest.mark.parametrize("lag", SEARCH_LAGS)
+@pytest.mark.parametrize("count", PARALLEL)
+def test_parallel_provision_runs_converge(count, lag, env, rest, trusted, runner, matrix, lag_proxy, busy_cpu,
+                                          case_prefix):
+    """2 and 3 runs of the provision playbook (the default stack) start together, with a CPU-bound process
+    beside them and searches 0, 1 or 3 s behind creates (issue 22)."""
+    stack = DefaultStack(case_prefix, env["endpoint"])
+    runs_started_together(parallel_case(count, lag), ["polardb.polarsearch.provision"] * count, stack.expected(),
+                          lag, stack.vars, rest, runner, lag_proxy, matrix, case_prefix)
+
+
+@pytest.mark.parametrize("lag", SEARCH_LAGS)
+def test_parallel_module_creates_converge(lag, env, rest, trusted, runner, matrix, lag_proxy, busy_cpu, case_prefix):
+    """Plays of a polarsearch_connector task and a polarsearch_model task (which creates the model group named
+    after the model) start together: the connector, the model group and the model are each created at once."""
+    stack = Stack(case_prefix, env["endpoint"], env["api_key"])
+    runs_started_together(module_parallel_case(lag), [stack.playbook("provision")] * MODULE_PARALLEL,
+                          stack.expected("provision"), lag, None, rest, runner, lag_proxy, matrix, case_prefix)
