@@ -25,7 +25,6 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_reco
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_replace import (
     delete_or_set_aside,
     delete_pending,
-    delete_with_set_aside,
     deployed_now,
     finish_replace,
     redeploy_update,
@@ -45,7 +44,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_writ
     update_connector,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.identity import settled_view
-from ansible_collections.polardb.polarsearch.plugins.module_utils.in_use import check_deletable, check_updatable
+from ansible_collections.polardb.polarsearch.plugins.module_utils.in_use import check_updatable
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model import (
     is_deployed,
     label,

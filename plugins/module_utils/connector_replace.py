@@ -20,6 +20,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_writ
     update_connector,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.in_use import (
+    check_deletable,
     delete_blockers,
     hidden_users_failure,
     id_terms,
@@ -42,6 +43,9 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.model import (
 # Attempts at a replacement connector whose ID the server's in-use check tells apart from the old one.
 DISTINCT_ID_ATTEMPTS = 3
 DISCARDED_NAME = SET_ASIDE_NAME
+# A connector a delete set aside because the server counted models of other connectors as its users
+# (their IDs share an analyzed term with its ID): a later delete run removes it once the server allows.
+PENDING_DELETE_NAME = "%s (unused, deleted once the server allows)"
 DISTINCT_ID_PAUSE = 1.1
 DEFAULT_WAIT = 300
 
@@ -347,3 +351,37 @@ def half_done(context, connector, failure, errors, models, step):
     else:
         text += ". Every model this run undeployed was put back (deployed again)"
     return ModuleFailure(text, model_states=states)
+
+
+def delete_or_set_aside(context, connector):
+    """Delete an unused connector and the replacements set aside for it. When the server would refuse
+    only because models of other connectors share a term of its ID, the run still converges: the
+    connector is renamed to ``PENDING_DELETE_NAME`` (unused, clearly named, no longer found by its
+    name) and a later delete run removes it (``delete_pending``). A deployed such model blocks the
+    rename too (UpdateConnectorTransportAction refuses while a deployed model matches): then the run
+    fails first, naming it, and nothing changes."""
+    blockers = term_blockers(context.client, connector)
+    if not blockers:
+        delete_with_set_aside(context, connector)
+        return
+    if any(is_deployed(m) for m in blockers):
+        check_deletable(context.client, connector, "")
+    aside = set_aside(context.client, connector)
+    rename_connector(context, connector, PENDING_DELETE_NAME % connector.name)
+    warn("connector %s (%s) was renamed to %r instead of deleted: the server refuses to delete it while it counts "
+         "model(s) %s (of connector(s) %s) as its users, because ML Commons compares connector IDs as analyzed "
+         "text%s. Nothing uses it; a later run with state=absent deletes it once those models are deleted or moved"
+         % (connector.name, connector.connector_id, PENDING_DELETE_NAME % connector.name,
+            ", ".join("%s (%s)" % (label(m), m["model_id"]) for m in blockers),
+            ", ".join(sorted(set(str(m.get("connector_id")) for m in blockers))),
+            shared_terms_text(blockers, connector.connector_id)))
+    for other in sorted(aside, key=lambda c: c.connector_id):
+        delete_connector(context, other)
+
+
+def delete_pending(context, name):
+    """Delete the connectors an earlier delete set aside for ``name`` (``PENDING_DELETE_NAME``), each
+    once the server counts no model as its user."""
+    for connector in search_connectors(context.client, PENDING_DELETE_NAME % name):
+        if not delete_blockers(context.client, connector.connector_id):
+            delete_connector(context, connector)

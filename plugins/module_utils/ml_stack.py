@@ -38,6 +38,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.info import co
 from ansible_collections.polardb.polarsearch.plugins.module_utils.ml_stack_teardown import (
     check_unseen_users,
     deleted_names,
+    deployed_ids,
     foreign_blockers,
     removable_regexes,
     unused_regexes,
@@ -403,7 +404,8 @@ class StackRun:
         if self.context.check_mode:
             # The models are still there, so a delete would be refused: check instead that the server
             # would count no model but those this run deletes as users of the connectors.
-            blocked = foreign_blockers(self.stack, listed, self.results.get("models_absent"))
+            blocked = foreign_blockers(self.stack, listed, self.results.get("models_absent"),
+                                       lambda ids: deployed_ids(self.client, ids))
             if blocked:
                 raise ModuleFailure("; ".join(blocked))
         else:

@@ -11,7 +11,11 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.names import S
 from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_lookup import search_connectors
 from ansible_collections.polardb.polarsearch.plugins.module_utils.in_use import hidden_users_failure, unseen_users
-from ansible_collections.polardb.polarsearch.plugins.module_utils.model import models_using_connector
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model import (
+    get_model,
+    is_deployed,
+    models_using_connector,
+)
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model_group import user_info
 from ansible_collections.polardb.polarsearch.plugins.module_utils.settings import effective, read_settings
 
@@ -71,12 +75,15 @@ def unused_regexes(stack, connectors):
     return out
 
 
-def foreign_blockers(stack, connectors, models_absent):
+def foreign_blockers(stack, connectors, models_absent, deployed=None):
     """Check mode: why a real teardown would fail to delete a connector of the stack.
 
     The server refuses to delete a connector while models it counts as its users exist (see
     ``delete_blocked_by`` of polarsearch_connector_info); the models the teardown deletes first do
-    not count. One message per connector that other models block.
+    not count. One message per connector that other models block. With ``deployed`` (model IDs ->
+    those deployed now), a model of another connector that only shares a term of the ID counts only
+    when deployed: the real run sets the connector aside (renamed) for an undeployed one
+    (``connector_replace.delete_or_set_aside``).
     """
     deleted = {step.get("id") for result in (models_absent or {}).get("results") or []
                for step in result.get("plan") or []
@@ -86,7 +93,11 @@ def foreign_blockers(stack, connectors, models_absent):
     for connector in connectors or []:
         if connector.get("name") not in names:
             continue
-        foreign = sorted(set(connector.get("delete_blocked_by") or []) - deleted)
+        foreign = set(connector.get("delete_blocked_by") or []) - deleted
+        if deployed is not None:
+            sharing = foreign - set(connector.get("models") or [])
+            foreign -= sharing - set(deployed(sorted(sharing)) if sharing else ())
+        foreign = sorted(foreign)
         if foreign:
             problems.append(
                 "the server counts model(s) %s, which are not absent models of this stack, as users of connector %s; "
@@ -130,3 +141,18 @@ def removable_regexes(client, unused, told):
                 "true it cannot see other users' connectors, which may need them. An admin can remove them, or set "
                 "remove_unseen_trusted_endpoints (ml_stack_remove_unseen_trusted_endpoints) to remove them anyway"
                 % (", ".join(unused), CONNECTOR_ACCESS_CONTROL))
+
+
+def deployed_ids(client, model_ids):
+    """Of ``model_ids``, those deployed now (a GET is real time; a model it cannot read counts)."""
+    out = []
+    for model_id in model_ids:
+        try:
+            model = get_model(client, model_id)
+        except PolarSearchError:
+            model = {"model_state": "DEPLOYED"}
+        if model is None:
+            continue
+        if is_deployed(model):
+            out.append(model_id)
+    return out

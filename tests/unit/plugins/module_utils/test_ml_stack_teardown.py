@@ -77,3 +77,15 @@ def test_foreign_blockers_ignore_the_models_the_teardown_deletes():
     assert problems == ["the server counts model(s) x9, which are not absent models of this stack, as users of "
                         "connector b-connector; a real run would fail to delete it"]
     assert foreign_blockers(stack([]), listed, {}) == []
+
+
+def test_foreign_blockers_count_a_model_that_only_shares_a_term_only_when_deployed():
+    """A real teardown renames a connector aside when an undeployed model of another connector shares a term of its
+    ID (the server refuses the delete, not the rename), and fails when that model is deployed (the rename is
+    refused too): check mode predicts the same."""
+    listed = [connector("a-connector", delete_blocked_by=["own", "sharer"], models=["own"])]
+    assert foreign_blockers(stack([entry("a")]), listed, {}, deployed=lambda ids: []) == [
+        "the server counts model(s) own, which are not absent models of this stack, as users of connector "
+        "a-connector; a real run would fail to delete it"]
+    problems = foreign_blockers(stack([entry("a")]), listed, {}, deployed=lambda ids: ["sharer"])
+    assert problems and "own, sharer" in problems[0]

@@ -18,6 +18,7 @@ from plans import plan_text
 
 FP = "polarsearch_credential_fingerprint"
 REPLACES = "polarsearch_replaces"
+PENDING = "%s (unused, deleted once the server allows)"
 FP_FORMAT = re.compile(r"^hmac-sha256:v1:[0-9a-f]{16}:[0-9a-f]{64}$")
 NAME = "openai-embedding"
 KEY = "sk-live-4f9a8b7c6d5e3a2b"
@@ -694,21 +695,43 @@ def _phantom_user(server):
 
 
 @pytest.mark.parametrize("check_mode", [False, True])
-def test_delete_fails_first_when_the_server_would_count_another_connectors_model(run, server, check_mode):
+def test_delete_under_a_model_that_only_shares_a_term_sets_the_connector_aside(run_warned, server, check_mode):
+    """The server counts another connector's (undeployed) model as a user, because their IDs share an analyzed
+    term, and refuses the delete: the connector is renamed aside (unused, clearly named), and a later delete
+    run removes it once the server allows."""
     old, mid = _phantom_user(server)
     server.requests.clear()
-    result = run(module, {"name": NAME, "state": "absent"}, check_mode=check_mode)
-    assert result["failed"] is True
-    assert result["changed"] is False
-    assert "other-model (%s)" % mid in result["msg"] and TWIN_TERM_IDS[0] in result["msg"]
-    assert "'amo'" in result["msg"] and "Nothing was changed" in result["msg"]
-    assert result["models"] == [mid]
-    assert server.writes == []
-    # What the server would have answered.
+    result = run_warned(module, {"name": NAME, "state": "absent"}, check_mode=check_mode)
+    assert result["failed"] is False and result["changed"] is True, result.get("msg")
+    assert [(s["operation"], s["kind"]) for s in result["plan"]] == [("rename", "connector")]
+    assert any("other-model (%s)" % mid in w and "'amo'" in w for w in result["warnings"]), result["warnings"]
+    if check_mode:
+        assert server.writes == []
+        return
+    assert server.connectors[old]["name"] == PENDING % NAME
+    # What the server would have answered to the delete.
     with pytest.raises(HttpError) as refused:
         server.delete_connector(old)
     assert refused.value.status == 409
-    assert refused.value.body["error"]["reason"].startswith("1 models are still using this connector")
+    again = run_warned(module, {"name": NAME, "state": "absent"})
+    assert again["failed"] is False and again["changed"] is False and old in server.connectors, again
+    del server.models[mid]
+    last = run_warned(module, {"name": NAME, "state": "absent"})
+    assert last["failed"] is False and last["changed"] is True, last
+    assert old not in server.connectors
+
+
+def test_delete_under_a_deployed_model_that_only_shares_a_term_fails_naming_it(run, server):
+    """A deployed model that shares a term also blocks the rename (the server's update check), so nothing can be
+    done: the run fails first, naming the model, and nothing changes."""
+    old, mid = _phantom_user(server)
+    server.models[mid]["model_state"] = "DEPLOYED"
+    server.requests.clear()
+    result = run(module, {"name": NAME, "state": "absent"})
+    assert result["failed"] is True and result["changed"] is False, result
+    assert "other-model (%s)" % mid in result["msg"] and "'amo'" in result["msg"]
+    assert server.writes == []
+    assert server.connectors[old]["name"] == NAME
 
 
 def test_replace_under_a_model_that_only_shares_a_term_converges_and_deletes_the_old_one_later(run_warned, server):
