@@ -21,6 +21,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connection imp
     ConnectionOptions,
     ConnectionOptionsError,
 )
+from ansible_collections.polardb.polarsearch.plugins.module_utils.visibility import settle, touches
 
 ML = "_plugins/_ml"
 CREATING_OPERATIONS = ("create", "register")
@@ -53,6 +54,8 @@ class Context:
         self.sleep = sleep
         self.clock = clock
         self.new_ids = set()
+        # kind -> IDs of the objects this run changed in place or deleted (visibility.settle)
+        self.touched = {}
 
     def act(self, step, func, predicted=None):
         """Run one write, or in check mode return its predicted answer.
@@ -63,6 +66,7 @@ class Context:
         The ID a ``create``/``register`` answer carries (the answer itself when it is a string, or
         its ``<kind>_id`` key or attribute) counts as made by this run.
         """
+        written = step
         if step.id is not None and step.id in self.new_ids:
             step = replace(step, id=None)
         self.plan.append(step)
@@ -71,6 +75,8 @@ class Context:
             return predicted
         answer = func()
         self.changed = True
+        if touches(written):
+            self.touched.setdefault(written.kind, set()).add(written.id)
         if step.operation in CREATING_OPERATIONS:
             self.new_ids.update(created_ids(step.kind, answer))
         return answer
@@ -156,6 +162,9 @@ class PolarSearchModule:
         result.setdefault("changed", self.context.changed)
         if self.writes:
             result.setdefault("plan", self.context.plan_data())
+        if self.context.touched:
+            # the next run's searches see what this one changed (visibility.settle)
+            settle(self.context)
         self.module.exit_json(**result)
 
 

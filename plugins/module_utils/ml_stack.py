@@ -311,6 +311,8 @@ class StackRun:
     def absorb(self, context):
         self.context.plan.extend(context.plan)
         self.context.changed = self.context.changed or context.changed
+        for kind, ids in context.touched.items():
+            self.context.touched.setdefault(kind, set()).update(ids)
 
     # -- the stack -------------------------------------------------------------------------
     def converge(self):

@@ -192,6 +192,13 @@ class FakeServer:
         self.check_trusted = check_trusted
         self.master_key_missing = master_key_missing
         self.leak_credentials = leak_credentials  # GET and _search send stored credentials back
+        # Searches see a change to a document only after a refresh of its index. On 2.19.1 an update of a
+        # connector, model or model group, and the state a deploy or undeploy writes, are not refreshed at
+        # once: a search right after them still shows the document as it was, a GET (real time) the new one
+        # (docs/local-cluster.md, "Searches right after a write"). ``update_search_lag``: a change to a
+        # document a search has shown stays out of the next N searches that find it.
+        self.update_search_lag = 0
+        self._last_shown = {}              # id -> (document as searches last showed it, stale searches left)
         # Security plugin on and plugins.ml_commons.connector_access_control_enabled true:
         # TransportCreateConnectorAction stores access (access_mode), backend_roles and the owner.
         self.connector_access_control = connector_access_control
@@ -565,6 +572,20 @@ class FakeServer:
         if searches:
             self._unsearchable[object_id] = searches
 
+    def _as_searches_show(self, object_id, doc):
+        """``doc`` as a search shows it under ``update_search_lag``: a change since the last search that showed it
+        is seen only after N more searches."""
+        if not self.update_search_lag:
+            return doc
+        shown, left = self._last_shown.get(object_id, (None, None))
+        if shown is not None and shown != doc:
+            left = self.update_search_lag if left is None else left
+            if left > 0:
+                self._last_shown[object_id] = (shown, left - 1)
+                return copy.deepcopy(shown)
+        self._last_shown[object_id] = (copy.deepcopy(doc), None)
+        return doc
+
     def search(self, store, body, exclude=()):
         body = body or {}
         query = body.get("query")
@@ -580,6 +601,7 @@ class FakeServer:
         for _id, doc in store.items():
             if doc.get("is_hidden") or _id in self._unsearchable:
                 continue
+            doc = self._as_searches_show(_id, doc)
             if self.matches(doc, query, _id):
                 source = {k: copy.deepcopy(v) for k, v in doc.items() if k not in exclude}
                 if "connector" in source and isinstance(source["connector"], dict) and not self.leak_credentials:
