@@ -110,8 +110,16 @@ def converge_after_create(context, created):
     if created.connector_id is None:
         return created
     view = settled_view(context, "connector", created.name, created.connector_id,
-                        lambda: search_connectors(context.client, created.name), lambda c: c.connector_id)
+                        lambda: search_connectors(context.client, created.name), lambda c: c.connector_id,
+                        gone=lambda: get_connector(context.client, created.connector_id) is None)
     made = [c for c in view or () if collection_made(c)]
+    if view is not None and not any(c.connector_id == created.connector_id for c in view):
+        # another run settled the name first and deleted this run's connector, which lost there
+        if not made:
+            raise ModuleFailure("connector %s (%s), which this run created, was deleted by another run and no "
+                                "connector named %s is left: run again" % (created.name, created.connector_id,
+                                                                           created.name))
+        return pick(made)
     if len(made) < 2 or not any(c.connector_id == created.connector_id for c in made):
         return created
     chosen = pick(made)

@@ -20,7 +20,11 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_look
     model_hits_using,
     resolve_connector_id,
 )
-from ansible_collections.polardb.polarsearch.plugins.module_utils.identity import settled_view, winner_by_key
+from ansible_collections.polardb.polarsearch.plugins.module_utils.identity import (
+    VISIBLE_TIMEOUT,
+    settled_view,
+    winner_by_key,
+)
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model_fields import (
     FIELD_RULES,
     check_fields,
@@ -447,7 +451,14 @@ def settle_duplicate_models(context, name, own_id):
     model shows in a search and the search stayed the same for a moment (``identity.settled_view``).
     """
     candidates = settled_view(context, "model", name, own_id, lambda: models_named(context.client, name),
-                              lambda m: m["model_id"]) or ()
+                              lambda m: m["model_id"], gone=lambda: get_model(context.client, own_id) is None)
+    if candidates is not None and not any(c["model_id"] == own_id for c in candidates):
+        # another run settled the name first and deleted this run's model, which lost there
+        if not candidates:
+            raise ModuleFailure("model %s (%s), which this run registered, was deleted by another run and no model "
+                                "named %s is left: run again" % (name, own_id, name))
+        return get_model(context.client, winner_by_key(candidates, "model_id")["model_id"])
+    candidates = candidates or ()
     if len(candidates) > 1:
         best = winner_by_key(candidates, "model_id")
         if best["model_id"] != own_id:
@@ -456,6 +467,34 @@ def settle_duplicate_models(context, name, own_id):
                 delete_model(context, own)
             return get_model(context.client, best["model_id"])
     return get_model(context.client, own_id)
+
+
+def settle_same_named(context, params, timeout, failure):
+    """Same-named remote models met by a run that registers none. Runs registering the name at this
+    moment settle it themselves (a loser deletes its new model once it decided, see ``identity``), so
+    while one of the models is not deployed yet the run waits, at most ``identity.VISIBLE_TIMEOUT``
+    seconds, until one is left or all are deployed. One left is used; two or more are settled like
+    ``duplicates: keep_one`` when they are copies of one stack's model (``stack_twins``), else
+    ``failure`` (naming the IDs) is raised."""
+    client = context.client
+    name = params["name"]
+
+    def probe():
+        found = models_named(client, name)
+        if len(found) < 2 or all(m.get("model_state") in DEPLOYED_STATES for m in found):
+            return found
+        return None
+
+    try:
+        found = context.wait_for("the runs that registered model %s at the same moment to settle it" % name, probe,
+                                 VISIBLE_TIMEOUT, initial=0.2, factor=1.5, max_interval=0.5)
+    except ModuleFailure:
+        found = models_named(client, name)
+    if len(found) < 2:
+        return find_model(client, name=name)
+    if not models_of_one_stack(client, params, found):
+        raise failure
+    return keep_one_model(context, name, timeout)
 
 
 def safe_delete_enabled(client):
@@ -593,12 +632,9 @@ def ensure_model(params, context):
         try:
             model = find_model(client, name=params.get("name"), model_id=params.get("model_id"))
         except ModuleFailure as exc:
-            # same-named models that are copies of one stack's model (runs at the same moment each kept
-            # their own): settled like duplicates: keep_one; any others fail, naming the IDs
-            if params.get("model_id") or not exc.details.get("ids") or not models_of_one_stack(
-                    client, params, models_named(client, params["name"])):
+            if params.get("model_id") or not exc.details.get("ids"):
                 raise
-            model = keep_one_model(context, params["name"], timeout)
+            model = settle_same_named(context, params, timeout, exc)
     if params.get("model_id") and model is None and state != "absent":
         raise ModuleFailure("model_id %s does not exist: remove model_id to register a new model by name"
                             % params["model_id"])

@@ -275,8 +275,16 @@ def settle_duplicate_groups(context, name, own_id):
     deletes it (it is new and empty) and uses the winner. The run decides once its own group shows in
     a search and the search stayed the same for a moment (``identity.settled_view``).
     """
+    path = "%s/model_groups/%s" % (ML, own_id)
     found = settled_view(context, "model group", name, own_id, lambda: groups_named(context.client, name),
-                         lambda g: g["model_group_id"]) or ()
+                         lambda g: g["model_group_id"], gone=lambda: context.client.get(path, missing_ok=True) is None)
+    if found is not None and not any(g["model_group_id"] == own_id for g in found):
+        # another run settled the name first and deleted this run's group, which lost there
+        if not found:
+            raise ModuleFailure("model group %s (%s), which this run created, was deleted by another run and no "
+                                "group named %s is left: run again" % (name, own_id, name))
+        return _public(winner_by_key(found, "model_group_id"))
+    found = found or ()
     if len(found) < 2:
         return get_group(context.client, own_id) or {"model_group_id": own_id, "name": name}
     best = winner_by_key(found, "model_group_id")

@@ -290,3 +290,54 @@ def test_a_losing_models_delete_answered_500_after_the_server_deleted_it_is_done
     result = run(model_module, {"name": MODEL, "connector_id": cid})
     assert result["failed"] is False, result.get("msg")
     assert list(server.models) == [rival["id"]] and result["model_id"] == rival["id"]
+
+
+def _after_searches(server, store, count, action):
+    """Run ``action()`` once, after ``count`` searches of ``store`` (another run acting meanwhile)."""
+    real = server.search
+    seen = {"n": 0}
+
+    def counting(searched, body, exclude=()):
+        answer = real(searched, body, exclude)
+        if searched is store or (store is server.models and searched is not server.connectors
+                                 and searched is not server.groups):
+            seen["n"] += 1
+            if seen["n"] == count:
+                action()
+        return answer
+
+    server.search = counting
+
+
+def test_a_run_that_finds_another_runs_fresh_duplicate_waits_until_that_run_deleted_it(run, server, clock):
+    """Two runs registered the model a moment ago and are settling it; a third run's model task finds both.
+    It waits while one of them is not deployed, until the loser's run deleted it, and goes on."""
+    cid = server.add_connector("qwen-connector", parameters={"model": "qwen-max"})
+    kept = server.add_model(MODEL, cid, state="DEPLOYED", model_id="keptModel")
+    loser = server.add_model(MODEL, cid, model_id="loserModel")
+    _after_searches(server, server.models, 3, lambda: server.models.pop(loser))
+    result = run(model_module, {"name": MODEL, "connector_id": cid, "state": "deployed"})
+    assert result["failed"] is False, result.get("msg")
+    assert result["model_id"] == kept and list(server.models) == [kept]
+    assert result["changed"] is False
+
+
+def test_a_run_whose_new_model_another_run_deleted_adopts_the_winner(run, server, clock):
+    """While this run waits for its view to settle, a third run (that saw more) deletes this run's new
+    model, which lost to an older one: this run adopts that one instead of failing."""
+    cid = server.add_connector("qwen-connector", parameters={"model": "qwen-max"})
+    real = server.register_model
+    rival = {}
+
+    def racing_register(body):
+        answer = real(body)
+        rival["id"] = server.add_model(MODEL, cid, model_group_id=body["model_group_id"], model_id="rivalOlderModel1")
+        server.models[rival["id"]]["created_time"] = older_than(server.models, answer["model_id"])
+        server.hide(rival["id"], 2)
+        _after_searches(server, server.models, 2, lambda: server.models.pop(answer["model_id"]))
+        return answer
+
+    server.register_model = racing_register
+    result = run(model_module, {"name": MODEL, "connector_id": cid})
+    assert result["failed"] is False, result.get("msg")
+    assert result["model_id"] == rival["id"] and list(server.models) == [rival["id"]]
