@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from conftest import Ansible
+from conftest import TRUSTED, Ansible
 from secure_support import SCRUBBED, SECURE_SKIP, SecureCluster, find_secrets, secure_profile
 from specs import embedding_connector
 
@@ -155,5 +155,37 @@ def test_teardown_under_another_teams_hidden_model_deletes_nothing_and_names_it(
             assert len(mine) == 1 and mine[0]["model_state"] == "DEPLOYED", mine
         model = admin_rest.call("GET", "/_plugins/_ml/models/%s" % theirs["model_id"])
         assert model["connector_id"] == stored[0]["id"] and model["model_state"] == "DEPLOYED", model
+    finally:
+        admin_cleanup(admin_rest, prefix)
+
+
+def test_teardown_by_a_user_who_cannot_see_every_connector_keeps_the_trusted_entries(cluster, admin_rest,
+                                                                                     collections_path, trusted):
+    """With connector access control a non-admin user's search misses other users' connectors, which may need a
+    trusted endpoint entry: its teardown keeps the entries (with a warning) instead of removing them, so it
+    succeeds without ml_stack_keep_trusted_endpoints and leaves the admin's setting alone."""
+    from test_secure import role_playbook
+
+    owner = cluster.users[0]
+    prefix = "it-shared-keep-%s-" % os.urandom(3).hex()
+    variables = {
+        "ml_stack_name_prefix": prefix,
+        "ml_stack_endpoint": "http://" + cluster.endpoint,
+        "ml_stack_models": [{"name": "text-embedding-v4", "kind": "embedding",
+                             "connector_overrides": {"access_mode": "private"}}],
+        "ml_stack_private_ip_enabled": True,
+        "ml_stack_wait_timeout": 120,
+    }
+    before = admin_rest.persistent().get(TRUSTED)
+    try:
+        rc, output, _changed = role_playbook(cluster, collections_path, owner, "provision",
+                                             dict(variables, ml_stack_keep_trusted_endpoints=True))
+        assert rc == 0, output[-6000:]
+        assert len(admin_rest.by_name("connectors", prefix + "text-embedding-v4-connector")) == 1
+        rc, output, _changed = role_playbook(cluster, collections_path, owner, "teardown", variables)
+        assert rc == 0, output[-6000:]
+        assert "remove_unseen_trusted_endpoints" in output, output[-6000:]
+        assert admin_rest.by_name("connectors", prefix + "text-embedding-v4-connector") == []
+        assert admin_rest.persistent().get(TRUSTED) == before, "the entries stay"
     finally:
         admin_cleanup(admin_rest, prefix)
