@@ -43,6 +43,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.references imp
     references_by_model,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.plan import Step
+from ansible_collections.polardb.polarsearch.plugins.module_utils.settings import is_enabled
 from ansible_collections.polardb.polarsearch.plugins.module_utils.stack_twins import models_of_one_stack
 
 DEPLOYED_STATES = ("DEPLOYED", "PARTIALLY_DEPLOYED", "DEPLOYING", "LOADED", "LOADING", "PARTIALLY_LOADED")
@@ -499,13 +500,7 @@ def settle_same_named(context, params, timeout, failure):
 
 def safe_delete_enabled(client):
     """The server's own check at delete (``plugins.ml_commons.safe_delete_model``, default false)."""
-    settings = snapshot.read(client, snapshot.SETTINGS_PATH, lambda: client.get(
-        snapshot.SETTINGS_PATH, params={"include_defaults": "true", "flat_settings": "true"})) or {}
-    for scope in ("transient", "persistent", "defaults"):
-        values = settings.get(scope) or {}
-        if SAFE_DELETE in values:
-            return str(values[SAFE_DELETE]).lower() == "true"
-    return False
+    return is_enabled(client, SAFE_DELETE)
 
 
 def check_references(context, model, force, removed_first=()):

@@ -34,6 +34,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.common import 
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.identity import settled_view, winner_by_key
 from ansible_collections.polardb.polarsearch.plugins.module_utils.plan import Step
+from ansible_collections.polardb.polarsearch.plugins.module_utils.settings import is_enabled
 
 ACCESS_MODES = ("public", "private", "restricted")
 ACCESS_FIELDS = ("access_mode", "backend_roles", "add_all_backend_roles")
@@ -126,12 +127,7 @@ def access_requested(params):
 def access_control_on(client):
     """Whether the cluster has model access control on (the setting; the security plugin is checked by
     ``user_info``)."""
-    settings = snapshot.read(client, snapshot.SETTINGS_PATH, lambda: client.get(
-        snapshot.SETTINGS_PATH, params={"include_defaults": "true", "flat_settings": "true"})) or {}
-    for scope in ("transient", "persistent", "defaults"):
-        if MODEL_ACCESS_CONTROL in (settings.get(scope) or {}):
-            return str(settings[scope][MODEL_ACCESS_CONTROL]).lower() == "true"
-    return False
+    return is_enabled(client, MODEL_ACCESS_CONTROL)
 
 
 def check_access_control(client, params):

@@ -62,6 +62,12 @@ def effective(current, scope, key):
     return None
 
 
+def is_enabled(client, key):
+    """Whether the boolean setting ``key`` is on: the value the cluster applies (transient, else persistent, else
+    the default), from the run's one read of the settings."""
+    return str(effective(read_settings(client), "transient", key)).lower() == "true"
+
+
 # OpenSearch's affix and prefix settings (Setting.affixKeySetting / prefixKeySetting): the server lists
 # them, even with include_defaults, only once they are set, yet accepts them (observed on 3.6.0 and
 # 2.19.1, docs/local-cluster.md). A key that matches none of them and is not listed is unknown.
