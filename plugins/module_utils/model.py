@@ -543,9 +543,25 @@ def ensure_model_absent(context, model, timeout, force=False, removed_first=()):
     if model is None:
         return None
     check_references(context, model, force, removed_first)
-    if is_deployed(model):
+    undeployed = is_deployed(model)
+    if undeployed:
         undeploy(context, model, True, timeout)
-    delete_model(context, model)
+    try:
+        delete_model(context, model)
+    except (ModuleFailure, PolarSearchError) as exc:
+        if not undeployed:
+            raise
+        # a teardown takes the model down on purpose: name the state it is left in, and the next run
+        # deletes it
+        try:
+            now = get_model(context.client, model["model_id"]) if not context.check_mode else None
+        except PolarSearchError:
+            now = None
+        raise ModuleFailure("model %s (%s) was undeployed, but deleting it failed: %s. It is %s now; run again to "
+                            "delete it" % (label(model), model["model_id"], getattr(exc, "message", exc),
+                                           (now or {}).get("model_state") or "UNDEPLOYED"),
+                            model_states=[{"model_id": model["model_id"], "name": label(model),
+                                           "model_state": (now or {}).get("model_state") or "UNDEPLOYED"}])
     delete_group_if_left_empty(context, model.get("model_group_id"), model, timeout)
     return None
 
