@@ -139,3 +139,20 @@ def test_replace_moves_every_model_back_whatever_step_fails(ansible, rest, proxy
         model = rest.model(model_id)
         assert model["connector_id"] == old and model["model_state"] == "DEPLOYED", model
     converges(ansible, rest, args, two_models)
+
+
+def test_a_teardown_whose_model_delete_fails_names_the_model_and_its_state(ansible, rest, proxy, two_models):
+    """The teardown path undeploys a model, then deletes it: a failed delete names the model and the state it is
+    left in, and the next run deletes it."""
+    first = two_models["models"][0]
+    name = two_models["name"] + "-a"
+    rule = ("status", "DELETE", "%s/models/%s$" % (ML_PATH, first), 1)
+    result = faulted(ansible, proxy, "polarsearch_model", {"name": name, "state": "absent", "wait_timeout": 120},
+                     [rule])
+    assert result.get("failed"), result
+    state = rest.model(first)["model_state"]
+    assert "%s (%s)" % (name, first) in result["msg"] and "It is %s now" % state in result["msg"], result["msg"]
+    assert result["model_states"] == [{"model_id": first, "name": name, "model_state": state}]
+    again = ansible.run("polarsearch_model", {"name": name, "state": "absent", "wait_timeout": 120})
+    assert not again.get("failed"), again["msg"]
+    assert rest.request("GET", "/_plugins/_ml/models/%s" % first).status_code == 404
