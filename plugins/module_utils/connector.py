@@ -51,7 +51,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.model import (
     models_using_connector,
     point_models_at,
 )
-from ansible_collections.polardb.polarsearch.plugins.module_utils.settings import effective, read_settings
+from ansible_collections.polardb.polarsearch.plugins.module_utils.settings import is_enabled
 from ansible_collections.polardb.polarsearch.plugins.module_utils.stack_twins import connectors_of_one_stack
 
 
@@ -222,7 +222,7 @@ def check_creatable(client, params, protocol):
         return
     if not params.get("url"):
         raise ModuleFailure("url is required to create %s connector %r: set url" % (protocol, params.get("name")))
-    if str(effective(read_settings(client), "transient", MCP_SETTING)).lower() != "true":
+    if not is_enabled(client, MCP_SETTING):
         raise ModuleFailure("the server refuses %s connectors while %s is false: set it to true first (with "
                             "polardb.polarsearch.polarsearch_cluster_settings)" % (protocol, MCP_SETTING))
 

@@ -17,7 +17,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.model import (
     models_using_connector,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model_group import user_info
-from ansible_collections.polardb.polarsearch.plugins.module_utils.settings import effective, read_settings
+from ansible_collections.polardb.polarsearch.plugins.module_utils.settings import is_enabled
 
 # ML Commons fills an action URL from the connector's parameters (a StringSubstitutor with the prefix
 # "${parameters." and the suffix "}"; "name:-default" gives a default) before it checks the URL
@@ -125,10 +125,9 @@ def sees_every_connector(client):
     if user is None or user["admin"]:
         return True
     try:
-        current = read_settings(client)
+        return not is_enabled(client, CONNECTOR_ACCESS_CONTROL)
     except PolarSearchError:
         return False
-    return str(effective(current, "transient", CONNECTOR_ACCESS_CONTROL)).lower() != "true"
 
 
 def removable_regexes(client, unused, told):
