@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ansible.module_utils.common.warnings import warn
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.names import SET_ASIDE_NAME
+from ansible_collections.polardb.polarsearch.plugins.module_utils.names import PENDING_DELETE_NAME, SET_ASIDE_NAME
 from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import ModuleFailure
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_drift import full_spec
@@ -42,17 +42,13 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.model import (
 
 # Attempts at a replacement connector whose ID the server's in-use check tells apart from the old one.
 DISTINCT_ID_ATTEMPTS = 3
-DISCARDED_NAME = SET_ASIDE_NAME
-# A connector a delete set aside because the server counted models of other connectors as its users
-# (their IDs share an analyzed term with its ID): a later delete run removes it once the server allows.
-PENDING_DELETE_NAME = "%s (unused, deleted once the server allows)"
 DISTINCT_ID_PAUSE = 1.1
 DEFAULT_WAIT = 300
 
 
 def set_aside(client, connector):
     """The replacements an earlier run set aside while the connector's models used it."""
-    found = search_connectors(client, DISCARDED_NAME % connector.name)
+    found = search_connectors(client, SET_ASIDE_NAME % connector.name)
     return [c for c in found if c.replaces == connector.connector_id]
 
 
@@ -88,7 +84,7 @@ def distinct_replacement(context, name, avoid, create, known):
         "the old connector. The unused connectors %s, named %r, are deleted with it, or by the next replace. "
         "Set on_deployed_models=redeploy to update the connector in place" % (
             name, DISTINCT_ID_ATTEMPTS, ", ".join(repr(t) for t in sorted(shared)) or "none",
-            ", ".join(c.connector_id for c in discarded), DISCARDED_NAME % name))
+            ", ".join(c.connector_id for c in discarded), SET_ASIDE_NAME % name))
 
 
 def rename_blockers(client, connector):
@@ -117,7 +113,7 @@ def replace_connector(context, current, desired, params, users, removals=()):
         avoid = set()
         for connector_id in known:
             avoid |= id_terms(connector_id)
-        aside = dict(spec, name=DISCARDED_NAME % spec["name"])
+        aside = dict(spec, name=SET_ASIDE_NAME % spec["name"])
         new, discarded = distinct_replacement(
             context, spec["name"], avoid,
             lambda: create_connector(context, aside, params, replaces=current.connector_id, known_ids=known), known)
