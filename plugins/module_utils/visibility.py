@@ -22,6 +22,8 @@ decides whether it keeps it (identity.settled_view).
 
 from __future__ import annotations
 
+import functools
+
 ML = "_plugins/_ml"
 # the kinds found by a search of their name, and their REST paths
 PATHS = {"connector": "connectors", "model": "models", "model_group": "model_groups"}
@@ -42,15 +44,9 @@ def settle(context, timeout=TIMEOUT):
             continue
         path = PATHS[kind]
         ids = sorted(ids)
-        wanted = {}
-
-        def probe(path=path, ids=ids, wanted=wanted):
-            hits = context.client.search("%s/%s/_search" % (ML, path), {"terms": {"_id": ids}}, size=len(ids))
-            shown = {hit["_id"]: hit["_source"] for hit in hits}
-            return True if all(_same(wanted[oid], shown.get(oid)) for oid in ids) else None
-
         try:
-            wanted.update((oid, context.client.get("%s/%s/%s" % (ML, path, oid), missing_ok=True)) for oid in ids)
+            wanted = {oid: context.client.get("%s/%s/%s" % (ML, path, oid), missing_ok=True) for oid in ids}
+            probe = functools.partial(_shown, context.client, path, wanted)
             context.wait_for("the searches of %ss to show this run's changes to %s" % (kind, ", ".join(ids)),
                              probe, timeout, initial=0.1, factor=1.5, max_interval=1.0)
         except Exception as exc:  # pylint: disable=broad-exception-caught  # a late refresh never fails the run
@@ -60,6 +56,14 @@ def settle(context, timeout=TIMEOUT):
                      "still see them as they were" % (kind, ", ".join(ids), exc))
             return False
     return True
+
+
+def _shown(client, path, wanted):
+    """True when a search by ID shows every object of ``wanted`` (ID -> its GET answer) as it is, else None."""
+    ids = sorted(wanted)
+    hits = client.search("%s/%s/_search" % (ML, path), {"terms": {"_id": ids}}, size=len(ids))
+    shown = {hit["_id"]: hit["_source"] for hit in hits}
+    return True if all(_same(wanted[oid], shown.get(oid)) for oid in ids) else None
 
 
 def _same(document, source):
