@@ -482,10 +482,21 @@ def in_process_run(collections_path, module, args, check, diff, environment):
     lines = [line for line in stdout.getvalue().splitlines() if line.startswith("{")]
     assert lines, "%s printed no result: %s" % (module, output[-3000:])
     result = json.loads(lines[-1])
-    # what the controller adds to every registered result
+    # what the controller adds to every registered result, and the form it registers warnings and deprecations
+    # in: their messages (ansible-core 2.19+ modules return them as structured summaries)
     result.setdefault("changed", False)
     result.setdefault("failed", False)
+    for key in ("warnings", "deprecations"):
+        if key in result:
+            result[key] = [_message(item) for item in result[key]]
     return result, output
+
+
+def _message(item):
+    """The message of a warning or deprecation as a playbook registers it."""
+    if isinstance(item, dict) and isinstance(item.get("event"), dict):
+        return item["event"].get("msg")
+    return item
 
 
 _IN_PROCESS_LOCK = threading.Lock()   # one in-process module run at a time: stdout and the environment are global

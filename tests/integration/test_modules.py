@@ -346,7 +346,9 @@ def test_interrupted_replace_converges(env, rest, ansible, trusted, prefix, clea
 def test_server_in_use_check_compares_ids_as_text(env, rest, ansible, trusted, prefix, id_terms):
     """ML Commons finds a connector's models with a match query on the text field connector_id, so
     a model whose connector ID only shares a term with a connector's ID blocks that connector's
-    delete. The collection models the analyzer, and the module says so before it writes."""
+    delete. The collection models the analyzer: the delete still converges, setting the connector aside
+    under a clearly named name (check mode says so first), and a later delete run removes it once the
+    server allows."""
     body = embedding_connector(prefix + "-x", env)
     created = [rest.call("POST", ML + "/connectors/_create", body)["connector_id"] for dummy in range(20)]
     try:
@@ -368,18 +370,28 @@ def test_server_in_use_check_compares_ids_as_text(env, rest, ansible, trusted, p
             info = ansible.run("polarsearch_connector_info", {"name": name})
             assert info["connectors"][0]["models"] == []
             assert info["connectors"][0]["delete_blocked_by"] == [model_id]
-            for check in (True, False):
-                failed = ansible.run("polarsearch_connector", {"name": name, "state": "absent"}, check=check)
-                assert failed["failed"] and failed["changed"] is False, failed
-                assert model_id in failed["msg"] and lookalike in failed["msg"] and failed["models"] == [model_id]
-            assert rest.connectors(name)[0]["connector_id"] == blocked
             # What the server answers a delete.
             refused = rest.request("DELETE", ML + "/connectors/%s" % blocked)
             assert refused.status_code == 409 and model_id in refused.text, refused.text
+            pending = name + " (unused, deleted once the server allows)"
+            plans = []
+            for check in (True, False):
+                aside = ansible.run("polarsearch_connector", {"name": name, "state": "absent"}, check=check)
+                assert not aside["failed"] and aside["changed"] is True, aside
+                plans.append(aside["plan"])
+                assert any(model_id in w and lookalike in w for w in aside.get("warnings", [])), aside
+            assert plans[0] == plans[1] and [s["operation"] for s in plans[1]] == ["rename"], plans
+            assert rest.connectors(name) == []
+            assert [c["connector_id"] for c in rest.connectors(pending)] == [blocked]
+            # while the server still counts the model, a later delete run leaves the set-aside connector alone
+            again = ansible.run("polarsearch_connector", {"name": name, "state": "absent"})
+            assert not again["failed"] and again["changed"] is False, again
         finally:
             rest.call("DELETE", ML + "/models/%s" % model_id, ok=None)
-        assert not ansible.run("polarsearch_connector", {"name": name, "state": "absent"}).get("failed")
-        assert rest.connectors(name) == []
+        # once the server allows, the next delete run removes it
+        done = ansible.run("polarsearch_connector", {"name": name, "state": "absent"})
+        assert not done.get("failed") and done["changed"] is True, done
+        assert rest.connectors(name + " (unused, deleted once the server allows)") == []
     finally:
         for cid in created:
             rest.call("DELETE", ML + "/connectors/%s" % cid, ok=None)
