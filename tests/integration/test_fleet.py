@@ -16,7 +16,7 @@ In one run each: provision converges the three; drift, with one cluster changed 
 cluster only; provision repairs it; teardown removes the three. A cluster that is down (its proxy stopped: its
 port closed) fails its host only, and the other two converge. The figures of a no-op provision and a drift
 check over one cluster and over three (``POLARSEARCH_FLEET_REPEAT`` runs each, median) are written to
-build/fleet-bench.md.
+build/measured/fleet-bench.md.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ KINDS = (("predict", r"^/_plugins/_ml/models/[^/]+/_predict"), ("model_get", r"^
          ("tasks", r"^/_plugins/_ml/tasks"), ("ingest_pipelines", r"^/_ingest/pipeline"),
          ("search_pipelines", r"^/_search/pipeline"))
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
-BENCH = REPO / "build" / "fleet-bench.md"
+BENCH = REPO / "build" / "measured" / "fleet-bench.md"
 LOCAL = REPO / "scripts" / "polarsearch-local"
 
 
@@ -274,7 +274,7 @@ def median_run(fleet, name, clusters, repeat):
 
 def test_noop_provision_and_drift_cost_per_cluster(fleet):
     """A no-op provision and a drift check over one cluster and over three; the figures go to
-    build/fleet-bench.md. Each cluster costs the requests one cluster costs: one read per kind of object."""
+    build/measured/fleet-bench.md. Each cluster costs the requests one cluster costs: one read per kind of object."""
     repeat = int(os.environ.get("POLARSEARCH_FLEET_REPEAT") or 3)
     figures = {}
     for playbook in ("provision", "drift"):
