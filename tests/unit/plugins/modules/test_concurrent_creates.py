@@ -91,8 +91,9 @@ def test_group_older_rival_that_reaches_searches_late_wins(run, server, clock):
     assert ops(result) == [("create", "model_group"), ("delete", "model_group")]
 
 
-def test_model_older_rival_that_reaches_searches_late_wins(run, server, clock):
-    cid = server.add_connector("qwen-connector", parameters={"model": "qwen-max"})
+def older_model_registered_at_once(server, cid, then):
+    """Make the next register answer while another run registers a same-named model whose ``created_time`` is
+    older; ``then(answer, rival_id)`` arranges what else happens at that moment. Returns ``{"id": rival ID}``."""
     real = server.register_model
     rival = {}
 
@@ -100,10 +101,16 @@ def test_model_older_rival_that_reaches_searches_late_wins(run, server, clock):
         answer = real(body)
         rival["id"] = server.add_model(MODEL, cid, model_group_id=body["model_group_id"], model_id="rivalOlderModel1")
         server.models[rival["id"]]["created_time"] = older_than(server.models, answer["model_id"])
-        server.hide(rival["id"], 3)
+        then(answer, rival["id"])
         return answer
 
     server.register_model = racing_register
+    return rival
+
+
+def test_model_older_rival_that_reaches_searches_late_wins(run, server, clock):
+    cid = server.add_connector("qwen-connector", parameters={"model": "qwen-max"})
+    rival = older_model_registered_at_once(server, cid, lambda answer, rival_id: server.hide(rival_id, 3))
     server.create_search_lag = 1
     result = run(model_module, {"name": MODEL, "connector_id": cid, "state": "deployed"})
     assert result["failed"] is False, result.get("msg")
@@ -274,19 +281,9 @@ def test_a_losing_models_delete_answered_500_after_the_server_deleted_it_is_done
     DELETE answered 500 "failed to find action [...DeleteByQueryAction...] to execute" (the model chunks'
     delete-by-query after the model document was deleted). A GET finds the model gone: the delete is done."""
     cid = server.add_connector("qwen-connector", parameters={"model": "qwen-max"})
-    real = server.register_model
-    rival = {}
-
-    def racing_register(body):
-        answer = real(body)
-        rival["id"] = server.add_model(MODEL, cid, model_group_id=body["model_group_id"], model_id="rivalOlderModel1")
-        server.models[rival["id"]]["created_time"] = older_than(server.models, answer["model_id"])
-        server.fail_next("DELETE", r"models/%s$" % answer["model_id"], 500, process=True,
-                         reason="failed to find action [org.opensearch.index.reindex.DeleteByQueryAction@5794e1cf] "
-                                "to execute")
-        return answer
-
-    server.register_model = racing_register
+    rival = older_model_registered_at_once(server, cid, lambda answer, rival_id: server.fail_next(
+        "DELETE", r"models/%s$" % answer["model_id"], 500, process=True,
+        reason="failed to find action [org.opensearch.index.reindex.DeleteByQueryAction@5794e1cf] to execute"))
     result = run(model_module, {"name": MODEL, "connector_id": cid})
     assert result["failed"] is False, result.get("msg")
     assert list(server.models) == [rival["id"]] and result["model_id"] == rival["id"]
@@ -326,18 +323,12 @@ def test_a_run_whose_new_model_another_run_deleted_adopts_the_winner(run, server
     """While this run waits for its view to settle, a third run (that saw more) deletes this run's new
     model, which lost to an older one: this run adopts that one instead of failing."""
     cid = server.add_connector("qwen-connector", parameters={"model": "qwen-max"})
-    real = server.register_model
-    rival = {}
 
-    def racing_register(body):
-        answer = real(body)
-        rival["id"] = server.add_model(MODEL, cid, model_group_id=body["model_group_id"], model_id="rivalOlderModel1")
-        server.models[rival["id"]]["created_time"] = older_than(server.models, answer["model_id"])
-        server.hide(rival["id"], 2)
+    def meanwhile(answer, rival_id):
+        server.hide(rival_id, 2)
         _after_searches(server, server.models, 2, lambda: server.models.pop(answer["model_id"]))
-        return answer
 
-    server.register_model = racing_register
+    rival = older_model_registered_at_once(server, cid, meanwhile)
     result = run(model_module, {"name": MODEL, "connector_id": cid})
     assert result["failed"] is False, result.get("msg")
     assert result["model_id"] == rival["id"] and list(server.models) == [rival["id"]]
