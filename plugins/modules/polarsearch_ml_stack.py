@@ -10,7 +10,7 @@ module: polarsearch_ml_stack
 short_description: Converge a whole ML stack (settings, connectors, model groups, models, pipelines) in one call
 version_added: 0.3.0
 description:
-  - Takes the stack the filter P(polardb.polarsearch.ml_stack_resolve#filter) resolves and converges every
+  - Takes the stack that M(polardb.polarsearch.polarsearch_ml_stack_apply) resolves and converges every
     resource of it in one module call, with the same code the resource modules run
     (M(polardb.polarsearch.polarsearch_cluster_settings), M(polardb.polarsearch.polarsearch_connector),
     M(polardb.polarsearch.polarsearch_model_group), M(polardb.polarsearch.polarsearch_model),
@@ -42,7 +42,7 @@ attributes:
 options:
   stack:
     description:
-      - The resolved stack, as P(polardb.polarsearch.ml_stack_resolve#filter) returns it (its C(present),
+      - The resolved stack, as M(polardb.polarsearch.polarsearch_ml_stack_apply) passes it (its C(present),
         C(absent), C(deployed), C(groups), C(groups_present), C(pipelines), C(pipelines_present),
         C(pipelines_absent), C(removed_first) and C(index) keys are read). It carries no secret.
     type: dict
@@ -50,7 +50,7 @@ options:
   credentials:
     description:
       - The connector credential of each model entry, by the entry's C(index) (the order of C(ml_stack_models)),
-        as P(polardb.polarsearch.ml_stack_credential#filter) makes it; an empty dict for none.
+        as M(polardb.polarsearch.polarsearch_ml_stack_apply) passes it; an empty dict for none.
       - Never returned, shown in a diff or logged.
     type: list
     elements: dict

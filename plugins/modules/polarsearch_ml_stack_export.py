@@ -26,7 +26,7 @@ description:
   - The server never returns a credential. Each credential key a connector's templates use
     (C(${credential.KEY})) becomes a variable reference C({{ <connector>_<key> }}), listed in RV(credentials).
     Nothing secret is read or returned.
-  - Models whose connector has the shape the role M(polardb.polarsearch.ml_stack) makes (one of its presets, its
+  - Models whose connector has the shape the role C(polardb.polarsearch.ml_stack) makes (one of its presets, its
     names) are also returned as RV(ml_stack_models) entries; the others are listed in RV(ml_stack_unmatched)
     with the reasons.
 extends_documentation_fragment:
@@ -59,7 +59,7 @@ options:
     default: false
   role_presets_dir:
     description:
-      - The directory of the presets of the role M(polardb.polarsearch.ml_stack) (C(roles/ml_stack/vars/presets) of
+      - The directory of the presets of the role C(polardb.polarsearch.ml_stack) (C(roles/ml_stack/vars/presets) of
         this collection), to compare the connectors with. The playbook C(polardb.polarsearch.export) sets it.
       - When not set, RV(ml_stack_models) is empty and each model's reason says so.
     type: path
@@ -143,7 +143,7 @@ notes:
       type: str
       returned: always
 ml_stack_models:
-  description: C(ml_stack_models) entries of the role M(polardb.polarsearch.ml_stack) for the models that have its shape.
+  description: C(ml_stack_models) entries of the role C(polardb.polarsearch.ml_stack) for the models that have its shape.
   returned: success
   type: list
   elements: dict
