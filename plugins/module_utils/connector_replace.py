@@ -133,7 +133,9 @@ def replace_connector(context, current, desired, params, users, removals=()):
     if blockers:
         leave_replaced(current, new, blockers)
     for other in sorted(leftovers + discarded, key=lambda c: c.connector_id):
-        delete_connector(context, other)
+        # its ID may share a term with the old one's (that is why it was set aside), so the server's in-use
+        # check counts the moved models as its users too until the models index refreshes (2.19.1)
+        delete_connector(context, other, [m["model_id"] for m in users], timeout)
     return new
 
 
@@ -187,12 +189,14 @@ def delete_with_set_aside(context, connector, aside=None, moved=(), timeout=0):
     models as its users), then the replacements set aside while its models used it (looked up when
     ``aside`` is not given)."""
     aside = set_aside(context.client, connector) if aside is None else aside
+    moved_ids = [m["model_id"] for m in moved]
     try:
-        delete_connector(context, connector, [m["model_id"] for m in moved], timeout)
+        delete_connector(context, connector, moved_ids, timeout)
     except PolarSearchError as exc:
         raise refused_for_unseen(context, connector, exc, moved) or exc
     for other in sorted(aside, key=lambda c: c.connector_id):
-        delete_connector(context, other)
+        # a set-aside ID may share a term with the connector's: the moved models count for it too for a moment
+        delete_connector(context, other, moved_ids, timeout)
 
 
 def refused_for_unseen(context, connector, exc, moved=()):

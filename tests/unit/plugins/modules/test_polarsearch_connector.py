@@ -1522,3 +1522,33 @@ def test_redeploy_takes_down_a_model_a_search_still_shows_undeployed(run, server
     assert result["failed"] is False, result["msg"]
     assert server.connectors[cid]["description"] == "changed"
     assert [server.models[m]["model_state"] for m in (first, second)] == ["DEPLOYED", "DEPLOYED"]
+
+
+@pytest.mark.parametrize("leftover", [False, True], ids=["set-aside-by-this-run", "left-by-a-killed-run"])
+def test_a_set_aside_connector_whose_delete_still_counts_the_moved_model_is_waited_for(run, server, clock,
+                                                                                       leftover):
+    """2.19.1: the in-use check of a DELETE right after the models' PUT searches the models index before it
+    refreshed, so a connector set aside during the replace (one whose ID shares a term with the old one's, made
+    by this run or by an earlier run killed after its create) is refused with 409 naming the model that just
+    moved off the old connector (seen in the fault matrix on the secure profile). The refusal is waited out, as
+    the old connector's own delete waits it out."""
+    server.next_ids = [OLD_ID]
+    old = create(run, server)
+    mid = deployed_model(server, old)
+    if leftover:
+        aside = server.add_connector(NAME + " (unused replacement)", connector_id=TWIN_TERM_IDS[0],
+                                     parameters={REPLACES: old})
+        server.next_ids = [DISTINCT_ID]
+    else:
+        aside = TWIN_TERM_IDS[0]
+        server.next_ids = [TWIN_TERM_IDS[0], DISTINCT_ID]
+    server.requests.clear()
+    server.fail_next("DELETE", r"connectors/%s$" % aside, 409, times=2,
+                     reason="1 models are still using this connector, please delete or update the models first: "
+                            "[%s]" % mid)
+    result = run(module, spec(description="changed"))
+    assert result["failed"] is False, result.get("msg")
+    assert result["connector_id"] == DISTINCT_ID
+    assert list(server.connectors) == [DISTINCT_ID]
+    assert server.models[mid]["connector_id"] == DISTINCT_ID
+    assert len(server.calls("DELETE", r"connectors/%s$" % aside)) == 3
