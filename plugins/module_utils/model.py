@@ -498,6 +498,31 @@ def settle_same_named(context, params, timeout, failure):
     return keep_one_model(context, name, timeout)
 
 
+# How long a connector name that finds nothing is looked up again before a real run fails.
+CONNECTOR_APPEAR_WAIT = 10.0
+
+
+def connector_appearing(context, name, any_duplicates):
+    """The ID of connector ``name`` once a search shows it, for up to CONNECTOR_APPEAR_WAIT seconds; None after.
+
+    Runs at the same time settle same-named connectors (identity.settled_view): the one a run's connector task
+    found can be deleted by the run that lost, while the winner's create has not reached the searches yet (a
+    create stamps ``created_time`` before its write, so on a busy node it reaches searches late). The name finds
+    nothing for that moment (seen in the fault matrix on 2.19.1)."""
+    cache = snapshot.of(context.client)
+
+    def probe():
+        if cache is not None:
+            cache.drop()
+        return resolve_connector_id(context.client, name, any_duplicates=any_duplicates)
+
+    try:
+        return context.wait_for("connector %s to show in a search" % name, probe, CONNECTOR_APPEAR_WAIT,
+                                initial=0.5, factor=1.5, max_interval=2.0)
+    except ModuleFailure:
+        return None
+
+
 def safe_delete_enabled(client):
     """The server's own check at delete (``plugins.ml_commons.safe_delete_model``, default false)."""
     return is_enabled(client, SAFE_DELETE)
@@ -660,6 +685,8 @@ def ensure_model(params, context):
     if params.get("connector"):
         connector_id = resolve_connector_id(context.client, params["connector"],
                                             any_duplicates=params.get("duplicates") == "keep_one")
+        if not connector_id and not context.check_mode:
+            connector_id = connector_appearing(context, params["connector"], params.get("duplicates") == "keep_one")
     missing_connector = bool(params.get("connector")) and not connector_id
     if missing_connector and not context.check_mode:
         raise ModuleFailure("connector %r was not found: create it first (polarsearch_connector) or set "
