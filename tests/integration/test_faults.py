@@ -7,7 +7,8 @@ After each step the cluster is read by REST: it must have converged, at once or 
 runs of the ``provision`` playbook (the default stack), and 3 plays of a connector and a model task, start together
 beside a CPU-bound process, with the proxy keeping each new connector, model and model group out of searches for
 0, 1 or 3 s: every run must succeed and leave one object of each name (counted by GET by ID). The rows go to
-build/measured/fault-matrix.md when every case ran (scripts/publish-measurements copies it to docs/).
+build/measured/fault-matrix.md (fault-matrix-secure.md on the secure profile) when every case ran
+(scripts/publish-measurements copies it to docs/).
 
 Environment: what ``scripts/polarsearch-local up`` (or ``up --secure``) prints: ``POLARSEARCH_URL`` (a node on
 127.0.0.1; on the secure profile https, reached with the admin and the node's CA), ``MODEL_SERVICE_ENDPOINT``,
@@ -205,12 +206,14 @@ def runner(collections_path, env):
 
 
 @pytest.fixture(scope="module")
-def matrix(rest):
+def matrix(rest, env):
     table = Matrix(CASES)
     yield table
     if table.complete():
         version = rest.call("GET", "/").get("version", {}).get("number", "?")
-        table.write(REPO / "build" / "measured" / "fault-matrix.md", version)
+        # one page per profile: the two profiles' suites run side by side and would overwrite each other's
+        page = "fault-matrix.md" if env["profile"] == "plain" else "fault-matrix-%s.md" % env["profile"]
+        table.write(REPO / "build" / "measured" / page, version)
 
 
 @pytest.fixture(scope="module")
