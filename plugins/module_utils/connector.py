@@ -85,7 +85,7 @@ def keep_one(context, found, params):
         raise ModuleFailure("%d connectors are named %r and models use each of them (IDs: %s): set connector_id "
                             "to the one to manage" % (len(ids), found.connector.name, ", ".join(ids)), ids=ids)
     for other in sorted(found.duplicates, key=lambda c: c.connector_id):
-        delete_connector(context, other)
+        delete_or_set_aside(context, other, leave=True)
     return Found(found.connector)
 
 
@@ -125,7 +125,7 @@ def converge_after_create(context, created):
     chosen = pick(made)
     if chosen.connector_id == created.connector_id:
         return created
-    delete_connector(context, created)
+    delete_or_set_aside(context, created, leave=True)
     return chosen
 
 
@@ -137,9 +137,10 @@ def ensure_connector(params, context):
     # A run that finishes an interrupted replace shows the connector it replaced as "before".
     before = public(found.replaced or current)
 
+    by_name = params.get("name") and not params.get("connector_id")
     if params["state"] == "absent":
         if current is None:
-            if params.get("name") and not params.get("connector_id"):
+            if by_name:
                 delete_pending(context, params["name"])
             return {"connector": {}, "diff": diff_of(before, None)}
         users = users_of(context, current, moved)
@@ -148,7 +149,12 @@ def ensure_connector(params, context):
                 current.name, current.connector_id, ", ".join(label(m) for m in users)),
                 models=[m["model_id"] for m in users])
         delete_or_set_aside(context, current)
+        if by_name:
+            delete_pending(context, params["name"])
         return {"connector": {}, "connector_id": current.connector_id, "diff": diff_of(before, None)}
+    if by_name:
+        # connectors an earlier run set aside for this name (look-alike IDs), once the server allows
+        delete_pending(context, params["name"], cached_only=True)
 
     protocol = params.get("protocol") or (current.protocol if current else "http")
     check_protocol_fields(params, protocol)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ansible.module_utils.common.warnings import warn
 
+from ansible_collections.polardb.polarsearch.plugins.module_utils import snapshot
 from ansible_collections.polardb.polarsearch.plugins.module_utils.names import PENDING_DELETE_NAME, SET_ASIDE_NAME
 from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError
 from ansible_collections.polardb.polarsearch.plugins.module_utils.common import ModuleFailure
@@ -20,10 +21,10 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_writ
     update_connector,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.in_use import (
-    check_deletable,
     delete_blockers,
     hidden_users_failure,
     id_terms,
+    not_deletable,
     refusal_users,
     sees_every_model,
     shared_terms_text,
@@ -208,7 +209,8 @@ def refused_for_unseen(context, connector, exc, moved=()):
     named, count = found
     seen = set(m["model_id"] for m in moved) | set(
         m["model_id"] for m in delete_blockers(context.client, connector.connector_id))
-    unseen = named - seen
+    # a model the caller can read by GET is not hidden from it (a search may not show it yet)
+    unseen = set(model_id for model_id in named - seen if not state_of(context, {"model_id": model_id}))
     if not unseen and (named or count <= len(seen)):
         return None
     return hidden_users_failure(context.client, connector, unseen, len(unseen) or count - len(seen), "deleted",
@@ -353,24 +355,48 @@ def half_done(context, connector, failure, errors, models, step):
     return ModuleFailure(text, model_states=states)
 
 
-def delete_or_set_aside(context, connector):
+def delete_or_set_aside(context, connector, leave=False):
     """Delete an unused connector and the replacements set aside for it. When the server would refuse
     only because models of other connectors share a term of its ID, the run still converges: the
     connector is renamed to ``PENDING_DELETE_NAME`` (unused, clearly named, no longer found by its
-    name) and a later delete run removes it (``delete_pending``). A deployed such model blocks the
-    rename too (UpdateConnectorTransportAction refuses while a deployed model matches): then the run
-    fails first, naming it, and nothing changes."""
+    name) and a later run removes it (``delete_pending``). The look-alikes are found by a search
+    first and, when the DELETE is refused all the same (models registered a moment ago, which no
+    search shows yet), by a GET of each model the refusal names (``look_alikes``).
+
+    A deployed look-alike blocks the rename too (UpdateConnectorTransportAction refuses while a
+    deployed model matches). Then the run fails first, naming it, and nothing changes; unless
+    ``leave`` (a connector this run made a moment ago and does not need, because another run's
+    same-named one stays): it is left unused under its name, with a warning, and a later run of the
+    name deletes it (``keep_one``) once the server allows."""
     blockers = term_blockers(context.client, connector)
     if not blockers:
-        delete_with_set_aside(context, connector)
+        try:
+            delete_with_set_aside(context, connector)
+            return
+        except PolarSearchError as exc:
+            blockers = look_alikes(context, connector, exc)
+            if blockers is None:
+                raise
+        if not blockers:   # the models the refusal named are gone: the server allows the delete now
+            delete_with_set_aside(context, connector)
+            return
+    deployed = [m for m in blockers if is_deployed(m)]
+    if deployed and leave:
+        warn("connector %s (%s), which this run made and does not need (another run's connector of the name "
+             "stays), is left unused under its name: the server refuses to delete or rename it while it counts "
+             "deployed model(s) %s as its users, because ML Commons compares connector IDs as analyzed text%s. "
+             "A later run of %s deletes it once the server allows" % (
+                 connector.name, connector.connector_id, ", ".join("%s (%s)" % (label(m), m["model_id"])
+                                                                   for m in deployed),
+                 shared_terms_text(deployed, connector.connector_id), connector.name))
         return
-    if any(is_deployed(m) for m in blockers):
-        check_deletable(context.client, connector, "")
+    if deployed:
+        raise not_deletable(connector, blockers, "")
     aside = set_aside(context.client, connector)
     rename_connector(context, connector, PENDING_DELETE_NAME % connector.name)
     warn("connector %s (%s) was renamed to %r instead of deleted: the server refuses to delete it while it counts "
          "model(s) %s (of connector(s) %s) as its users, because ML Commons compares connector IDs as analyzed "
-         "text%s. Nothing uses it; a later run with state=absent deletes it once those models are deleted or moved"
+         "text%s. Nothing uses it; a later run deletes it once those models are deleted or moved"
          % (connector.name, connector.connector_id, PENDING_DELETE_NAME % connector.name,
             ", ".join("%s (%s)" % (label(m), m["model_id"]) for m in blockers),
             ", ".join(sorted(set(str(m.get("connector_id")) for m in blockers))),
@@ -379,9 +405,41 @@ def delete_or_set_aside(context, connector):
         delete_connector(context, other)
 
 
-def delete_pending(context, name):
-    """Delete the connectors an earlier delete set aside for ``name`` (``PENDING_DELETE_NAME``), each
-    once the server counts no model as its user."""
-    for connector in search_connectors(context.client, PENDING_DELETE_NAME % name):
-        if not delete_blockers(context.client, connector.connector_id):
+def look_alikes(context, connector, exc):
+    """The models an in-use refusal to delete ``connector`` names, read by GET (real time), when none of
+    them uses it: the server counted them only because their connector IDs share a term with its ID.
+    ``None`` when ``exc`` is another refusal, or names a model that uses the connector or that the caller
+    cannot read; ``[]`` when every model it named is gone."""
+    found = refusal_users(exc)
+    if found is None or len(found[0]) < found[1]:
+        return None
+    models = []
+    for model_id in sorted(found[0]):
+        try:
+            model = get_model(context.client, model_id)
+        except PolarSearchError:
+            return None
+        if model is None:
+            continue
+        if model.get("connector_id") == connector.connector_id:
+            return None
+        models.append(model)
+    return models
+
+
+def delete_pending(context, name, cached_only=False):
+    """Delete the connectors an earlier run set aside for ``name`` (``PENDING_DELETE_NAME``), each
+    once the server counts no model as its user. ``cached_only``: only when the run's snapshot already
+    holds that name (a stack run reads it with the connectors), so a run costs no extra request."""
+    pending = PENDING_DELETE_NAME % name
+    cache = snapshot.of(context.client)
+    if cached_only and (cache is None or not cache.holds(snapshot.CONNECTORS, [pending])):
+        return
+    for connector in search_connectors(context.client, pending):
+        if delete_blockers(context.client, connector.connector_id):
+            continue
+        try:
             delete_connector(context, connector)
+        except PolarSearchError as exc:
+            if look_alikes(context, connector, exc) is None:
+                raise

@@ -64,15 +64,12 @@ def shared_terms_text(models, connector_id):
     return " (shared term %s)" % ", ".join(repr(t) for t in sorted(shared)) if shared else ""
 
 
-def check_deletable(client, connector, hint):
-    """Fail, before anything is written, when the server would refuse to delete ``connector`` because
-    of models that do not use it; the models that do use it are the caller's concern."""
+def not_deletable(connector, others, hint):
+    """The failure of a connector the server will not delete because of ``others``, models of other
+    connectors whose IDs share a term with its ID."""
     cid = connector.connector_id
-    others = sorted((m for m in delete_blockers(client, cid) if m.get("connector_id") != cid),
-                    key=lambda m: m["model_id"])
-    if not others:
-        return
-    raise ModuleFailure(
+    others = sorted(others, key=lambda m: m["model_id"])
+    return ModuleFailure(
         "connector %s (%s) cannot be deleted: the server counts model(s) %s as its users, though they use "
         "connector(s) %s, because ML Commons compares connector IDs as analyzed text%s. Nothing was changed. "
         "Delete those models or re-point them to another connector first%s" % (

@@ -47,6 +47,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.model import e
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model import validate as check_model
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model_group import ensure_model_group
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model_group import validate as check_group
+from ansible_collections.polardb.polarsearch.plugins.module_utils.names import PENDING_DELETE_NAME
 from ansible_collections.polardb.polarsearch.plugins.module_utils.pipeline import ensure_pipeline
 from ansible_collections.polardb.polarsearch.plugins.module_utils.pipeline import validate as check_pipeline
 from ansible_collections.polardb.polarsearch.plugins.module_utils.predict import run_predict
@@ -270,7 +271,9 @@ class StackRun:
         if "settings" in kinds:
             snapshot.prefetch_settings(self.client)
         if "connectors" in kinds or "models" in kinds:
-            snapshot.prefetch(self.client, snapshot.CONNECTORS, connectors)
+            # with the connectors set aside for their names (look-alike IDs), which a run deletes once it may
+            snapshot.prefetch(self.client, snapshot.CONNECTORS,
+                              connectors + [PENDING_DELETE_NAME % name for name in connectors])
         if "model_groups" in kinds:
             groups = [g["name"] for g in self.stack.get("groups") or []]
             snapshot.prefetch(self.client, snapshot.MODEL_GROUPS, groups)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.names import SET_ASIDE_NAME
+from ansible_collections.polardb.polarsearch.plugins.module_utils.names import PENDING_DELETE_NAME, SET_ASIDE_NAME
 from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_lookup import search_connectors
 from ansible_collections.polardb.polarsearch.plugins.module_utils.in_use import hidden_users_failure, unseen_users
@@ -45,7 +45,8 @@ def deleted_names(stack):
     """Names of the connectors the teardown deletes: the absent entries' and their set-aside twins."""
     names = set()
     for entry in stack.get("absent") or []:
-        names |= {entry["connector"]["name"], SET_ASIDE_NAME % entry["connector"]["name"]}
+        name = entry["connector"]["name"]
+        names |= {name, SET_ASIDE_NAME % name, PENDING_DELETE_NAME % name}
     return names
 
 

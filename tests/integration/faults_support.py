@@ -274,6 +274,9 @@ class Finding:
         self.lost = []
         self.orphans = []
         self.other = []
+        # connectors a run renamed to the pending-delete name because the server's in-use check counted a model of
+        # another connector (IDs sharing an analyzed term): unused, clearly named, deleted by a later run
+        self.set_aside = []
 
     @property
     def converged(self):
@@ -285,7 +288,14 @@ class Finding:
                              ("differences", self.other)):
             if items:
                 parts.append("%s: %s" % (title, "; ".join(items)))
-        return " | ".join(parts) or "converged"
+        text = " | ".join(parts) or "converged"
+        if self.set_aside:
+            text += " (set aside for a later run: %s)" % "; ".join(self.set_aside)
+        return text
+
+
+# ``names.PENDING_DELETE_NAME``: a connector the server would not delete yet because of look-alike IDs
+PENDING_SUFFIX = " (unused, deleted once the server allows)"
 
 
 def refresh(rest):
@@ -353,6 +363,9 @@ def inspect(rest, prefix, connectors, models):
             found.orphans.append("model %s (%s, %s)" % (model.get("name"), model["_id"], model.get("model_state")))
             used.add(model.get("connector_id"))
     for connector in conns:
+        if connector["_id"] not in used and str(connector.get("name")).endswith(PENDING_SUFFIX):
+            found.set_aside.append("connector %s (%s)" % (connector.get("name"), connector["_id"]))
+            continue
         if connector["_id"] not in used and connector.get("name") not in connectors:
             found.orphans.append("connector %s (%s) that no model uses" % (connector.get("name"), connector["_id"]))
         elif connector["_id"] not in used and models and connector.get("name") in connectors:
@@ -492,7 +505,8 @@ def count_problems(counts, connectors, models):
     """What differs from exactly one connector and one model of each expected name and one group per model."""
     problems = []
     for kind, wanted in (("connectors", connectors), ("models", models)):
-        got = counts.get(kind, {})
+        got = {name: count for name, count in counts.get(kind, {}).items()
+               if not (kind == "connectors" and name.endswith(PENDING_SUFFIX))}
         if got != {name: 1 for name in wanted}:
             problems.append("%s by GET: %s, not one of each of %s" % (kind, got, sorted(wanted)))
     groups = counts.get("model_groups", {})

@@ -302,6 +302,8 @@ def runs_started_together(case, playbooks, expected, lag, extra_vars, rest, runn
     problems = count_problems(counts, *expected)
     failed = [run for run in runs if not run.ok]
     outcome = "converged; by GET: %s; %.0f s" % (describe_counts(counts), seconds)
+    if finding.set_aside:
+        outcome += "; set aside for a later run (look-alike IDs): %s" % "; ".join(finding.set_aside)
     if not finding.converged or problems:
         outcome = "NOT CONVERGED: %s; by GET: %s" % (short("; ".join([finding.describe()] + problems), 300),
                                                      describe_counts(counts))

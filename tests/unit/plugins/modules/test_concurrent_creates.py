@@ -332,3 +332,80 @@ def test_a_run_whose_new_model_another_run_deleted_adopts_the_winner(run, server
     result = run(model_module, {"name": MODEL, "connector_id": cid})
     assert result["failed"] is False, result.get("msg")
     assert result["model_id"] == rival["id"] and list(server.models) == [rival["id"]]
+
+
+# -- the losing connector's delete meets the server's analyzed-term in-use check ---------------------------------------
+PENDING = "%s (unused, deleted once the server allows)"
+
+
+def race_lost_beside_a_look_alike(server, state):
+    """This run's connector (``o-ownconn01``) loses to an older rival; meanwhile another run registered a model on a
+    connector whose ID shares the term ``o`` with it (``o-otherconn02``), which no search shows yet (its write is
+    newer than the last refresh), so the server's delete check (a match query) counts it and a search does not."""
+    real = server.create_connector
+    rival = {}
+    server.next_ids = ["o-ownconn01"]
+
+    def racing_create(body):
+        answer = real(body)
+        rival["id"] = server.add_connector(CONNECTOR, parameters=dict(body["parameters"]), connector_id="rivalOlder01",
+                                           description=body["description"])
+        server.connectors[rival["id"]]["created_time"] = older_than(server.connectors, answer["connector_id"])
+        other = server.add_connector("lag-rerank", parameters={FP: "x"}, connector_id="o-otherconn02")
+        rival["model"] = server.add_model("lag-rerank-model", other, state=state, model_id="lookAlikeModel01")
+        server.hide(rival["model"], 10 ** 6)
+        return answer
+
+    server.create_connector = racing_create
+    return rival
+
+
+def test_a_losing_connector_the_server_will_not_delete_for_a_look_alike_is_set_aside(run_warned, server, clock):
+    rival = race_lost_beside_a_look_alike(server, "REGISTERED")
+    result = run_warned(connector_module, connector_args())
+    assert result["failed"] is False, result.get("msg")
+    assert result["connector_id"] == rival["id"]
+    assert server.connectors["o-ownconn01"]["name"] == PENDING % CONNECTOR
+    assert sorted(c["name"] for c in server.connectors.values()).count(CONNECTOR) == 1
+    assert ops(result) == [("create", "connector"), ("delete", "connector"), ("rename", "connector")]
+    assert any("analyzed text" in w for w in result.get("warnings", [])), result.get("warnings")
+
+
+def test_a_losing_connector_a_deployed_look_alike_keeps_is_left_unused_and_the_run_succeeds(run_warned, server, clock):
+    """A deployed look-alike blocks the rename too (UpdateConnectorTransportAction): the run still succeeds, with the
+    winner, and leaves its own connector unused under its name; the next run deletes it once the server allows."""
+    rival = race_lost_beside_a_look_alike(server, "DEPLOYED")
+    result = run_warned(connector_module, connector_args())
+    assert result["failed"] is False, result.get("msg")
+    assert result["connector_id"] == rival["id"]
+    assert server.connectors["o-ownconn01"]["name"] == CONNECTOR
+    assert any("o-ownconn01" in w and "later run" in w for w in result.get("warnings", [])), result.get("warnings")
+
+    server.create_connector = server.__class__.create_connector.__get__(server)
+    server.models.pop(rival["model"])
+    again = run_warned(connector_module, connector_args())
+    assert again["failed"] is False, again.get("msg")
+    assert again["connector_id"] == rival["id"]
+    assert "o-ownconn01" not in server.connectors
+    assert ops(again) == [("delete", "connector")]
+
+
+def test_a_losing_connector_another_run_really_uses_is_not_taken_for_a_look_alike(run, server, clock):
+    """A refusal naming a model that does use the connector (read by GET) is not a look-alike: the run fails, naming
+    it, and renames nothing."""
+    real = server.create_connector
+    rival = {}
+
+    def racing_create(body):
+        answer = real(body)
+        rival["id"] = server.add_connector(CONNECTOR, parameters=dict(body["parameters"]), connector_id="rivalOlder01")
+        server.connectors[rival["id"]]["created_time"] = older_than(server.connectors, answer["connector_id"])
+        rival["model"] = server.add_model("lag-model", answer["connector_id"], model_id="usesOwnConn01")
+        server.hide(rival["model"], 10 ** 6)
+        return answer
+
+    server.create_connector = racing_create
+    result = run(connector_module, connector_args())
+    assert result["failed"] is True
+    assert "usesOwnConn01" in result["msg"]
+    assert all(c["name"] == CONNECTOR for c in server.connectors.values())

@@ -373,3 +373,27 @@ def test_an_index_on_a_model_deployed_by_hand_works_in_a_present_stack(run, inde
         again = converge(run, index_stack(state="present"), check_mode=check_mode)
         assert again["changed"] is False, again["plan"]
         assert again["resources"]["index"]["dimension_known"] is True
+
+
+def test_a_connector_set_aside_for_a_look_alike_goes_in_the_next_run_once_the_server_allows(run, server):
+    """A connector a run renamed to the pending-delete name (the server counted a model of another connector as its
+    user, their IDs sharing an analyzed term) is deleted by a later stack run once nothing blocks it, and check mode
+    shows that delete first; the run reads the pending names with the connectors, in the same request."""
+    stack = stack_of()
+    converge(run, stack)
+    name = stack["present"][0]["connector"]["name"]
+    pending = server.add_connector("%s (unused, deleted once the server allows)" % name, parameters={"x": "1"})
+    other = server.add_connector("lookalike-holder", connector_id=pending + "-x")
+    blocker = server.add_model("lookalike-model", other, state="DEPLOYED")
+    since = len(server.requests)
+    kept = converge(run, stack)
+    assert kept["changed"] is False and pending in server.connectors
+    assert reads_by_kind(server, since)["connectors"] == 1
+    server.models.pop(blocker)
+    checked = converge(run, stack, check_mode=True)
+    assert checked["changed"] is True and pending in server.connectors
+    real = converge(run, stack)
+    assert checked["plan"] == real["plan"] == [{"operation": "delete", "kind": "connector", "name":
+                                                "%s (unused, deleted once the server allows)" % name,
+                                                "id": pending, "fields": []}]
+    assert pending not in server.connectors
