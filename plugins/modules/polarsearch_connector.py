@@ -400,9 +400,9 @@ plan:
     - {operation: delete, kind: connector, name: dashscope-qwen-max, id: 3ZxY, fields: []}
 """
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils import specs
-from ansible_collections.polardb.polarsearch.plugins.module_utils.common import PolarSearchModule
-from ansible_collections.polardb.polarsearch.plugins.module_utils.connector import ensure_connector
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core import specs
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import PolarSearchModule
+from ansible_collections.polardb.polarsearch.plugins.module_utils.replace.connector import ensure_connector
 
 
 def main():

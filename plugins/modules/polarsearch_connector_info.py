@@ -145,8 +145,8 @@ connectors:
       delete_blocked_by: [x8nrvJIBq2x1oHuO3a0b]
 """
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.common import PolarSearchModule
-from ansible_collections.polardb.polarsearch.plugins.module_utils.info import connector_info
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import PolarSearchModule
+from ansible_collections.polardb.polarsearch.plugins.module_utils.stack.info import connector_info
 
 
 def main():

@@ -181,9 +181,9 @@ plan:
     - {operation: update, kind: index, name: docs, id: null, fields: [settings.index.search.default_pipeline]}
 """
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils import specs
-from ansible_collections.polardb.polarsearch.plugins.module_utils.common import PolarSearchModule
-from ansible_collections.polardb.polarsearch.plugins.module_utils.index import ensure_index
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core import specs
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import PolarSearchModule
+from ansible_collections.polardb.polarsearch.plugins.module_utils.search.index import ensure_index
 
 
 def main():

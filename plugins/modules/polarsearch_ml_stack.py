@@ -192,8 +192,8 @@ plan:
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.common import PolarSearchModule
-from ansible_collections.polardb.polarsearch.plugins.module_utils.ml_stack import ensure_stack
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import PolarSearchModule
+from ansible_collections.polardb.polarsearch.plugins.module_utils.stack.ml_stack import ensure_stack
 
 
 def main():

@@ -166,9 +166,9 @@ models:
   elements: str
 """
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils import specs
-from ansible_collections.polardb.polarsearch.plugins.module_utils.common import PolarSearchModule
-from ansible_collections.polardb.polarsearch.plugins.module_utils.model_group import ensure_model_group
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core import specs
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import PolarSearchModule
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model_group import ensure_model_group
 
 
 def main():

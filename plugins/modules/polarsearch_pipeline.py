@@ -160,9 +160,9 @@ plan:
   sample: ["update ingest pipeline embedding-ingest: processors[0].text_embedding.model_id"]
 """
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils import specs
-from ansible_collections.polardb.polarsearch.plugins.module_utils.common import PolarSearchModule
-from ansible_collections.polardb.polarsearch.plugins.module_utils.pipeline import ensure_pipeline
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core import specs
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import PolarSearchModule
+from ansible_collections.polardb.polarsearch.plugins.module_utils.search.pipeline import ensure_pipeline
 
 
 def main():

@@ -199,9 +199,9 @@ msg:
   sample: "check mode: model qwen-max (x8nrvJIBq2x1oHuO3a0b) is UNDEPLOYED, not DEPLOYED; a predict could make the server deploy it, so it was not sent"
 """
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils import specs
-from ansible_collections.polardb.polarsearch.plugins.module_utils.common import PolarSearchModule
-from ansible_collections.polardb.polarsearch.plugins.module_utils.predict import run_predict
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core import specs
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import PolarSearchModule
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model.predict import run_predict
 
 
 def main():

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ansible.module_utils.common.yaml import yaml_load
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.connection_spec import ARGUMENT_SPEC as CONNECTION_SPEC
+from ansible_collections.polardb.polarsearch.plugins.module_utils.transport.connection_spec import ARGUMENT_SPEC as CONNECTION_SPEC
 from ansible_collections.polardb.polarsearch.plugins.plugin_utils.ml_stack_input import (
     INDEX_METHOD,
     credential,

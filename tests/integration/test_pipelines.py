@@ -105,8 +105,8 @@ def neural_query(model_id, k=len(DOCUMENTS)):
 def model_references(env, collections_path):
     """``model_references(model_id)``: the collection's find_model_references against the cluster."""
     sys.path.insert(0, str(collections_path))
-    from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchClient
-    from ansible_collections.polardb.polarsearch.plugins.module_utils.references import find_model_references
+    from ansible_collections.polardb.polarsearch.plugins.module_utils.transport.client import PolarSearchClient
+    from ansible_collections.polardb.polarsearch.plugins.module_utils.model.references import find_model_references
     session = requests.Session()
     verify = None
     if env["profile"] == "secure":   # the admin, trusting the node's CA whatever REQUESTS_CA_BUNDLE says

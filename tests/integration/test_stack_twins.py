@@ -23,8 +23,8 @@ def second_copy(rest, args, model, group_id, parameters=None):
     """A second connector made the way the collection makes it (its fingerprint parameter), and a deployed
     model of the same name on it in the same group, by REST: what a run that kept its own copy leaves."""
     # the collection's own code makes the create body (imported once the ansible fixture put it on sys.path)
-    from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_drift import desired_spec
-    from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_writes import create_body
+    from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_drift import desired_spec
+    from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_writes import create_body
     spec = desired_spec(dict(args, client_config=None, access_mode=None, backend_roles=None, url=None))
     spec = {k: v for k, v in spec.items() if v is not None}
     if parameters:

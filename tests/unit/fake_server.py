@@ -30,8 +30,8 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils import server_rules
-from ansible_collections.polardb.polarsearch.plugins.module_utils import settings as settings_rules
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core import server_rules
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core import settings as settings_rules
 
 ML = "_plugins/_ml"
 ADMIN_PASSWORD = "Adm1n-Pa55word-7391"

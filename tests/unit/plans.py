@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.plan import Step
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core.plan import Step
 
 
 def plan_text(result, model_ids=True):

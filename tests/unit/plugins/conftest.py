@@ -21,7 +21,7 @@ REPO_ROOT = UNIT_DIR.parents[1]
 def _ensure_collection_importable():
     """Fallback for running these tests without tests/unit/conftest.py."""
     try:
-        import ansible_collections.polardb.polarsearch.plugins.module_utils.common  # noqa: F401
+        import ansible_collections.polardb.polarsearch.plugins.module_utils.core.common  # noqa: F401
         return
     except ImportError:
         pass
@@ -46,8 +46,8 @@ from ansible.module_utils.common import warnings as ansible_warnings  # noqa: E4
 from ansible.module_utils.common.parameters import remove_values  # noqa: E402
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator  # noqa: E402
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils import client as client_mod  # noqa: E402
-from ansible_collections.polardb.polarsearch.plugins.module_utils import common  # noqa: E402
+from ansible_collections.polardb.polarsearch.plugins.module_utils.transport import client as client_mod  # noqa: E402
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core import common  # noqa: E402
 
 from fake_server import CONNECTION, FakeServer  # noqa: E402
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.client import (
+from ansible_collections.polardb.polarsearch.plugins.module_utils.transport.client import (
     REDACTED,
     PolarSearchClient,
     PolarSearchError,

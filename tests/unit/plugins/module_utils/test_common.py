@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.common import (
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import (
     Context,
     ModuleFailure,
     diff_of,
@@ -18,7 +18,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.common import 
     subset_differs,
     to_server_string,
 )
-from ansible_collections.polardb.polarsearch.plugins.module_utils.plan import Step
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core.plan import Step
 
 
 class Clock:

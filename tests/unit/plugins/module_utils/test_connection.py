@@ -9,7 +9,7 @@ import json
 import pytest
 import requests
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.connection import (
+from ansible_collections.polardb.polarsearch.plugins.module_utils.transport.connection import (
     ConnectionOptions,
     ConnectionOptionsError,
 )

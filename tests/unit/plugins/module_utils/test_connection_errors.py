@@ -13,8 +13,8 @@ import socket
 
 import pytest
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError
-from ansible_collections.polardb.polarsearch.plugins.module_utils.connection import ConnectionOptions
+from ansible_collections.polardb.polarsearch.plugins.module_utils.transport.client import PolarSearchError
+from ansible_collections.polardb.polarsearch.plugins.module_utils.transport.connection import ConnectionOptions
 
 from net_servers import CertificateAuthority, RawServer, WebServer
 

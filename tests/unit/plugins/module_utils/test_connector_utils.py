@@ -10,24 +10,24 @@ import json
 
 import pytest
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.common import ModuleFailure
-from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_drift import (
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import ModuleFailure
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_drift import (
     compute_drift,
     credential_needs_write,
     desired_spec,
     full_spec,
 )
-from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_lookup import split_twins
-from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_record import Connector, public
-from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_rules import (
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_lookup import split_twins
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_record import Connector, public
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_rules import (
     FINGERPRINT,
     REPLACES,
     normalize_action,
     validate,
 )
-from ansible_collections.polardb.polarsearch.plugins.module_utils.fingerprint import fingerprint, fingerprint_matches
-from ansible_collections.polardb.polarsearch.plugins.module_utils.identity import winner
-from ansible_collections.polardb.polarsearch.plugins.module_utils.in_use import id_terms
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core.fingerprint import fingerprint, fingerprint_matches
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core.identity import winner
+from ansible_collections.polardb.polarsearch.plugins.module_utils.replace.in_use import id_terms
 
 CREDENTIAL = {"api_key": "sk-test-0123456789"}
 

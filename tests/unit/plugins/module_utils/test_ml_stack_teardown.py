@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.ml_stack_teardown import (
+from ansible_collections.polardb.polarsearch.plugins.module_utils.stack.ml_stack_teardown import (
     action_urls,
     foreign_blockers,
     needed_by,

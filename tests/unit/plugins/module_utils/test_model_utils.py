@@ -9,9 +9,9 @@ import json
 import pytest
 import requests
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchClient
-from ansible_collections.polardb.polarsearch.plugins.module_utils.common import Context, ModuleFailure
-from ansible_collections.polardb.polarsearch.plugins.module_utils.model import (
+from ansible_collections.polardb.polarsearch.plugins.module_utils.transport.client import PolarSearchClient
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import Context, ModuleFailure
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model import (
     desired_changes,
     find_model,
     is_deployed,

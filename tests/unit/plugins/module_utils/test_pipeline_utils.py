@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.common import ModuleFailure
-from ansible_collections.polardb.polarsearch.plugins.module_utils.pipeline import (
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import ModuleFailure
+from ansible_collections.polardb.polarsearch.plugins.module_utils.search.pipeline import (
     changed_paths,
     compared,
     holds_model_id,

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchClient, PolarSearchError
-from ansible_collections.polardb.polarsearch.plugins.module_utils.references import (
+from ansible_collections.polardb.polarsearch.plugins.module_utils.transport.client import PolarSearchClient, PolarSearchError
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model.references import (
     describe,
     find_model_references,
     mentions,

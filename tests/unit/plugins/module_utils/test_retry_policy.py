@@ -19,8 +19,8 @@ import json
 import pytest
 import requests
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils import client as client_mod
-from ansible_collections.polardb.polarsearch.plugins.module_utils.client import (
+from ansible_collections.polardb.polarsearch.plugins.module_utils.transport import client as client_mod
+from ansible_collections.polardb.polarsearch.plugins.module_utils.transport.client import (
     BUSY,
     CONNECT,
     CREATE,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils import server_rules
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core import server_rules
 from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_connector as connector_module
 from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_ml_stack as stack_module
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.common import ModuleFailure
-from ansible_collections.polardb.polarsearch.plugins.module_utils.settings import (
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import ModuleFailure
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core.settings import (
     desired_value,
     effective,
     flatten,

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils import snapshot
-from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchClient
-from ansible_collections.polardb.polarsearch.plugins.module_utils.connector_lookup import find_by_name
-from ansible_collections.polardb.polarsearch.plugins.module_utils.model import find_model, models_named, \
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core import snapshot
+from ansible_collections.polardb.polarsearch.plugins.module_utils.transport.client import PolarSearchClient
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_lookup import find_by_name
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model import find_model, models_named, \
     models_using_connector
-from ansible_collections.polardb.polarsearch.plugins.module_utils.model_group import find_group, get_group
-from ansible_collections.polardb.polarsearch.plugins.module_utils.pipeline import get_pipeline
-from ansible_collections.polardb.polarsearch.plugins.module_utils.settings import read_settings
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model_group import find_group, get_group
+from ansible_collections.polardb.polarsearch.plugins.module_utils.search.pipeline import get_pipeline
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core.settings import read_settings
 
 import requests
 from fake_server import PipelineServer
@@ -122,8 +122,8 @@ def test_pipelines_of_one_kind_with_one_get(server, client):
 
 
 def test_settings_are_read_once_for_every_settings_lookup(server, client):
-    from ansible_collections.polardb.polarsearch.plugins.module_utils.model import safe_delete_enabled
-    from ansible_collections.polardb.polarsearch.plugins.module_utils.model_group import access_control_on
+    from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model import safe_delete_enabled
+    from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model_group import access_control_on
     read_settings(client)
     safe_delete_enabled(client)
     access_control_on(client)

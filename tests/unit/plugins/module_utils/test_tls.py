@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.client import PolarSearchError
-from ansible_collections.polardb.polarsearch.plugins.module_utils.connection import (
+from ansible_collections.polardb.polarsearch.plugins.module_utils.transport.client import PolarSearchError
+from ansible_collections.polardb.polarsearch.plugins.module_utils.transport.connection import (
     ConnectionOptions,
     ConnectionOptionsError,
 )

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.verify import problems
+from ansible_collections.polardb.polarsearch.plugins.module_utils.stack.verify import problems
 
 
 def result(kind, verify=None, **answer):

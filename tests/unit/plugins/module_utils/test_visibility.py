@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, polardb.polarsearch contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A run leaves what it changed visible to the next run's searches (module_utils.visibility).
+"""A run leaves what it changed visible to the next run's searches (module_utils.core.visibility).
 
 The fake server's ``update_search_lag`` keeps a change out of the next searches that find the document, as
 2.19.1 does after an update, a deploy or an undeploy (docs/local-cluster.md, "Searches right after a write").
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils import common, visibility
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core import common, visibility
 from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_connector as connector_module
 from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_model as model_module
 from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_model_group as group_module

@@ -15,8 +15,8 @@ import copy
 
 import pytest
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils import identity
-from ansible_collections.polardb.polarsearch.plugins.module_utils.fingerprint import fingerprint
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core import identity
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core.fingerprint import fingerprint
 from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_connector as connector_module
 from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_model as model_module
 from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_model_group as group_module

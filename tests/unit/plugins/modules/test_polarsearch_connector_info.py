@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils import info
+from ansible_collections.polardb.polarsearch.plugins.module_utils.stack import info
 from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_connector, polarsearch_connector_info
 
 from fake_server import CONNECTION, ML

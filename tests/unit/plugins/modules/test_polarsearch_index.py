@@ -160,7 +160,7 @@ def test_recreate_deletes_and_creates_the_index(twin):
 
 def test_a_static_setting_the_server_refuses_is_named(run, server, monkeypatch):
     created(server)
-    from ansible_collections.polardb.polarsearch.plugins.module_utils import index as index_utils
+    from ansible_collections.polardb.polarsearch.plugins.module_utils.search import index as index_utils
     monkeypatch.setattr(index_utils, "STATIC_SETTINGS", frozenset())
     result = run(module, args(mappings={}, settings={"index.knn": False}))
     assert result["failed"] is True

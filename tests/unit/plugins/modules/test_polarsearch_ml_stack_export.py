@@ -13,7 +13,7 @@ import json
 import pytest
 import yaml
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils import export
+from ansible_collections.polardb.polarsearch.plugins.module_utils.stack import export
 from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_ml_stack_export
 
 from conftest import REPO_ROOT

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.model_group import MANAGED_GROUP_DESCRIPTION
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model_group import MANAGED_GROUP_DESCRIPTION
 from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_model as module
 from fake_server import HttpError
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils import predict
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model import predict
 from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_predict
 
 from fake_server import CONNECTION, ML, error

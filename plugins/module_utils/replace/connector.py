@@ -1,0 +1,239 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, polardb.polarsearch contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Converging one connector: the one place that decides what to write."""
+
+from __future__ import annotations
+
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core import server_rules
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import ModuleFailure, diff_of
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_drift import (
+    compute_drift,
+    credential_needs_write,
+    credential_unknown,
+    desired_spec,
+)
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_lookup import (
+    Found,
+    collection_made,
+    find_by_name,
+    get_connector,
+    pick,
+    search_connectors,
+)
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_record import public
+from ansible_collections.polardb.polarsearch.plugins.module_utils.replace.connector_replace import (
+    delete_or_set_aside,
+    delete_pending,
+    deployed_now,
+    finish_replace,
+    redeploy_update,
+    replace_connector,
+    users_of,
+)
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_rules import (
+    MCP_PROTOCOLS,
+    MCP_SETTING,
+    check_protocol_fields,
+    check_url_parameters,
+    validate,
+)
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_writes import (
+    create_connector,
+    delete_connector,
+    update_connector,
+)
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core.identity import settled_view
+from ansible_collections.polardb.polarsearch.plugins.module_utils.replace.in_use import check_updatable
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model import (
+    is_deployed,
+    label,
+    models_using_connector,
+    point_models_at,
+)
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core.settings import is_enabled
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model.stack_twins import connectors_of_one_stack
+
+
+def find(context, params):
+    """The connector the options name; (connector, models a finished replace moved to it)."""
+    if params.get("connector_id"):
+        connector = get_connector(context.client, params["connector_id"])
+        if connector is None and params["state"] != "absent":
+            raise ModuleFailure("connector_id %s does not exist: remove connector_id to create the connector "
+                                "by name" % params["connector_id"])
+        return Found(connector), []
+    found = find_by_name(context.client, params["name"], any_duplicates=params.get("duplicates") == "keep_one")
+    if found.duplicates:
+        found = keep_one(context, found, params)
+    if found.replaced is not None:
+        return found, finish_replace(context, found.replaced, found.connector, params["wait_timeout"])
+    return found, []
+
+
+def keep_one(context, found, params):
+    """Same-named connectors this collection made (runs at the same time each created one), or any
+    with ``duplicates: keep_one``: keep the one a model uses, else the winner; delete the others,
+    which no model uses. Two or more in use fail, naming their IDs, and nothing is deleted, unless
+    they are copies of one stack's connector (``stack_twins``): then the oldest stays and the models
+    of the others move to it."""
+    everyone = (found.connector,) + tuple(found.duplicates)
+    if len(found.in_use) > 1 and connectors_of_one_stack(context.client, everyone, params):
+        return settle_twins(context, everyone, params["wait_timeout"])
+    if len(found.in_use) > 1:
+        ids = sorted(c.connector_id for c in found.in_use)
+        raise ModuleFailure("%d connectors are named %r and models use each of them (IDs: %s): set connector_id "
+                            "to the one to manage" % (len(ids), found.connector.name, ", ".join(ids)), ids=ids)
+    for other in sorted(found.duplicates, key=lambda c: c.connector_id):
+        delete_or_set_aside(context, other, leave=True)
+    return Found(found.connector)
+
+
+def settle_twins(context, connectors, timeout):
+    """Keep the oldest of same-named connectors that are copies of one (``identity.winner``): point the
+    models of each other one at it, then delete the other."""
+    chosen = pick(connectors)
+    for other in sorted(connectors, key=lambda c: c.connector_id):
+        if other.connector_id == chosen.connector_id:
+            continue
+        users = models_using_connector(context.client, other.connector_id)
+        point_models_at(context, users, chosen.connector_id, timeout)
+        delete_connector(context, other, moved=[m["model_id"] for m in users], timeout=timeout)
+    return Found(chosen)
+
+
+def converge_after_create(context, created):
+    """After a create, when another run created the same connector at the same time: every run
+    keeps the winner; a run whose own connector lost deletes it (nothing uses it yet). The run
+    decides once its own connector shows in a search and the search stayed the same for a moment
+    (``identity.settled_view``)."""
+    if created.connector_id is None:
+        return created
+    view = settled_view(context, "connector", created.name, created.connector_id,
+                        lambda: search_connectors(context.client, created.name), lambda c: c.connector_id,
+                        gone=lambda: get_connector(context.client, created.connector_id) is None)
+    made = [c for c in view or () if collection_made(c)]
+    if view is not None and not any(c.connector_id == created.connector_id for c in view):
+        # another run settled the name first and deleted this run's connector, which lost there
+        if not made:
+            raise ModuleFailure("connector %s (%s), which this run created, was deleted by another run and no "
+                                "connector named %s is left: run again" % (created.name, created.connector_id,
+                                                                           created.name))
+        return pick(made)
+    if len(made) < 2 or not any(c.connector_id == created.connector_id for c in made):
+        return created
+    chosen = pick(made)
+    if chosen.connector_id == created.connector_id:
+        return created
+    delete_or_set_aside(context, created, leave=True)
+    return chosen
+
+
+def ensure_connector(params, context):
+    validate(params)
+    client = context.client
+    found, moved = find(context, params)
+    current = found.connector
+    # A run that finishes an interrupted replace shows the connector it replaced as "before".
+    before = public(found.replaced or current)
+
+    by_name = params.get("name") and not params.get("connector_id")
+    if params["state"] == "absent":
+        if current is None:
+            if by_name:
+                delete_pending(context, params["name"])
+            return {"connector": {}, "diff": diff_of(before, None)}
+        users = users_of(context, current, moved)
+        if users:
+            raise ModuleFailure("connector %s (%s) is used by model(s) %s: delete or re-point those models first" % (
+                current.name, current.connector_id, ", ".join(label(m) for m in users)),
+                models=[m["model_id"] for m in users])
+        delete_or_set_aside(context, current)
+        if by_name:
+            delete_pending(context, params["name"])
+        return {"connector": {}, "connector_id": current.connector_id, "diff": diff_of(before, None)}
+    if by_name:
+        # connectors an earlier run set aside for this name (look-alike IDs), once the server allows
+        delete_pending(context, params["name"], cached_only=True)
+
+    protocol = params.get("protocol") or (current.protocol if current else "http")
+    check_protocol_fields(params, protocol)
+    server_rules.check_connector(client, params)
+    desired = desired_spec(params)
+    if current is None:
+        check_creatable(client, params, protocol)
+        if params.get("add_all_backend_roles"):
+            desired = dict(desired, add_all_backend_roles=True)
+        created = converge_after_create(context, create_connector(context, desired, params))
+        after = dict(public(created), credential="set") if params.get("credential") else public(created)
+        return result(created, before, after, [])
+
+    changes, removals = compute_drift(desired, current, rename=bool(params.get("connector_id")))
+    users = users_of(context, current, moved)
+    deployed = [m for m in users if is_deployed(m)]
+    rotate = credential_needs_write(params, current)
+    unknown = credential_unknown(params, current)
+    if unknown and deployed:
+        # Adoption: a credential that cannot be compared is never a reason to replace the connector
+        # or undeploy its models; it is written (with its fingerprint) once an update in place can be.
+        rotate = False
+    if not changes and not removals and not rotate:
+        shown = public(current)
+        if unknown:
+            before, shown = dict(before, credential="unknown"), dict(shown, credential="unknown")
+        return dict(result(current, before, shown, [m["model_id"] for m in users]), credential_compared=not unknown)
+
+    # Which models are deployed decides the path: a search can show a model's state from before its
+    # last deploy or undeploy (2.19.1), a GET is real time.
+    deployed = deployed_now(context, users)
+    policy = params["on_deployed_models"]
+    fields = sorted(set(changes) | set("parameters.%s (remove)" % k for k in removals) | (
+        {"credential"} if rotate else set()))
+    if deployed and policy == "fail":
+        raise ModuleFailure("connector %s (%s) needs changes (%s) but deployed model(s) %s use it: undeploy them, "
+                            "or set on_deployed_models to replace or redeploy" % (
+                                current.name, current.connector_id, ", ".join(fields),
+                                ", ".join(label(m) for m in deployed)),
+                            models=[m["model_id"] for m in deployed])
+    replaced = bool(removals or (deployed and policy == "replace"))
+    if replaced:
+        updated = replace_connector(context, current, desired, params, users, removals)
+    else:
+        # The server refuses an update in place while a deployed model matches the ID as text.
+        check_updatable(client, current, [m["model_id"] for m in deployed])
+        if deployed:
+            updated = redeploy_update(context, current, changes, params, deployed, rotate)
+        else:
+            updated = update_connector(context, current, changes, params, rotate)
+    after = public(updated)
+    if params.get("credential") and (rotate or replaced):
+        # A replace sends the credential again: show it, as a state and never as a value.
+        before = dict(before, credential="unknown" if unknown else "set")
+        after = dict(after, credential="set" if unknown else "changed" if rotate else "set")
+    elif unknown:
+        before, after = dict(before, credential="unknown"), dict(after, credential="unknown")
+    written = unknown and (rotate or replaced)
+    return dict(result(updated, before, after, [m["model_id"] for m in users]),
+                credential_compared=not unknown or written)
+
+
+def check_creatable(client, params, protocol):
+    """Fail, before any write, on a create the server would refuse for a missing field or setting."""
+    if protocol not in MCP_PROTOCOLS:
+        if not params.get("actions"):
+            raise ModuleFailure("actions is required to create connector %r: give at least one predict action"
+                                % params.get("name"))
+        for index, action in enumerate(params["actions"]):
+            check_url_parameters("actions[%d]." % index, action, params.get("parameters") or {})
+        return
+    if not params.get("url"):
+        raise ModuleFailure("url is required to create %s connector %r: set url" % (protocol, params.get("name")))
+    if not is_enabled(client, MCP_SETTING):
+        raise ModuleFailure("the server refuses %s connectors while %s is false: set it to true first (with "
+                            "polardb.polarsearch.polarsearch_cluster_settings)" % (protocol, MCP_SETTING))
+
+
+def result(connector, before, after, model_ids):
+    shown = public(connector)
+    return {"connector": shown, "connector_id": shown.get("connector_id"), "models": model_ids,
+            "diff": diff_of(before, after)}
