@@ -23,13 +23,14 @@ def second_copy(rest, args, model, group_id, parameters=None):
     """A second connector made the way the collection makes it (its fingerprint parameter), and a deployed
     model of the same name on it in the same group, by REST: what a run that kept its own copy leaves."""
     # the collection's own code makes the create body (imported once the ansible fixture put it on sys.path)
-    from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_drift import desired_spec
+    from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_request import ConnectorRequest
     from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_writes import create_body
-    spec = desired_spec(dict(args, client_config=None, access_mode=None, backend_roles=None, url=None))
-    spec = {k: v for k, v in spec.items() if v is not None}
+    request = ConnectorRequest.from_params(dict(args, client_config=None, access_mode=None, backend_roles=None,
+                                                url=None))
+    spec = request.desired()
     if parameters:
         spec["parameters"] = dict(spec["parameters"], **parameters)
-    body = create_body(spec, {"credential": args["credential"]})
+    body = create_body(spec, request)
     connector_id = rest.call("POST", "%s/connectors/_create" % ML, body)["connector_id"]
     model_id = rest.call("POST", "%s/models/_register" % ML, {
         "name": model, "function_name": "remote", "connector_id": connector_id, "model_group_id": group_id,

@@ -15,7 +15,6 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.conn
     normalize_action,
     normalize_client_config,
 )
-from ansible_collections.polardb.polarsearch.plugins.module_utils.core.fingerprint import fingerprint_matches
 
 # Fields a replacement copies from the connector it replaces (server names).
 COPIED_FIELDS = ("name", "description", "version", "protocol", "parameters", "url", "headers", "actions",
@@ -67,25 +66,6 @@ def compute_drift(desired, current, rename):
     if "backend_roles" in desired and sorted(desired["backend_roles"]) != sorted(current.backend_roles or []):
         changes["backend_roles"] = desired["backend_roles"]
     return changes, removals
-
-
-def credential_needs_write(params, current):
-    credential = params.get("credential")
-    if credential is None or current is None:
-        return False
-    mode = params["credential_update"]
-    if mode == "always":
-        return True
-    if mode == "on_create":
-        return False
-    return not fingerprint_matches(current.fingerprint, credential, params.get("fingerprint_key"))
-
-
-def credential_unknown(params, current):
-    """True when a credential is given to compare and the connector has no fingerprint to compare
-    it with (a connector made outside the collection)."""
-    return bool(params.get("credential") and current is not None and params["credential_update"] == "on_change"
-                and not current.fingerprint)
 
 
 def full_spec(current, desired):

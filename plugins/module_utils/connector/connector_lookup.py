@@ -21,6 +21,7 @@ class Found:
     replaced: Connector | None = None  # the old connector of an unfinished replace; ``connector`` is the new one
     duplicates: tuple = ()  # same-named connectors to settle, besides ``connector`` (the one kept)
     in_use: tuple = ()  # of those and ``connector``, the ones models use
+    moved: tuple = ()  # the models a finished replace just moved to ``connector`` (a search may not show them yet)
 
 
 def get_connector(client, connector_id):

@@ -23,9 +23,9 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.core.plan impo
 CREDENTIAL_PROTOCOLS = ("http", "aws_sigv4")
 
 
-def create_body(spec, params, replaces=None):
+def create_body(spec, request, replaces=None):
     """The create request: the spec with the create-only defaults, the credential and its fingerprint."""
-    credential = params.get("credential")
+    credential = request.credential
     body = dict(spec)
     body.setdefault("version", "1")
     body.setdefault("protocol", "http")
@@ -34,18 +34,18 @@ def create_body(spec, params, replaces=None):
                             "encrypted and never returns it): set credential" % spec.get("name"))
     parameters = dict(body.get("parameters") or {})
     if credential:
-        body["credential"] = {str(k): str(v) for k, v in credential.items()}
-        parameters[FINGERPRINT] = fingerprint(credential, params.get("fingerprint_key"))
+        body["credential"] = dict(credential)
+        parameters[FINGERPRINT] = fingerprint(credential, request.fingerprint_key)
     if replaces:
         parameters[REPLACES] = replaces
     body["parameters"] = parameters
     return body
 
 
-def create_connector(context, spec, params, replaces=None, known_ids=()):
+def create_connector(context, spec, request, replaces=None, known_ids=()):
     """Create a connector. A create whose answer was lost is looked up by name, skipping
     ``known_ids`` (connectors that existed before, or that this run set aside)."""
-    body = create_body(spec, params, replaces)
+    body = create_body(spec, request, replaces)
     # the request names the access ``access_mode``; the server stores and shows it as ``access``
     predicted = Connector.from_source(None, dict(body, access=body["access_mode"]) if "access_mode" in body else body)
     name = body["name"]
@@ -65,13 +65,13 @@ def create_connector(context, spec, params, replaces=None, known_ids=()):
     return context.act(Step("create", "connector", name), run, predicted)
 
 
-def update_connector(context, current, changes, params, rotate):
+def update_connector(context, current, changes, request, rotate):
     """PUT the changed fields (and the credential with its new fingerprint when ``rotate``)."""
     body = dict(changes)
     if rotate:
-        body["credential"] = {str(k): str(v) for k, v in params["credential"].items()}
+        body["credential"] = dict(request.credential)
         body["parameters"] = dict(body.get("parameters") or {}, **{
-            FINGERPRINT: fingerprint(params["credential"], params.get("fingerprint_key"))})
+            FINGERPRINT: fingerprint(request.credential, request.fingerprint_key)})
     fields = {k: v for k, v in changes.items() if k not in ("parameters", "access_mode")}
     if "access_mode" in changes:
         fields["access"] = changes["access_mode"]

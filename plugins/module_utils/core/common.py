@@ -38,6 +38,14 @@ class ModuleFailure(Exception):
         self.hidden = list(hidden)
 
 
+class Unchanged:
+    """What a write returns to ``Context.act`` when the server had already done it for another run
+    (the same deploy sent at the same moment): ``act`` returns ``value`` and records no change."""
+
+    def __init__(self, value):
+        self.value = value
+
+
 class Context:
     """One module run: the client, check mode and the record of what changed.
 
@@ -60,8 +68,9 @@ class Context:
     def act(self, step, func, predicted=None):
         """Run one write, or in check mode return its predicted answer.
 
-        ``changed`` is set once the write has succeeded; a write that fails on its own call
-        changes nothing. A write with several calls sets ``changed`` itself after the first one.
+        ``changed`` is set once the write has succeeded, unless it returns ``Unchanged``. A write
+        that fails on its own call changes nothing; a write of several calls marks ``accepted()``
+        once the server took the first, so a later failure still reports the change.
         An object this run made is named without its ID in later steps, as check mode names it.
         The ID a ``create``/``register`` answer carries (the answer itself when it is a string, or
         its ``<kind>_id`` key or attribute) counts as made by this run.
@@ -74,12 +83,20 @@ class Context:
             self.changed = True
             return predicted
         answer = func()
+        if isinstance(answer, Unchanged):
+            # the server had done it for another run: nothing of this run changed
+            return answer.value
         self.changed = True
         if touches(written):
             self.touched.setdefault(written.kind, set()).add(written.id)
         if step.operation in CREATING_OPERATIONS:
             self.new_ids.update(created_ids(step.kind, answer))
         return answer
+
+    def accepted(self):
+        """A write of several calls whose first call the server took, when a later call fails: the run
+        changed something although it fails."""
+        self.changed = True
 
     def plan_data(self):
         """The plan as the modules return it: a list of dicts."""

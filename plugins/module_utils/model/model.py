@@ -10,6 +10,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.transport.clie
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import (
     ML,
     ModuleFailure,
+    Unchanged,
     check_wait_timeout,
     diff_of,
     drop_none,
@@ -117,16 +118,9 @@ def is_deployed(model):
 
 
 # -- waiting ----------------------------------------------------------------------------
-class DuplicateDeploy(Exception):
-    """The node refused this run's deploy task because another deploy task of the model was running."""
-
-
-class DeployedByAnother(Exception):
-    """Another run deployed the model; this run's ``_deploy`` changed nothing. ``model`` is what it left."""
-
-    def __init__(self, model):
-        super().__init__(model.get("model_id"))
-        self.model = model
+# what ``wait_deployed`` returns when the node refused this run's deploy task because another deploy
+# task of the model was running
+REFUSED_AS_DUPLICATE = None
 
 
 def is_duplicate_deploy(task):
@@ -140,15 +134,18 @@ def wait_deployed(context, model_id, task_id, timeout, connector_id=None, states
 
     A model read as DEPLOY_FAILED while its deploy task has not failed may be a stale state from an
     earlier attempt, so only a failed task (or, without a task, DEPLOY_FAILED itself) ends the wait.
-    A task the node refused as a duplicate raises :class:`DuplicateDeploy`: another run's deploy runs.
+    A task the node refused as a duplicate (another run's deploy runs) ends the wait with
+    ``REFUSED_AS_DUPLICATE``.
     """
     client = context.client
+    refused = {}
 
     def probe():
         if task_id:
             task = client.get("%s/tasks/%s" % (ML, task_id), missing_ok=True) or {}
             if is_duplicate_deploy(task):
-                raise DuplicateDeploy(task_id)
+                refused["task"] = task_id
+                return task
             if task.get("state") in FAILED_TASK_STATES:
                 raise ModuleFailure("deploying model %s failed (task %s, %s): %s" % (
                     model_id, task_id, task.get("state"), task.get("error") or "no error text"))
@@ -161,8 +158,9 @@ def wait_deployed(context, model_id, task_id, timeout, connector_id=None, states
             return model
         return None
 
-    return context.wait_for("model %s to be %s" % (model_id, " or ".join(states)), probe, timeout,
-                            initial=DEPLOY_POLL_INITIAL, factor=2.0)
+    found = context.wait_for("model %s to be %s" % (model_id, " or ".join(states)), probe, timeout,
+                             initial=DEPLOY_POLL_INITIAL, factor=2.0)
+    return REFUSED_AS_DUPLICATE if refused else found
 
 
 def wait_settled(context, model_id, timeout):
@@ -224,72 +222,79 @@ def deploy(context, model, wait=True, timeout=300):
     500 "Failed to update data object in index .plugins-ml-model" on 2.19.1), or a task the node refuses
     as a "Duplicate deploy model task". Both refusals also write DEPLOY_FAILED into the model, which
     then reads DEPLOY_FAILED and DEPLOYED by turns for seconds (observed on 3.6), although the model is
-    deployed on the node. So the other run's deploy is waited for until the model's state has settled:
-    DEPLOYED means converged; otherwise this run sends ``_deploy`` again, which the server answers at
-    once for a model deployed on the node, writing DEPLOYED. A run whose own deploy was refused deployed
-    nothing and reports no change for it (its repeated ``_deploy`` only repairs the state the refusal
-    wrote).
+    deployed on the node. ``deploy_outcome`` decides what that means for this run.
     """
     predicted = dict(model, model_state="DEPLOYED" if wait else "DEPLOYING")
-    model_id = model.get("model_id")
     deadline = context.clock() + timeout
+
+    def time_left():
+        # the user's wait_timeout as given (messages name it), less what earlier waits used
+        left = max(0.0, deadline - context.clock())
+        return timeout if left >= timeout else left
+
+    return context.act(model_step("deploy", model),
+                       lambda: deploy_outcome(context, model["model_id"], predicted, wait, time_left), predicted)
+
+
+def deploy_outcome(context, model_id, predicted, wait, time_left):
+    """Send ``_deploy`` until the model is deployed, and decide whether this run deployed it.
+
+    Each ``_deploy`` ends one of three ways:
+
+    - the server takes it and its task deploys the model: this run deployed it (a change), unless an
+      earlier ``_deploy`` of this run was refused, when it only repaired the state the refusal wrote;
+    - the server refuses it at once (version conflict), or its task is refused as a duplicate: another
+      run's deploy is running. The run waits until the model's state has settled (``wait_settled``):
+      DEPLOYED means the other run deployed it (no change here); any other state, send again;
+    - anything else fails the run.
+
+    Without ``wait``, the first answer decides. The answer is ``Unchanged`` when another run deployed it.
+    """
+    refused = False
+    for dummy in range(DUPLICATE_DEPLOY_TRIES):
+        task_id = send_deploy(context, model_id)
+        if task_id is None:
+            refused = True
+            if not wait:
+                return Unchanged(get_model(context.client, model_id) or predicted)
+        elif not wait:
+            return get_model(context.client, model_id) or predicted
+        else:
+            try:
+                deployed = wait_deployed(context, model_id, task_id or None, time_left())
+            except (ModuleFailure, PolarSearchError):
+                if not refused:
+                    context.accepted()   # the server took this run's deploy; only the wait failed
+                raise
+            if deployed is not REFUSED_AS_DUPLICATE:
+                return Unchanged(deployed) if refused else deployed
+            refused = True
+        current = wait_settled(context, model_id, time_left())
+        if current.get("model_state") == "DEPLOYED":
+            return Unchanged(current)
+    raise ModuleFailure("model %s is %s after %d deploys that the server refused because another deploy of "
+                        "it was running: deploy it again (state=deployed)"
+                        % (model_id, current.get("model_state"), DUPLICATE_DEPLOY_TRIES))
+
+
+def send_deploy(context, model_id):
+    """One ``_deploy``: its task ID (``""`` without one), or ``None`` when the server refused it because
+    another run's deploy wrote the model document first (that deploy wrote DEPLOYING; this refusal
+    writes DEPLOY_FAILED)."""
 
     def lookup():
         # A lost answer: the deploy may have started after all; never send it twice.
         current = get_model(context.client, model_id)
         return {} if current and current.get("model_state") in ("DEPLOYING", "DEPLOYED") else None
 
-    def send():
-        """One _deploy: its task ID (``""`` without one), or None when another run's deploy conflicted."""
-        try:
-            answer = context.client.post("%s/models/%s/_deploy" % (ML, model_id), lookup=lookup) or {}
-        except PolarSearchError as exc:
-            # Another run deploying the same model at the same moment: the server's write of the
-            # model document conflicts (409 "Document version conflict"); the other deploy wrote
-            # DEPLOYING first, and this refusal writes DEPLOY_FAILED.
-            current = get_model(context.client, model_id) if model_version_conflict(exc) else None
-            if not current or current.get("model_state") not in ("DEPLOYING", "DEPLOYED", "DEPLOY_FAILED"):
-                raise
-            return None
-        return answer.get("task_id") or ""
-
-    def remaining():
-        # the user's wait_timeout as given (messages name it), less what earlier waits used
-        left = max(0.0, deadline - context.clock())
-        return timeout if left >= timeout else left
-
-    def run():
-        changed_before = context.changed
-        refused = False
-        for dummy in range(DUPLICATE_DEPLOY_TRIES):
-            task_id = send()
-            if task_id is not None:
-                context.changed = changed_before if refused else True
-                if not wait:
-                    return dict(get_model(context.client, model_id) or predicted)
-                try:
-                    deployed = wait_deployed(context, model_id, task_id or None, remaining())
-                except DuplicateDeploy:
-                    # the node refused this run's task: nothing of this run was deployed
-                    context.changed = changed_before
-                else:
-                    if refused:
-                        raise DeployedByAnother(deployed)
-                    return deployed
-            elif not wait:
-                raise DeployedByAnother(dict(get_model(context.client, model_id) or predicted))
-            refused = True
-            current = wait_settled(context, model_id, remaining())
-            if current.get("model_state") == "DEPLOYED":
-                raise DeployedByAnother(current)
-        raise ModuleFailure("model %s is %s after %d deploys that the server refused because another deploy of "
-                            "it was running: deploy it again (state=deployed)"
-                            % (model_id, current.get("model_state"), DUPLICATE_DEPLOY_TRIES))
-
     try:
-        return context.act(model_step("deploy", model), run, predicted)
-    except DeployedByAnother as other:
-        return other.model
+        answer = context.client.post("%s/models/%s/_deploy" % (ML, model_id), lookup=lookup) or {}
+    except PolarSearchError as exc:
+        current = get_model(context.client, model_id) if model_version_conflict(exc) else None
+        if not current or current.get("model_state") not in ("DEPLOYING", "DEPLOYED", "DEPLOY_FAILED"):
+            raise
+        return None
+    return answer.get("task_id") or ""
 
 
 def undeploy(context, model, wait=True, timeout=300):
@@ -306,7 +311,7 @@ def undeploy(context, model, wait=True, timeout=300):
         except PolarSearchError as exc:
             if exc.status != 409 or lookup() is None:
                 raise
-        context.changed = True
+        context.accepted()
         if not wait:
             return get_model(context.client, model_id) or predicted
         return wait_undeployed(context, model_id, timeout) or predicted
@@ -324,7 +329,7 @@ def update_model(context, model, changes, timeout=300):
     def run():
         current = wait_not_deploying(context, model, timeout)
         context.client.put("%s/models/%s" % (ML, model["model_id"]), body=changes)
-        context.changed = True
+        context.accepted()
         if current.get("model_state") in ("DEPLOYED", "PARTIALLY_DEPLOYED"):
             return wait_deployed(context, model["model_id"], None, timeout,
                                  connector_id=changes.get("connector_id"),

@@ -11,7 +11,7 @@ this collection, and the same spec. Anything else still fails, naming the IDs.
 
 from __future__ import annotations
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_drift import compute_drift, desired_spec
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_drift import compute_drift
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_lookup import (
     collection_made,
     get_connector,
@@ -24,21 +24,19 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model_gr
 MODEL_FIELDS = ("algorithm", "description", "interface", "rate_limiter", "guardrails", "is_enabled")
 
 
-def connectors_of_one_stack(client, connectors, params):
-    """True when the same-named ``connectors`` are each the connector ``params`` describe: made by this
+def connectors_of_one_stack(client, connectors, request):
+    """True when the same-named ``connectors`` are each the connector ``request`` describes: made by this
     collection, no field differing from the options, the credential the one given (by its fingerprint),
     and every model that uses one of them has one and the same name."""
-    credential = params.get("credential")
-    if not credential or len(connectors) < 2:
+    if not request.credential or len(connectors) < 2:
         return False
-    desired = desired_spec(params)
     for connector in connectors:
         if not collection_made(connector):
             return False
-        changes, removals = compute_drift(desired, connector, rename=False)
+        changes, removals = compute_drift(request.desired(), connector, rename=False)
         if changes or removals:
             return False
-        if not fingerprint_matches(connector.fingerprint, credential, params.get("fingerprint_key")):
+        if not fingerprint_matches(connector.fingerprint, request.credential, request.fingerprint_key):
             return False
     names = set()
     for connector in connectors:

@@ -5,14 +5,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core import server_rules
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import ModuleFailure, diff_of
-from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_drift import (
-    compute_drift,
-    credential_needs_write,
-    credential_unknown,
-    desired_spec,
-)
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_drift import compute_drift
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_lookup import (
     Found,
     collection_made,
@@ -22,6 +19,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.conn
     search_connectors,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_record import public
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_request import SET, ConnectorRequest
 from ansible_collections.polardb.polarsearch.plugins.module_utils.replace.connector_replace import (
     delete_or_set_aside,
     delete_pending,
@@ -36,7 +34,6 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.conn
     MCP_SETTING,
     check_protocol_fields,
     check_url_parameters,
-    validate,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_writes import (
     create_connector,
@@ -55,31 +52,32 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.core.settings 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model.stack_twins import connectors_of_one_stack
 
 
-def find(context, params):
-    """The connector the options name; (connector, models a finished replace moved to it)."""
-    if params.get("connector_id"):
-        connector = get_connector(context.client, params["connector_id"])
-        if connector is None and params["state"] != "absent":
+def find(context, request):
+    """The connector the request names; an unfinished replace is finished first (``Found.moved``)."""
+    if request.connector_id:
+        connector = get_connector(context.client, request.connector_id)
+        if connector is None and request.state != "absent":
             raise ModuleFailure("connector_id %s does not exist: remove connector_id to create the connector "
-                                "by name" % params["connector_id"])
-        return Found(connector), []
-    found = find_by_name(context.client, params["name"], any_duplicates=params.get("duplicates") == "keep_one")
+                                "by name" % request.connector_id)
+        return Found(connector)
+    found = find_by_name(context.client, request.name, any_duplicates=request.duplicates == "keep_one")
     if found.duplicates:
-        found = keep_one(context, found, params)
+        found = keep_one(context, found, request)
     if found.replaced is not None:
-        return found, finish_replace(context, found.replaced, found.connector, params["wait_timeout"])
-    return found, []
+        moved = finish_replace(context, found.replaced, found.connector, request.wait_timeout)
+        return replace(found, moved=tuple(moved))
+    return found
 
 
-def keep_one(context, found, params):
+def keep_one(context, found, request):
     """Same-named connectors this collection made (runs at the same time each created one), or any
     with ``duplicates: keep_one``: keep the one a model uses, else the winner; delete the others,
     which no model uses. Two or more in use fail, naming their IDs, and nothing is deleted, unless
     they are copies of one stack's connector (``stack_twins``): then the oldest stays and the models
     of the others move to it."""
     everyone = (found.connector,) + tuple(found.duplicates)
-    if len(found.in_use) > 1 and connectors_of_one_stack(context.client, everyone, params):
-        return settle_twins(context, everyone, params["wait_timeout"])
+    if len(found.in_use) > 1 and connectors_of_one_stack(context.client, everyone, request):
+        return settle_twins(context, everyone, request.wait_timeout)
     if len(found.in_use) > 1:
         ids = sorted(c.connector_id for c in found.in_use)
         raise ModuleFailure("%d connectors are named %r and models use each of them (IDs: %s): set connector_id "
@@ -130,91 +128,94 @@ def converge_after_create(context, created):
 
 
 def ensure_connector(params, context):
-    validate(params)
-    client = context.client
-    found, moved = find(context, params)
+    """The module's entry: the options become a :class:`ConnectorRequest` once; ``converge`` takes it."""
+    return converge(ConnectorRequest.from_params(params), context)
+
+
+def converge(request, context):
+    """Make the connector what ``request`` asks for. The decisions, in order: which connector it is
+    (``find``), whether it goes (``absent``), is created, stays, or changes; and a change is made in
+    place, in place around an undeploy of its models (``redeploy``), or by a replace (a new connector
+    the models move to), as ``on_deployed_models`` and the fields that changed decide."""
+    found = find(context, request)
     current = found.connector
     # A run that finishes an interrupted replace shows the connector it replaced as "before".
     before = public(found.replaced or current)
-
-    by_name = params.get("name") and not params.get("connector_id")
-    if params["state"] == "absent":
-        if current is None:
-            if by_name:
-                delete_pending(context, params["name"])
-            return {"connector": {}, "diff": diff_of(before, None)}
-        users = users_of(context, current, moved)
-        if users:
-            raise ModuleFailure("connector %s (%s) is used by model(s) %s: delete or re-point those models first" % (
-                current.name, current.connector_id, ", ".join(label(m) for m in users)),
-                models=[m["model_id"] for m in users])
-        delete_or_set_aside(context, current)
-        if by_name:
-            delete_pending(context, params["name"])
-        return {"connector": {}, "connector_id": current.connector_id, "diff": diff_of(before, None)}
-    if by_name:
+    if request.state == "absent":
+        return remove(context, request, current, found.moved, before)
+    if request.by_name:
         # connectors an earlier run set aside for this name (look-alike IDs), once the server allows
-        delete_pending(context, params["name"], cached_only=True)
+        delete_pending(context, request.name, cached_only=True)
 
-    protocol = params.get("protocol") or (current.protocol if current else "http")
-    check_protocol_fields(params, protocol)
-    server_rules.check_connector(client, params)
-    desired = desired_spec(params)
+    protocol = request.spec.get("protocol") or (current.protocol if current else "http")
+    check_protocol_fields(request.options, protocol)
+    server_rules.check_connector(context.client, request.options)
+    desired = request.desired()
     if current is None:
-        check_creatable(client, params, protocol)
-        if params.get("add_all_backend_roles"):
-            desired = dict(desired, add_all_backend_roles=True)
-        created = converge_after_create(context, create_connector(context, desired, params))
-        after = dict(public(created), credential="set") if params.get("credential") else public(created)
+        check_creatable(context.client, request.options, protocol)
+        if request.add_all_backend_roles:
+            desired["add_all_backend_roles"] = True
+        created = converge_after_create(context, create_connector(context, desired, request))
+        after = dict(public(created), credential=SET) if request.credential else public(created)
         return result(created, before, after, [])
 
-    changes, removals = compute_drift(desired, current, rename=bool(params.get("connector_id")))
-    users = users_of(context, current, moved)
-    deployed = [m for m in users if is_deployed(m)]
-    rotate = credential_needs_write(params, current)
-    unknown = credential_unknown(params, current)
-    if unknown and deployed:
-        # Adoption: a credential that cannot be compared is never a reason to replace the connector
-        # or undeploy its models; it is written (with its fingerprint) once an update in place can be.
-        rotate = False
-    if not changes and not removals and not rotate:
-        shown = public(current)
-        if unknown:
-            before, shown = dict(before, credential="unknown"), dict(shown, credential="unknown")
-        return dict(result(current, before, shown, [m["model_id"] for m in users]), credential_compared=not unknown)
+    changes, removals = compute_drift(desired, current, rename=bool(request.connector_id))
+    users = users_of(context, current, found.moved)
+    credential = request.credential_plan(current, [m for m in users if is_deployed(m)])
+    if not changes and not removals and not credential.write:
+        return shown_result(current, current, before, users, credential, sent=False)
 
     # Which models are deployed decides the path: a search can show a model's state from before its
     # last deploy or undeploy (2.19.1), a GET is real time.
     deployed = deployed_now(context, users)
-    policy = params["on_deployed_models"]
-    fields = sorted(set(changes) | set("parameters.%s (remove)" % k for k in removals) | (
-        {"credential"} if rotate else set()))
-    if deployed and policy == "fail":
+    if deployed and request.on_deployed_models == "fail":
+        fields = sorted(set(changes) | set("parameters.%s (remove)" % k for k in removals) | (
+            {"credential"} if credential.write else set()))
         raise ModuleFailure("connector %s (%s) needs changes (%s) but deployed model(s) %s use it: undeploy them, "
                             "or set on_deployed_models to replace or redeploy" % (
                                 current.name, current.connector_id, ", ".join(fields),
                                 ", ".join(label(m) for m in deployed)),
                             models=[m["model_id"] for m in deployed])
-    replaced = bool(removals or (deployed and policy == "replace"))
+    replaced = bool(removals or (deployed and request.on_deployed_models == "replace"))
     if replaced:
-        updated = replace_connector(context, current, desired, params, users, removals)
+        updated = replace_connector(context, current, desired, request, users, removals)
     else:
         # The server refuses an update in place while a deployed model matches the ID as text.
-        check_updatable(client, current, [m["model_id"] for m in deployed])
+        check_updatable(context.client, current, [m["model_id"] for m in deployed])
         if deployed:
-            updated = redeploy_update(context, current, changes, params, deployed, rotate)
+            updated = redeploy_update(context, current, changes, request, deployed, credential.write)
         else:
-            updated = update_connector(context, current, changes, params, rotate)
-    after = public(updated)
-    if params.get("credential") and (rotate or replaced):
-        # A replace sends the credential again: show it, as a state and never as a value.
-        before = dict(before, credential="unknown" if unknown else "set")
-        after = dict(after, credential="set" if unknown else "changed" if rotate else "set")
-    elif unknown:
-        before, after = dict(before, credential="unknown"), dict(after, credential="unknown")
-    written = unknown and (rotate or replaced)
-    return dict(result(updated, before, after, [m["model_id"] for m in users]),
-                credential_compared=not unknown or written)
+            updated = update_connector(context, current, changes, request, credential.write)
+    return shown_result(updated, current, before, users, credential, sent=credential.write or replaced)
+
+
+def remove(context, request, current, moved, before):
+    """``state: absent``: delete the connector unless models use it, and the connectors an earlier run
+    set aside for its name."""
+    if current is None:
+        if request.by_name:
+            delete_pending(context, request.name)
+        return {"connector": {}, "diff": diff_of(before, None)}
+    users = users_of(context, current, moved)
+    if users:
+        raise ModuleFailure("connector %s (%s) is used by model(s) %s: delete or re-point those models first" % (
+            current.name, current.connector_id, ", ".join(label(m) for m in users)),
+            models=[m["model_id"] for m in users])
+    delete_or_set_aside(context, current)
+    if request.by_name:
+        delete_pending(context, request.name)
+    return {"connector": {}, "connector_id": current.connector_id, "diff": diff_of(before, None)}
+
+
+def shown_result(connector, current, before, users, credential, sent):
+    """The result of a run that kept or changed ``current`` (now ``connector``), the credential shown
+    as a state (``CredentialPlan.shown``) and never as a value."""
+    after = public(connector)
+    states = credential.shown(sent)
+    if states is not None:
+        before, after = dict(before, credential=states[0]), dict(after, credential=states[1])
+    return dict(result(connector, before, after, [m["model_id"] for m in users]),
+                credential_compared=credential.compared(sent))
 
 
 def check_creatable(client, params, protocol):

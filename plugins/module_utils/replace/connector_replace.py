@@ -95,13 +95,13 @@ def rename_blockers(client, connector):
     return [m for m in delete_blockers(client, connector.connector_id) if is_deployed(m)]
 
 
-def replace_connector(context, current, desired, params, users, removals=()):
+def replace_connector(context, current, desired, request, users, removals=()):
     """Create the desired connector, move every model to it, then delete the old one.
 
     All or nothing: models the caller cannot see that use the old connector fail the run before any
     write (see ``in_use.unseen_users``); a later step that fails moves the models back and deletes the
     new connector, so no run leaves two same-named connectors or a half-moved set of models."""
-    if not params.get("credential"):
+    if not request.credential:
         raise ModuleFailure("connector %s (%s) must be replaced, and its credential cannot be read back from "
                             "the server: set credential" % (current.name, current.connector_id))
     unseen, count = unseen_users(context, current, users)
@@ -117,10 +117,10 @@ def replace_connector(context, current, desired, params, users, removals=()):
         aside = dict(spec, name=SET_ASIDE_NAME % spec["name"])
         new, discarded = distinct_replacement(
             context, spec["name"], avoid,
-            lambda: create_connector(context, aside, params, replaces=current.connector_id, known_ids=known), known)
+            lambda: create_connector(context, aside, request, replaces=current.connector_id, known_ids=known), known)
     else:
-        new, discarded = create_connector(context, spec, params, replaces=current.connector_id, known_ids=known), []
-    timeout = params["wait_timeout"]
+        new, discarded = create_connector(context, spec, request, replaces=current.connector_id, known_ids=known), []
+    timeout = request.wait_timeout
     moved, blockers = [], []
     try:
         for model in users:
@@ -265,11 +265,11 @@ def users_of(context, connector, moved=()):
     return sorted(users.values(), key=lambda m: m["model_id"])
 
 
-def redeploy_update(context, current, changes, params, deployed, rotate):
+def redeploy_update(context, current, changes, request, deployed, rotate):
     """Undeploy the ``deployed`` models, update the connector in place, deploy them again. Whatever step fails,
     every model this run undeployed is deployed again (each one, whatever happened to the others);
     a failure names every error and each model's state."""
-    timeout = params["wait_timeout"]
+    timeout = request.wait_timeout
     taken, failure, updated, step = [], None, None, "undeploying its models"
     try:
         for model in deployed:
@@ -281,7 +281,7 @@ def redeploy_update(context, current, changes, params, deployed, rotate):
                     taken.pop()   # the failed undeploy took nothing down
                 raise
         step = "updating it in place"
-        updated = update_connector(context, current, changes, params, rotate)
+        updated = update_connector(context, current, changes, request, rotate)
     except (ModuleFailure, PolarSearchError) as exc:
         failure = exc
     errors = put_back(context, taken, timeout)

@@ -128,7 +128,7 @@ def unseen_users(context, connector, visible):
         if named:
             return named - seen, len(named - seen)
         return set(), max(0, count - len(seen))
-    context.changed = True
+    context.accepted()
     raise ModuleFailure("connector %s (%s) was deleted: asked whether models the caller cannot see use it, the server "
                         "found no model using it any more (the models that used it were deleted or moved "
                         "meanwhile). Run again to create it" % (connector.name, cid))

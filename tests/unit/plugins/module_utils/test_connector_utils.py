@@ -13,12 +13,12 @@ import pytest
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import ModuleFailure
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_drift import (
     compute_drift,
-    credential_needs_write,
     desired_spec,
     full_spec,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_lookup import split_twins
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_record import Connector, public
+from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_request import ConnectorRequest
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_rules import (
     FINGERPRINT,
     REPLACES,
@@ -74,12 +74,38 @@ def test_malformed_fingerprints_never_match(stored):
 ])
 def test_credential_needs_write(mode, stored_matches, credential, expected):
     stored = fingerprint(CREDENTIAL if stored_matches else {"api_key": "old"}, None)
-    params = {"credential": credential, "credential_update": mode, "fingerprint_key": None}
-    assert credential_needs_write(params, Connector("c1", fingerprint=stored)) is expected
+    request = ConnectorRequest.from_params({"name": "c", "credential": credential, "credential_update": mode})
+    assert request.credential_plan(Connector("c1", fingerprint=stored), []).write is expected
 
 
 def test_credential_needs_write_without_a_connector():
-    assert credential_needs_write({"credential": CREDENTIAL, "credential_update": "always"}, None) is False
+    request = ConnectorRequest.from_params({"name": "c", "credential": CREDENTIAL, "credential_update": "always"})
+    assert request.credential_plan(None, []).write is False
+
+
+@pytest.mark.parametrize("stored,deployed,sent,shown,compared", [
+    # a connector this collection made: compared by its fingerprint
+    ("match", False, False, None, True),
+    ("other", False, True, ("set", "changed"), True),
+    # a connector made by hand (no fingerprint): never compared; written only when no deployed model uses it
+    (None, False, True, ("unknown", "set"), True),
+    (None, True, False, ("unknown", "unknown"), False),
+])
+def test_the_credential_plan_decides_what_is_written_and_shown(stored, deployed, sent, shown, compared):
+    fp = {"match": fingerprint(CREDENTIAL, None), "other": fingerprint({"api_key": "old"}, None), None: None}[stored]
+    request = ConnectorRequest.from_params({"name": "c", "credential": CREDENTIAL})
+    plan = request.credential_plan(Connector("c1", fingerprint=fp), [{"model_id": "m"}] if deployed else [])
+    assert plan.write is sent
+    assert plan.shown(plan.write) == shown
+    assert plan.compared(plan.write) is compared
+
+
+def test_a_request_holds_only_the_options_set():
+    request = ConnectorRequest.from_params({"name": "c", "description": None, "parameters": {"model": 3},
+                                            "state": "present", "wait_timeout": 30})
+    assert dict(request.spec) == {"name": "c", "parameters": {"model": "3"}}
+    assert "description" not in request.options and request.wait_timeout == 30
+    assert request.by_name
 
 
 # -- views ----------------------------------------------------------------------------------------------------
