@@ -402,7 +402,7 @@ plan:
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core import specs
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import PolarSearchModule
-from ansible_collections.polardb.polarsearch.plugins.module_utils.replace.connector import ensure_connector
+from ansible_collections.polardb.polarsearch.plugins.module_utils.converge.connector import ensure_connector
 
 
 def main():

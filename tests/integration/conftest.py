@@ -150,7 +150,7 @@ def collections_path():
 def id_terms(collections_path):
     """The collection's model of the terms the server's analyzer makes of an ID."""
     sys.path.insert(0, str(collections_path))
-    from ansible_collections.polardb.polarsearch.plugins.module_utils.replace.in_use import id_terms as terms
+    from ansible_collections.polardb.polarsearch.plugins.module_utils.converge.in_use import id_terms as terms
     return terms
 
 

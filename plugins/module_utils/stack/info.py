@@ -11,7 +11,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.transport.clie
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import ML
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_lookup import get_connector
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_record import Connector
-from ansible_collections.polardb.polarsearch.plugins.module_utils.replace.in_use import delete_blockers, id_terms
+from ansible_collections.polardb.polarsearch.plugins.module_utils.converge.in_use import delete_blockers, id_terms
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model import get_model, model_view
 
 PAGE_SIZE = 1000

@@ -29,7 +29,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common im
     ModuleFailure,
     check_wait_timeout,
 )
-from ansible_collections.polardb.polarsearch.plugins.module_utils.replace.connector import ensure_connector
+from ansible_collections.polardb.polarsearch.plugins.module_utils.converge.connector import ensure_connector
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_rules import validate as check_connector
 from ansible_collections.polardb.polarsearch.plugins.module_utils.search.index import ensure_index
 from ansible_collections.polardb.polarsearch.plugins.module_utils.search.index import name_problem

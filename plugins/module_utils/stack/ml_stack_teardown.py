@@ -10,7 +10,7 @@ import re
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core.names import PENDING_DELETE_NAME, SET_ASIDE_NAME
 from ansible_collections.polardb.polarsearch.plugins.module_utils.transport.client import PolarSearchError
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_lookup import search_connectors
-from ansible_collections.polardb.polarsearch.plugins.module_utils.replace.in_use import hidden_users_failure, unseen_users
+from ansible_collections.polardb.polarsearch.plugins.module_utils.converge.in_use import hidden_users_failure, unseen_users
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model import (
     get_model,
     is_deployed,

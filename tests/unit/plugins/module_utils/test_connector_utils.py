@@ -27,7 +27,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.conn
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core.fingerprint import fingerprint, fingerprint_matches
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core.identity import winner
-from ansible_collections.polardb.polarsearch.plugins.module_utils.replace.in_use import id_terms
+from ansible_collections.polardb.polarsearch.plugins.module_utils.converge.in_use import id_terms
 
 CREDENTIAL = {"api_key": "sk-test-0123456789"}
 

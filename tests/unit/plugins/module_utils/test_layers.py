@@ -4,8 +4,8 @@
 """The layers of plugins/module_utils: each package imports only the packages its row of LAYERS names.
 
 LAYERS is the architecture. From the bottom: transport, core, the kinds of object (connector; model,
-which names a connector; search, whose pipelines name models), replace (changing a connector under its
-models) and stack. An import of a package not in the row (a higher layer, or a sibling kind the row
+which names a connector; search, whose pipelines name models), converge (converging a connector, which
+moves its models) and stack. An import of a package not in the row (a higher layer, or a sibling kind the row
 does not name) fails this test; so does a file outside the packages of the table.
 """
 
@@ -24,8 +24,8 @@ LAYERS = {
     "connector": ("core", "transport"),
     "model": ("connector", "core", "transport"),
     "search": ("model", "core", "transport"),
-    "replace": ("model", "connector", "core", "transport"),
-    "stack": ("replace", "search", "model", "connector", "core", "transport"),
+    "converge": ("model", "connector", "core", "transport"),
+    "stack": ("converge", "search", "model", "connector", "core", "transport"),
 }
 
 
@@ -86,7 +86,7 @@ def test_the_table_has_no_cycle():
 def test_an_upward_or_sideways_import_is_found(tmp_path):
     for package, source in (("core", "from %s.stack.verify import problems\n" % PREFIX),
                             ("connector", "def f():\n    from %s.model import model\n" % PREFIX),
-                            ("search", "import %s.replace.in_use\n" % PREFIX),
+                            ("search", "import %s.converge.in_use\n" % PREFIX),
                             ("transport", "from %s import core\n" % PREFIX)):
         (tmp_path / package).mkdir()
         (tmp_path / package / "bad.py").write_text(source)
@@ -95,6 +95,6 @@ def test_an_upward_or_sideways_import_is_found(tmp_path):
         "connector/bad.py:2: connector imports model",
         "core/bad.py:1: core imports stack",
         "loose.py: not in a package of the layer table",
-        "search/bad.py:1: search imports replace",
+        "search/bad.py:1: search imports converge",
         "transport/bad.py:1: transport imports core",
     ]

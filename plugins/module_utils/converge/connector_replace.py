@@ -20,7 +20,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.conn
     rename_connector,
     update_connector,
 )
-from ansible_collections.polardb.polarsearch.plugins.module_utils.replace.in_use import (
+from ansible_collections.polardb.polarsearch.plugins.module_utils.converge.in_use import (
     delete_blockers,
     hidden_users_failure,
     id_terms,

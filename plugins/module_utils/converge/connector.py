@@ -20,7 +20,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.conn
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_record import public
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_request import SET, ConnectorRequest
-from ansible_collections.polardb.polarsearch.plugins.module_utils.replace.connector_replace import (
+from ansible_collections.polardb.polarsearch.plugins.module_utils.converge.connector_replace import (
     delete_or_set_aside,
     delete_pending,
     deployed_now,
@@ -41,7 +41,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.conn
     update_connector,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core.identity import settled_view
-from ansible_collections.polardb.polarsearch.plugins.module_utils.replace.in_use import check_updatable
+from ansible_collections.polardb.polarsearch.plugins.module_utils.converge.in_use import check_updatable
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model import (
     is_deployed,
     label,
