@@ -355,6 +355,16 @@ diff:
       description: The connector after the run.
       type: dict
       returned: success
+action:
+  description:
+    - What the run did (in check mode, would do) to the connector, decided where the run decides it.
+    - V(replace) is a new connector under the name that the models moved to (or the end of a replace that an earlier
+      run left halfway); the deletes of same-named copies or of connectors set aside for the name are not counted here
+      (see RV(plan)).
+  returned: success
+  type: str
+  choices: [create, update, replace, delete, none]
+  sample: update
 credential_compared:
   description:
     - Whether the O(credential) could be compared with the one the connector holds.

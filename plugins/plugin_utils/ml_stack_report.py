@@ -11,6 +11,8 @@ that differ, never their values; a credential shows as ``credential``.
 
 from __future__ import annotations
 
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core.names import PENDING_DELETE_NAME
+
 TRUSTED_KEY = "plugins.ml_commons.trusted_connector_endpoints_regex"
 PRIVATE_IP_KEY = "plugins.ml_commons.connector.private_ip_enabled"
 # Model fields the server owns; a new connector or group shows as ``connector`` or ``model_group``.
@@ -102,27 +104,20 @@ def changed_fields(before, after, ignore=(), nested=True):
 
 def connector_row(entry, result, listed):
     """A connector is created, updated, replaced (created anew under its models, or a replace an
-    earlier run left halfway finished) or deleted."""
+    earlier run left halfway finished) or deleted: the connector's own run says which (``action``)."""
     name = entry["connector"]["name"]
     before, after = diff_side(result, "before"), diff_side(result, "after")
     if entry["state"] == "absent":
         if result and not result.get("skipped"):
-            deletes = bool(steps(result, "connector", "delete"))
+            deletes = result.get("action") == "delete"
         else:
             # check mode: the delete could not run while the models exist; the listing says what it would find
             deletes = any(c.get("name") == name for c in listed)
         return row(entry["name"], "connector", name, "delete" if deletes else "none")
-    duplicates = duplicate_deletes(result, "connector", name, "connector_id")
-    if steps(result, "connector", "create"):
-        action = "replace" if before else "create"
-    elif steps(result, "connector", "update"):
-        action = "update"
-    elif len(steps(result, "connector", "delete")) > len(duplicates):
-        action = "replace"
-    elif any(isinstance(s, dict) and s.get("kind") == "connector" for s in result.get("plan") or []):
-        action = "update"
-    else:
-        action = "none"
+    # same-named copies, and connectors set aside for the name, that the run deleted
+    duplicates = duplicate_deletes(result, "connector", name, "connector_id") + [
+        step for step in steps(result, "connector", "delete") if step.get("name") == PENDING_DELETE_NAME % name]
+    action = result.get("action") or "none"
     if action == "create":
         fields = [k for k in after if k != "connector_id"]
     elif action == "none":

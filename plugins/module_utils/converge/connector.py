@@ -157,13 +157,15 @@ def converge(request, context):
             desired["add_all_backend_roles"] = True
         created = converge_after_create(context, create_connector(context, desired, request))
         after = dict(public(created), credential=SET) if request.credential else public(created)
-        return result(created, before, after, [])
+        return dict(result(created, before, after, []), action="create")
 
     changes, removals = compute_drift(desired, current, rename=bool(request.connector_id))
     users = users_of(context, current, found.moved)
     credential = request.credential_plan(current, [m for m in users if is_deployed(m)])
     if not changes and not removals and not credential.write:
-        return shown_result(current, current, before, users, credential, sent=False)
+        # a replace an earlier run left halfway, finished by ``find``, counts as this run's replace
+        return dict(shown_result(current, before, users, credential, sent=False),
+                    action="replace" if found.replaced else "none")
 
     # Which models are deployed decides the path: a search can show a model's state from before its
     # last deploy or undeploy (2.19.1), a GET is real time.
@@ -186,7 +188,8 @@ def converge(request, context):
             updated = redeploy_update(context, current, changes, request, deployed, credential.write)
         else:
             updated = update_connector(context, current, changes, request, credential.write)
-    return shown_result(updated, current, before, users, credential, sent=credential.write or replaced)
+    return dict(shown_result(updated, before, users, credential, sent=credential.write or replaced),
+                action="replace" if replaced else "update")
 
 
 def remove(context, request, current, moved, before):
@@ -195,7 +198,7 @@ def remove(context, request, current, moved, before):
     if current is None:
         if request.by_name:
             delete_pending(context, request.name)
-        return {"connector": {}, "diff": diff_of(before, None)}
+        return {"connector": {}, "diff": diff_of(before, None), "action": "none"}
     users = users_of(context, current, moved)
     if users:
         raise ModuleFailure("connector %s (%s) is used by model(s) %s: delete or re-point those models first" % (
@@ -204,11 +207,11 @@ def remove(context, request, current, moved, before):
     delete_or_set_aside(context, current)
     if request.by_name:
         delete_pending(context, request.name)
-    return {"connector": {}, "connector_id": current.connector_id, "diff": diff_of(before, None)}
+    return {"connector": {}, "connector_id": current.connector_id, "diff": diff_of(before, None), "action": "delete"}
 
 
-def shown_result(connector, current, before, users, credential, sent):
-    """The result of a run that kept or changed ``current`` (now ``connector``), the credential shown
+def shown_result(connector, before, users, credential, sent):
+    """The result of a run that kept or changed a connector (now ``connector``), the credential shown
     as a state (``CredentialPlan.shown``) and never as a value."""
     after = public(connector)
     states = credential.shown(sent)

@@ -69,6 +69,11 @@ def attach(client):
     return client.snapshot
 
 
+def detach(client):
+    """End the run's cache: later reads of ``client`` go to the server again."""
+    client.snapshot = None
+
+
 def of(client):
     return getattr(client, "snapshot", None)
 

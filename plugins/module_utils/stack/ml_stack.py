@@ -242,7 +242,8 @@ def resource_label(key, name, params):
 
 # -- the run -----------------------------------------------------------------------------------
 class StackRun:
-    """One stack run: the shared client and its read cache, the results by resource."""
+    """One stack run: the shared client, the run's read cache (made by ``converge`` and ended with it;
+    every read of the run's client goes through it, every write drops it), the results by resource."""
 
     def __init__(self, stack, params, context):
         self.stack = stack
@@ -250,10 +251,9 @@ class StackRun:
         self.context = context
         self.client = context.client
         self.results = {}
-        self.listed = []
         self.diffs = []
         self.warnings = []
-        self.cache = snapshot.attach(self.client)
+        self.cache = None
 
     # -- reading -------------------------------------------------------------------------
     def names(self, side):
@@ -319,6 +319,14 @@ class StackRun:
 
     # -- the stack -------------------------------------------------------------------------
     def converge(self):
+        """Converge every resource of the stack, in order, with the run's read cache."""
+        self.cache = snapshot.attach(self.client)
+        try:
+            return self.converge_all()
+        finally:
+            snapshot.detach(self.client)
+
+    def converge_all(self):
         todo = plan_stack(self.stack, self.params, self.model_id_of)
         for key, name, params, dummy in todo:
             if key == "connectors_present":
@@ -329,14 +337,16 @@ class StackRun:
             # Before any write: the index step would fail on a model that is not deployed.
             index_model_ready(index, self.context, False)
         self.refresh(*KINDS)
-        phase = None
+        phase, listed = None, []
         for key, name, params, handler in todo:
             if key != phase:
                 phase = key
                 self.before(key)
+                if key == "models_absent":
+                    listed = self.list_connectors()
             self.run(key, name, params, handler)
         if self.stack.get("absent"):
-            self.teardown_tail()
+            self.teardown_tail(listed)
         self.index_result()
         if self.params.get("verify") and not self.context.check_mode and self.stack.get("deployed"):
             self.verify()
@@ -395,17 +405,23 @@ class StackRun:
         if key == "models_absent":
             # all or nothing: models the caller cannot see would leave a connector behind
             check_unseen_users(self.context, self.stack)
-        if key == "models_absent" and (self.context.check_mode or not self.params["keep_trusted_endpoints"]):
-            # The connectors on the whole cluster, read before anything of them is deleted: which
-            # trusted entries another connector still needs, and (check mode) what blocks a delete.
-            listing = connector_info({}, Context(self.client, self.context.check_mode))
-            self.listed = listing["connectors"]
-            gone = deleted_names(self.stack)
-            self.results["connectors"] = dict(listing, connectors=[c for c in self.listed if c.get("name") in gone])
 
-    def teardown_tail(self):
+    def list_connectors(self):
+        """Before the teardown deletes anything: the connectors on the whole cluster (which trusted
+        entries another connector still needs, and, in check mode, what blocks a delete). The ones the
+        teardown deletes go into the results as ``connectors``, which the report reads."""
+        if not (self.context.check_mode or not self.params["keep_trusted_endpoints"]):
+            return []
+        listing = connector_info({}, Context(self.client, self.context.check_mode))
+        gone = deleted_names(self.stack)
+        self.results["connectors"] = dict(listing, connectors=[c for c in listing["connectors"]
+                                                               if c.get("name") in gone])
+        return listing["connectors"]
+
+    def teardown_tail(self, listed):
+        """After the models of the absent entries: their connectors, then the trusted entries nothing
+        in ``listed`` (the connectors read before the teardown) needs any more."""
         absent = self.stack.get("absent") or []
-        listed = self.listed
         if self.context.check_mode:
             # The models are still there, so a delete would be refused: check instead that the server
             # would count no model but those this run deletes as users of the connectors.

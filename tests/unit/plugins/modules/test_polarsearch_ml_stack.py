@@ -397,3 +397,5 @@ def test_a_connector_set_aside_for_a_look_alike_goes_in_the_next_run_once_the_se
                                                 "%s (unused, deleted once the server allows)" % name,
                                                 "id": pending, "fields": []}]
     assert pending not in server.connectors
+    assert [(r["resource"], r["action"], r["fields"]) for r in rows(stack, real) if r["action"] != "none"] == [
+        ("connector", "update", ["duplicates"])]

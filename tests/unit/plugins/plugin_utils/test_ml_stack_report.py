@@ -51,7 +51,7 @@ def test_a_stack_to_create_lists_every_resource_and_field():
         "settings_present": settings({TRUSTED_KEY: [], PRIVATE_IP_KEY: "false"},
                                      {TRUSTED_KEY: [REGEX], PRIVATE_IP_KEY: "true"}),
         "connectors_present": loop({"item": entry("m"), "plan": [step("create", "connector", "m-connector")],
-                                    "diff": {"before": {}, "after": CONNECTOR_AFTER}}),
+                                    "action": "create", "diff": {"before": {}, "after": CONNECTOR_AFTER}}),
         "models_present": loop({"item": entry("m"), "plan": [step("register", "model", "m"),
                                                              step("deploy", "model", "m")],
                                 "diff": {"before": {}, "after": MODEL_AFTER}}),
@@ -88,7 +88,7 @@ def test_a_rotated_key_under_a_deployed_model_is_a_replace_of_the_credential():
     plan = [step("create", "connector", "m-connector", fields=["credential"]),
             step("update", "model", "m", "model-1", ["connector_id"]),
             step("delete", "connector", "m-connector", "old")]
-    results = {"connectors_present": loop({"item": entry("m"), "plan": plan,
+    results = {"connectors_present": loop({"item": entry("m"), "plan": plan, "action": "replace",
                                            "diff": {"before": before, "after": after}})}
     assert changes(rows({"models": [entry("m")]}, results))[1] == ("connector", "replace", ["credential"])
 
@@ -96,7 +96,7 @@ def test_a_rotated_key_under_a_deployed_model_is_a_replace_of_the_credential():
 def test_a_replace_left_halfway_is_finished_as_a_replace():
     # The module shows the connector it replaced as "before".
     plan = [step("update", "model", "m", "model-1", ["connector_id"]), step("delete", "connector", "m-connector", "old")]
-    results = {"connectors_present": loop({"item": entry("m"), "plan": plan, "diff": {
+    results = {"connectors_present": loop({"item": entry("m"), "plan": plan, "action": "replace", "diff": {
         "before": dict(CONNECTOR_AFTER, connector_id="old"), "after": CONNECTOR_AFTER}})}
     assert changes(rows({"models": [entry("m")]}, results))[1] == ("connector", "replace", [])
 
@@ -113,11 +113,20 @@ def test_the_deletes_of_duplicates_are_an_update_of_field_duplicates():
     assert not [c for c in found if c[0] == "deploy" and c[1] != "none"], "the kept model's deploy is untouched"
 
 
-def test_any_other_connector_write_is_an_update():
-    plan = [step("rename", "connector", "m-connector", "c1", ["name"])]
-    results = {"connectors_present": loop({"item": entry("m"), "plan": plan,
+def test_the_row_takes_the_action_the_connector_run_decided():
+    """The connector's own run says what it did (``action``); the report does not infer it from the plan."""
+    plan = [step("update", "connector", "m-connector", "c1", ["description"])]
+    results = {"connectors_present": loop({"item": entry("m"), "plan": plan, "action": "update", "diff": {
+        "before": dict(CONNECTOR_AFTER, description="old"), "after": CONNECTOR_AFTER}})}
+    assert changes(rows({"models": [entry("m")]}, results))[1] == ("connector", "update", ["description"])
+
+
+def test_a_connector_set_aside_for_the_name_that_the_run_deleted_is_an_update_of_field_duplicates():
+    pending = "m-connector (unused, deleted once the server allows)"
+    plan = [step("delete", "connector", pending, "c-old")]
+    results = {"connectors_present": loop({"item": entry("m"), "plan": plan, "action": "none",
                                            "diff": {"before": CONNECTOR_AFTER, "after": CONNECTOR_AFTER}})}
-    assert changes(rows({"models": [entry("m")]}, results))[1] == ("connector", "update", [])
+    assert changes(rows({"models": [entry("m")]}, results))[1] == ("connector", "update", ["duplicates"])
 
 
 def test_out_of_band_changes_are_named_by_field():
@@ -127,7 +136,7 @@ def test_out_of_band_changes_are_named_by_field():
     model_after = dict(MODEL_AFTER, interface={"input": "b"})
     results = {
         "settings_present": settings({TRUSTED_KEY: []}, {TRUSTED_KEY: [REGEX]}),
-        "connectors_present": loop({"item": entry("m"),
+        "connectors_present": loop({"item": entry("m"), "action": "update",
                                     "plan": [step("update", "connector", "m-connector", "c1", ["parameters"])],
                                     "diff": {"before": connector_before, "after": CONNECTOR_AFTER}}),
         "models_present": loop({"item": entry("m"),
@@ -170,7 +179,7 @@ def teardown_results(check_mode, connector_listed=True):
         connectors = {"skipped": True, "results": [{"item": entry("m", "absent"), "skipped": True}]}
     else:
         connectors = loop({"item": entry("m", "absent"), "plan": [step("delete", "connector", "m-connector", "c1")],
-                           "diff": {"before": CONNECTOR_AFTER, "after": {}}})
+                           "action": "delete", "diff": {"before": CONNECTOR_AFTER, "after": {}}})
     listed = [{"name": "m-connector", "connector_id": "c1"}] if connector_listed else []
     return {"models_absent": models, "connectors_absent": connectors, "connectors": {"connectors": listed},
             "settings_absent": settings({TRUSTED_KEY: [REGEX, "other"]}, {TRUSTED_KEY: ["other"]})}
