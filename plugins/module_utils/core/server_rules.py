@@ -183,6 +183,17 @@ def connector_needs(params):
     return needs
 
 
+# model options whose field the server stores under the same name (a row of RULES each)
+MODEL_FIELDS = ("interface", "is_enabled", "rate_limiter", "guardrails")
+
+
+def check_model(client, params, prefix=""):
+    """Fail, before any write, on a model option the server is too old to keep (read only when one is set)."""
+    for key in MODEL_FIELDS:
+        if params.get(key) is not None:
+            require(client, key, prefix + key)
+
+
 def check_connector(client, params, prefix=""):
     """Fail, before any write, on a connector option the server is too old to keep. The version
     is read only when the options set a versioned field."""

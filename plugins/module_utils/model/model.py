@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.core import snapshot
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core import server_rules, snapshot
 from ansible_collections.polardb.polarsearch.plugins.module_utils.transport.client import PolarSearchError, answer_id
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import (
     ML,
@@ -686,6 +686,7 @@ def ensure_model(params, context):
                             params.get("removed_first"))
         return {"model": {}, "diff": diff_of(before, None)}
 
+    server_rules.check_model(client, params)
     connector_id = params.get("connector_id")
     if params.get("connector"):
         connector_id = resolve_connector_id(context.client, params["connector"],

@@ -332,6 +332,8 @@ class StackRun:
             if key == "connectors_present":
                 # A field the server would drop fails here, before the first write of the stack.
                 server_rules.check_connector(self.client, params, "stack: connector %s: " % params["name"])
+            if key == "models_present":
+                server_rules.check_model(self.client, params, "stack: model %s: " % params["name"])
         index = self.stack.get("index") or {}
         if index.get("state") == "present" and not deploys_model(self.stack, index["model"]):
             # Before any write: the index step would fail on a model that is not deployed.

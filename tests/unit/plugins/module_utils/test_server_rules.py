@@ -14,6 +14,7 @@ import pytest
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core import server_rules
 from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_connector as connector_module
 from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_ml_stack as stack_module
+from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_model as model_module
 
 from fake_server import FakeServer, PipelineServer, default_action
 
@@ -159,3 +160,26 @@ def test_a_gateway_that_refuses_cat_plugins_falls_back_to_the_opensearch_version
     server.fail_next("GET", r"^_cat/plugins$", status=status)
     result = run(connector_module, connector(client_config={"skip_ssl_verification": True}))
     assert result["failed"] is True and "this server runs 2.19.1" in result["msg"] and server.writes == []
+
+
+@pytest.mark.parametrize("overrides, option, needs", [
+    ({"interface": {"input": "{}"}}, "interface", "2.14"),
+    ({"is_enabled": False}, "is_enabled", "2.12"),
+    ({"rate_limiter": {"limit": "1", "unit": "SECONDS"}}, "rate_limiter", "2.12"),
+])
+def test_a_model_field_newer_than_the_server_fails_before_any_write(fresh, run, overrides, option, needs):
+    server = fresh(version="2.11.0")
+    cid = server.add_connector("versioned-connector")
+    result = run(model_module, dict({"name": "versioned-model", "connector_id": cid, "state": "present"}, **overrides))
+    assert result["failed"] is True
+    assert result["msg"].startswith("%s needs ML Commons %s or later; this server runs 2.11" % (option, needs)), \
+        result["msg"]
+    assert server.writes == [] and server.models == {}
+
+
+def test_a_model_without_versioned_fields_reads_no_version(fresh, run):
+    server = fresh(version="2.11.0")
+    cid = server.add_connector("versioned-connector")
+    result = run(model_module, {"name": "versioned-model", "connector_id": cid, "state": "present"})
+    assert result["failed"] is False, result["msg"]
+    assert version_reads(server) == []
