@@ -117,6 +117,25 @@ def test_replace_under_another_teams_hidden_model_changes_nothing_and_names_it(c
     assert len(admin_rest.by_name("connectors", name)) == 1
 
 
+def test_redeploy_under_another_teams_hidden_deployed_model_changes_nothing_and_names_it(cluster, teams, admin_rest,
+                                                                                         shared):
+    """on_deployed_models=redeploy: the server refuses the update in place while B's hidden model is deployed, so
+    A's run (check mode and real alike) fails before it undeploys anything, naming B's model."""
+    team_a, dummy = teams
+    changed = dict(shared["spec"], description="changed by team a", on_deployed_models="redeploy")
+    for check in (True, False):
+        result = team_a.run("polarsearch_connector", changed, check=check)
+        assert result.get("failed"), result
+        assert result["changed"] is False, result
+        assert shared["model_b"] in result["msg"] and "cannot see" in result["msg"], result["msg"]
+        assert "Nothing was changed" in result["msg"], result["msg"]
+    stored = admin_rest.call("GET", "/_plugins/_ml/connectors/%s" % shared["connector_id"])
+    assert stored.get("description") != "changed by team a", stored
+    for model_id in (shared["model_a"], shared["model_b"]):
+        model = admin_rest.call("GET", "/_plugins/_ml/models/%s" % model_id)
+        assert model["model_state"] == "DEPLOYED", model
+
+
 def test_teardown_under_another_teams_hidden_model_deletes_nothing_and_names_it(
         cluster, teams, admin_rest, collections_path, trusted):
     """User A's stack (the role), user B's deployed model on A's connector in B's private group: A's teardown

@@ -41,7 +41,11 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.conn
     update_connector,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core.identity import settled_view
-from ansible_collections.polardb.polarsearch.plugins.module_utils.converge.in_use import check_updatable
+from ansible_collections.polardb.polarsearch.plugins.module_utils.converge.in_use import (
+    check_updatable,
+    hidden_deployed_users,
+    hidden_users_failure,
+)
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model import (
     is_deployed,
     label,
@@ -185,6 +189,14 @@ def converge(request, context):
         # The server refuses an update in place while a deployed model matches the ID as text.
         check_updatable(context.client, current, [m["model_id"] for m in deployed])
         if deployed:
+            # all or nothing: a deployed model the caller cannot see would make the update fail after
+            # the caller's models were undeployed
+            hidden, count = hidden_deployed_users(context, current, deployed)
+            if count:
+                raise hidden_users_failure(
+                    context.client, current, hidden, count, "updated in place (on_deployed_models=redeploy)",
+                    refuses="the server refuses to update a connector while any deployed model uses it, so the run "
+                            "would undeploy the caller's models and then fail")
             updated = redeploy_update(context, current, changes, request, deployed, credential.write)
         else:
             updated = update_connector(context, current, changes, request, credential.write)

@@ -134,17 +134,51 @@ def unseen_users(context, connector, visible):
                         "meanwhile). Run again to create it" % (connector.name, cid))
 
 
-def hidden_users_failure(client, connector, unseen, count, what, nothing_changed=True):
-    """The failure of a change the server would refuse because of models the caller cannot see."""
+def hidden_deployed_users(context, connector, deployed):
+    """The deployed models the caller cannot see that the server counts as users of ``connector``:
+    (model IDs, how many), empty when the caller sees every model.
+
+    ML Commons (UpdateConnectorTransportAction) refuses an update in place while any deployed model
+    matches the connector (400 ``N models are still using this connector, please undeploy the models
+    first: [ids]``), hidden ones too, so a redeploy would undeploy the caller's models and then fail.
+    The server is asked by a PUT of the connector's own name while ``deployed`` (the caller's deployed
+    models that use it, at least one) are still deployed: it refuses, naming every deployed model its
+    check found, and nothing is written (were those models undeployed meanwhile, the PUT renames the
+    connector to the name it has). Check mode and the real run ask alike.
+    """
+    if not deployed or sees_every_model(context.client):
+        return set(), 0
+    cid = connector.connector_id
+    try:
+        context.client.put("%s/connectors/%s" % (ML, cid), body={"name": connector.name})
+    except PolarSearchError as exc:
+        reason = str(exc.reason or exc)
+        counted = IN_USE_REFUSAL.search(reason)
+        if exc.status not in (400, 500) or not counted:
+            raise
+        named = set(re.findall(r"[A-Za-z0-9_-]{8,}", reason.rsplit(":", 1)[-1])) if "[" in reason else set()
+        seen = set(m["model_id"] for m in deployed) | set(
+            m["model_id"] for m in delete_blockers(context.client, cid) if is_deployed(m))
+        if named:
+            return named - seen, len(named - seen)
+        return set(), max(0, int(counted.group(1)) - len(seen))
+    return set(), 0
+
+
+def hidden_users_failure(client, connector, unseen, count, what, nothing_changed=True, refuses=None):
+    """The failure of a change the server would refuse because of models the caller cannot see;
+    ``refuses`` says what the server refuses (by default: a delete, which a replace ends with)."""
     user = user_info(client) or {}
     models = ", ".join(sorted(unseen)) if unseen else "%d model(s) (the server did not name them)" % count
+    refuses = refuses or (
+        "the server refuses to delete a connector while any model uses it, so a replace would leave the old "
+        "connector and the models it cannot see behind")
+    way_out = "" if "redeploy" in what else (
+        "; with on_deployed_models=redeploy the connector is updated in place once no model it cannot see is deployed")
     return ModuleFailure(
         "connector %s (%s) cannot be %s: the server counts model(s) %s as its users, and user %s cannot see them "
-        "(they are in model groups it may not access); the server refuses to delete a connector while any model "
-        "uses it, so a replace would leave the old connector and the models it cannot see behind.%s The owners of "
-        "those models, or an admin, can lift this: by deleting them or re-pointing them to another connector, or "
-        "by running this change as an admin; with on_deployed_models=redeploy the connector is updated in place "
-        "once no model it cannot see is deployed" % (
-            connector.name, connector.connector_id, what, models, user.get("name") or "(unknown)",
-            " Nothing was changed." if nothing_changed else ""),
+        "(they are in model groups it may not access); %s.%s The owners of those models, or an admin, can lift "
+        "this: by deleting them or re-pointing them to another connector, or by running this change as an admin%s" % (
+            connector.name, connector.connector_id, what, models, user.get("name") or "(unknown)", refuses,
+            " Nothing was changed." if nothing_changed else "", way_out),
         models=sorted(unseen), unseen_models=count)

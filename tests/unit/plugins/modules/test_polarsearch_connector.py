@@ -1454,6 +1454,24 @@ def test_replace_under_a_model_the_caller_cannot_see_changes_nothing_and_names_i
     assert server.models[mine]["connector_id"] == old and server.models[mine]["model_state"] == "DEPLOYED"
 
 
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_redeploy_under_a_deployed_model_the_caller_cannot_see_changes_nothing_and_names_it(run, server, check_mode):
+    """The server refuses an update in place while any deployed model uses the connector, the caller's hidden ones
+    too (UpdateConnectorTransportAction); the refusal names them all. Asked before anything is undeployed (a PUT
+    that the caller's own deployed model makes the server refuse), check mode and the real run fail alike."""
+    old = create(run, server)
+    mine = deployed_model(server, old)
+    theirs = _hidden_user(server, old)
+    server.requests.clear()
+    result = run(module, spec(description="changed", on_deployed_models="redeploy"), check_mode=check_mode)
+    assert result["failed"] is True and result["changed"] is False, result
+    assert theirs in result["msg"] and "cannot see" in result["msg"] and "Nothing was changed" in result["msg"]
+    assert mine not in result["models"] and theirs in result["models"]
+    assert server.models[mine]["model_state"] == "DEPLOYED"
+    assert server.connectors[old]["description"] == "OpenAI embeddings"
+    assert [method for method, path in server.write_summary()] == ["PUT"]
+
+
 def test_replace_asks_nothing_of_an_admin_who_sees_every_model(run, server):
     old = create(run, server)
     mid = deployed_model(server, old)
