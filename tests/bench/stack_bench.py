@@ -239,7 +239,8 @@ def document(text, figures, version):
         "# What the ml_stack role costs",
         "",
         "Written by `tests/bench/stack_bench.py`, which the test command (`scripts/test`, integration phase) runs",
-        "against the local plain node (OpenSearch %s) once the integration suites have passed. Measured on %s;"
+        "against a local plain node of its own (OpenSearch %s) while the integration suites run beside it on the"
+        " two other nodes (a busy machine, as a CI host or an AWX node is). Measured on %s;"
         % (version, time.strftime("%Y-%m-%d")),
         "the median of %d runs of each playbook (%d cycles of create, no-op, drift and teardown; create and"
         % (meta["repeat"], meta["repeat"]),

@@ -324,6 +324,21 @@ def inspect(rest, prefix, connectors, models):
     mods = with_prefix(rest, "models", prefix, [{"term": {"algorithm": "REMOTE"}}])
     groups = with_prefix(rest, "model_groups", prefix)
     by_id = {c["_id"]: c for c in conns}
+    # Set aside, not duplicates or orphans: connectors no model uses that the server would not delete yet because a
+    # model of another connector shares a term of the ID (another stack's, beside this one): renamed to the
+    # pending-delete name, or left as the replaced half of a replace (the new connector names it in
+    # polarsearch_replaces). A later run deletes them once the server allows.
+    in_use = set(m.get("connector_id") for m in mods)
+    replacing = {(c.get("parameters") or {}).get("polarsearch_replaces"): c for c in conns}
+    aside = set()
+    for connector in conns:
+        cid, name = connector["_id"], connector.get("name")
+        if cid in in_use:
+            continue
+        if str(name).endswith(PENDING_SUFFIX) or (cid in replacing and replacing[cid].get("name") == name):
+            aside.add(cid)
+            found.set_aside.append("connector %s (%s)" % (name, cid))
+    conns = [c for c in conns if c["_id"] not in aside]
 
     for kind, objects in (("connectors", conns), ("models", mods), ("model groups", groups)):
         names = {}
@@ -363,9 +378,6 @@ def inspect(rest, prefix, connectors, models):
             found.orphans.append("model %s (%s, %s)" % (model.get("name"), model["_id"], model.get("model_state")))
             used.add(model.get("connector_id"))
     for connector in conns:
-        if connector["_id"] not in used and str(connector.get("name")).endswith(PENDING_SUFFIX):
-            found.set_aside.append("connector %s (%s)" % (connector.get("name"), connector["_id"]))
-            continue
         if connector["_id"] not in used and connector.get("name") not in connectors:
             found.orphans.append("connector %s (%s) that no model uses" % (connector.get("name"), connector["_id"]))
         elif connector["_id"] not in used and models and connector.get("name") in connectors:

@@ -53,10 +53,11 @@ from faults_support import (
 )
 
 STEPS = ("provision", "replace", "teardown")
-# Chains can run side by side, each against its own proxy, but not by default: the server's in-use check
-# before a connector delete matches connector IDs as analyzed text, so another stack's model whose connector
-# ID shares a term (IDs made at the same moment often do) blocks this stack's replace.
-WORKERS = max(1, int(os.environ.get("FAULT_MATRIX_WORKERS", "1")))
+# Chains run two at a time, each stack against its own proxy. The server's in-use check before a connector
+# delete matches connector IDs as analyzed text, so another stack's model whose connector ID shares a term can
+# block this stack's delete: the collection then sets the connector aside (unused, deleted by a later run), which
+# the check counts as set aside, not as a duplicate (faults_support.inspect).
+WORKERS = max(1, int(os.environ.get("FAULT_MATRIX_WORKERS", "2")))
 PARALLEL = (2, 3)
 # Plays of single module tasks (a connector, then a model, which creates its model group) started together.
 MODULE_PARALLEL = 3
