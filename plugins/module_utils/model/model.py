@@ -11,7 +11,6 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common im
     ML,
     ModuleFailure,
     Unchanged,
-    check_wait_timeout,
     diff_of,
     drop_none,
     first_or_fail,
@@ -28,7 +27,6 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.core.identity 
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model_fields import (
     FIELD_RULES,
-    check_fields,
     differs,
     merged,
     server_form,
@@ -45,6 +43,10 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.model.referenc
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core.plan import Step
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core.settings import is_enabled
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model_request import (
+    OPTIONAL_FIELDS,
+    ModelRequest,
+)
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model.stack_twins import models_of_one_stack
 
 DEPLOYED_STATES = ("DEPLOYED", "PARTIALLY_DEPLOYED", "DEPLOYING", "LOADED", "LOADING", "PARTIALLY_LOADED")
@@ -59,7 +61,6 @@ MODEL_UPDATE_FAILED = "Failed to update data object in index .plugins-ml-model"
 DUPLICATE_DEPLOY = "Duplicate deploy model task"
 DUPLICATE_DEPLOY_TRIES = 5
 SETTLE_SECONDS = 2.0
-OPTIONAL_FIELDS = ("interface", "is_enabled", "rate_limiter", "guardrails")
 
 
 # -- reading ----------------------------------------------------------------------------
@@ -362,40 +363,39 @@ def delete_model(context, model):
 
 
 # -- the ensure functions ---------------------------------------------------------------
-def desired_changes(params, model, connector_id, group_id, group_wanted=False):
-    """The fields of an existing model that differ from what the user asked for.
+def desired_changes(request, model, connector_id, group_id):
+    """The fields of an existing model that differ from what the request asks for.
 
-    Only options the user set are compared; ``group_wanted`` says a model group was asked for
-    (``model_group`` or ``model_group_id``), ``group_id`` is its ID (``None`` for a group still to
-    be created in check mode).
+    Only options the user set are compared; ``group_id`` is the ID of the model group the request
+    names (``None`` for a group still to be created in check mode).
     """
     changes = {}
-    if params.get("model_id") and params.get("name") and params["name"] != model.get("name"):
-        changes["name"] = params["name"]
-    if params.get("description") is not None and params["description"] != model.get("description"):
-        changes["description"] = params["description"]
+    if request.model_id and request.name and request.name != model.get("name"):
+        changes["name"] = request.name
+    if request.description is not None and request.description != model.get("description"):
+        changes["description"] = request.description
     if connector_id is not None and connector_id != model.get("connector_id"):
         changes["connector_id"] = connector_id
-    if group_wanted and (group_id is None or group_id != model.get("model_group_id")):
+    if request.group_wanted and (group_id is None or group_id != model.get("model_group_id")):
         changes["model_group_id"] = group_id
-    if params.get("is_enabled") is not None and params["is_enabled"] != model.get("is_enabled", True):
-        changes["is_enabled"] = params["is_enabled"]
+    if "is_enabled" in request.fields and request.fields["is_enabled"] != model.get("is_enabled", True):
+        changes["is_enabled"] = request.fields["is_enabled"]
     for field in FIELD_RULES:
-        if params.get(field) is not None and differs(field, params[field], model.get(field)):
-            changes[field] = drop_none(params[field])
+        if field in request.fields and differs(field, request.fields[field], model.get(field)):
+            changes[field] = drop_none(request.fields[field])
     return changes
 
 
-def register(context, params, connector_id, group):
+def register(context, request, connector_id, group):
     """Register the model into ``group`` (always an explicit group: never the server's implicit one)."""
-    name = params["name"]
+    name = request.name
     body = {"name": name, "function_name": "remote", "connector_id": connector_id}
-    if params.get("description") is not None:
-        body["description"] = params["description"]
+    if request.description is not None:
+        body["description"] = request.description
     body["model_group_id"] = group.get("model_group_id")
     for field in OPTIONAL_FIELDS:
-        if params.get(field) is not None:
-            body[field] = drop_none(params[field])
+        if field in request.fields:
+            body[field] = drop_none(request.fields[field])
     predicted = model_view(None, dict(body, model_state="REGISTERED", algorithm="REMOTE"))
     predicted.pop("function_name", None)
     for field in FIELD_RULES:
@@ -475,7 +475,7 @@ def settle_duplicate_models(context, name, own_id):
     return get_model(context.client, own_id)
 
 
-def settle_same_named(context, params, timeout, failure):
+def settle_same_named(context, request, timeout, failure):
     """Same-named remote models met by a run that registers none. Runs registering the name at this
     moment settle it themselves (a loser deletes its new model once it decided, see ``identity``), so
     while one of the models is not deployed yet the run waits, at most ``identity.VISIBLE_TIMEOUT``
@@ -483,7 +483,7 @@ def settle_same_named(context, params, timeout, failure):
     ``duplicates: keep_one`` when they are copies of one stack's model (``stack_twins``), else
     ``failure`` (naming the IDs) is raised."""
     client = context.client
-    name = params["name"]
+    name = request.name
 
     def probe():
         found = models_named(client, name)
@@ -498,7 +498,7 @@ def settle_same_named(context, params, timeout, failure):
         found = models_named(client, name)
     if len(found) < 2:
         return find_model(client, name=name)
-    if not models_of_one_stack(client, params, found):
+    if not models_of_one_stack(client, request, found):
         raise failure
     return keep_one_model(context, name, timeout)
 
@@ -640,75 +640,69 @@ def ensure_deploy_state(context, model, state, wait, timeout):
     return model
 
 
-def resolve_group(context, params, model_name):
-    """The group the user asked for (``model_group_id`` or ``model_group``), or None when neither is set."""
-    if not (params.get("model_group") or params.get("model_group_id")):
+def resolve_group(context, request, model_name):
+    """The group the request names (``model_group_id`` or ``model_group``), or None when it names none."""
+    if not request.group_wanted:
         return None
-    group = group_for_model(context, model_name, params.get("model_group"), params.get("model_group_id"))
-    if params.get("model_group") and params.get("model_group_id") and group.get("name") != params["model_group"]:
+    group = group_for_model(context, model_name, request.model_group, request.model_group_id)
+    if request.model_group and request.model_group_id and group.get("name") != request.model_group:
         raise ModuleFailure("model_group_id %s is the model group %r, not %r: set only one of model_group and "
                             "model_group_id, or make them agree"
-                            % (params["model_group_id"], group.get("name"), params["model_group"]))
+                            % (request.model_group_id, group.get("name"), request.model_group))
     return group
 
 
-def validate(params):
-    """The model's options, checked before any request: the wait and the structured fields."""
-    check_wait_timeout(params)
-    if params.get("wait_timeout") == 0 and params.get("state") == "deployed" and params.get("wait", True):
-        raise ModuleFailure("wait_timeout is 0 with state deployed, so the deploy could never be waited for: give "
-                            "the seconds to wait, such as 300, or set wait to false")
-    check_fields(params)
-
-
 def ensure_model(params, context):
-    """Converge one remote model."""
+    """The module's entry: the options become a :class:`ModelRequest` once; ``converge`` takes it."""
+    return converge(ModelRequest.from_params(params), context)
+
+
+def converge(request, context):
+    """Converge one remote model. The decisions, in order: which model it is (by ID, by name, settling
+    same-named copies), whether it goes (``absent``), which connector and group it uses, whether it is
+    registered or updated, and its deploy state."""
     client = context.client
-    state = params["state"]
-    timeout = params["wait_timeout"]
-    validate(params)
-    if params.get("duplicates") == "keep_one" and not params.get("model_id"):
-        model = keep_one_model(context, params["name"], timeout)
+    timeout = request.wait_timeout
+    keep_one = request.duplicates == "keep_one"
+    if keep_one and not request.model_id:
+        model = keep_one_model(context, request.name, timeout)
     else:
         try:
-            model = find_model(client, name=params.get("name"), model_id=params.get("model_id"))
+            model = find_model(client, name=request.name, model_id=request.model_id)
         except ModuleFailure as exc:
-            if params.get("model_id") or not exc.details.get("ids"):
+            if request.model_id or not exc.details.get("ids"):
                 raise
-            model = settle_same_named(context, params, timeout, exc)
-    if params.get("model_id") and model is None and state != "absent":
+            model = settle_same_named(context, request, timeout, exc)
+    if request.model_id and model is None and request.state != "absent":
         raise ModuleFailure("model_id %s does not exist: remove model_id to register a new model by name"
-                            % params["model_id"])
+                            % request.model_id)
     before = dict(model) if model else None
 
-    if state == "absent":
-        ensure_model_absent(context, model, timeout, params.get("force_delete_referenced"),
-                            params.get("removed_first"))
+    if request.state == "absent":
+        ensure_model_absent(context, model, timeout, request.force_delete_referenced, request.removed_first)
         return {"model": {}, "diff": diff_of(before, None)}
 
-    server_rules.check_model(client, params)
-    connector_id = params.get("connector_id")
-    if params.get("connector"):
-        connector_id = resolve_connector_id(context.client, params["connector"],
-                                            any_duplicates=params.get("duplicates") == "keep_one")
+    server_rules.check_model(client, request.options)
+    connector_id = request.connector_id
+    if request.connector:
+        connector_id = resolve_connector_id(context.client, request.connector, any_duplicates=keep_one)
         if not connector_id and not context.check_mode:
-            connector_id = connector_appearing(context, params["connector"], params.get("duplicates") == "keep_one")
-    missing_connector = bool(params.get("connector")) and not connector_id
+            connector_id = connector_appearing(context, request.connector, keep_one)
+    missing_connector = bool(request.connector) and not connector_id
     if missing_connector and not context.check_mode:
         raise ModuleFailure("connector %r was not found: create it first (polarsearch_connector) or set "
-                            "connector_id" % params.get("connector"))
-    if model is None and not params.get("connector") and not connector_id:
-        raise ModuleFailure("connector or connector_id is required to register model %r" % params.get("name"))
+                            "connector_id" % request.connector)
+    if model is None and not request.connector and not connector_id:
+        raise ModuleFailure("connector or connector_id is required to register model %r" % request.name)
 
     if model is None:
-        group = resolve_group(context, params, params["name"]) or group_for_model(context, params["name"])
-        model = register(context, params, connector_id, group)
+        group = resolve_group(context, request, request.name) or group_for_model(context, request.name)
+        model = register(context, request, connector_id, group)
     else:
-        group = resolve_group(context, params, model.get("name"))
+        group = resolve_group(context, request, model.get("name"))
         if group is not None:
             before["model_group"] = group_name(client, before.get("model_group_id"))
-        changes = desired_changes(params, model, connector_id, (group or {}).get("model_group_id"),
-                                  group_wanted=group is not None)
+        changes = desired_changes(request, model, connector_id, (group or {}).get("model_group_id"))
         if missing_connector:
             # Check mode, with the connector still to be created earlier in the play.
             changes["connector_id"] = None
@@ -718,14 +712,14 @@ def ensure_model(params, context):
             if "model_group_id" in changes:
                 delete_group_if_left_empty(context, old_group_id, before, timeout)
 
-    model = ensure_deploy_state(context, model, state, params["wait"], timeout)
+    model = ensure_deploy_state(context, model, request.state, request.wait, timeout)
     after = dict(model)
     if group is not None:
         after["model_group"] = group.get("name")
-    if params.get("connector"):
-        after["connector"] = params["connector"]
+    if request.connector:
+        after["connector"] = request.connector
         if before:
-            before["connector"] = params["connector"] if before.get("connector_id") == connector_id else \
+            before["connector"] = request.connector if before.get("connector_id") == connector_id else \
                 "(connector %s)" % before.get("connector_id")
     return {"model": after, "model_id": after.get("model_id"), "diff": diff_of(before, after)}
 

@@ -44,22 +44,22 @@ def connectors_of_one_stack(client, connectors, request):
     return len(names) == 1
 
 
-def models_of_one_stack(client, params, models):
+def models_of_one_stack(client, request, models):
     """True when the same-named remote ``models`` (stored documents with ``model_id``) are copies of one:
-    the same stored fields, each on a connector named ``params["connector"]`` that this collection made,
+    the same stored fields, each on a connector named ``request.connector`` that this collection made,
     each in a model group of one name that the collection or the server made for the model, and none
     with a description other than the one the options set."""
-    if len(models) < 2 or not params.get("connector"):
+    if len(models) < 2 or not request.connector:
         return False
     first = models[0]
     group_names = set()
     for model in models:
         if any(model.get(field) != first.get(field) for field in MODEL_FIELDS):
             return False
-        if params.get("description") is not None and model.get("description") != params["description"]:
+        if request.description is not None and model.get("description") != request.description:
             return False
         connector = get_connector(client, model.get("connector_id")) if model.get("connector_id") else None
-        if connector is None or connector.name != params["connector"] or not collection_made(connector):
+        if connector is None or connector.name != request.connector or not collection_made(connector):
             return False
         group = get_group(client, model.get("model_group_id")) if model.get("model_group_id") else None
         if group is None or not is_owned(group, model):

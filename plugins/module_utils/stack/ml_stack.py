@@ -44,7 +44,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.stack.ml_stack
     unused_regexes,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model import ensure_model, find_model
-from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model import validate as check_model
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model_request import validate as check_model
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model_group import ensure_model_group
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model_group import validate as check_group
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core.names import PENDING_DELETE_NAME

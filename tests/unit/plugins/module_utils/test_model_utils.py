@@ -20,6 +20,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model im
     wait_deployed,
     wait_undeployed,
 )
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model_request import ModelRequest
 
 
 @pytest.fixture
@@ -47,15 +48,20 @@ def test_is_deployed(state, deployed):
     assert is_deployed(None) is False
 
 
+def req(params):
+    """The request a module run would build from ``params``."""
+    return ModelRequest.from_params(dict(params, state="present"))
+
+
 def test_desired_changes():
     model = {"model_id": "m1", "name": "n", "description": "d", "connector_id": "c1", "model_group_id": "g1",
              "interface": {"input": {"a": 1}}, "rate_limiter": {"limit": "10", "unit": "MINUTES"}}
     params = {"name": "n", "description": "d", "model_group": None, "interface": {"input": '{"a": 1}'},
               "is_enabled": True, "rate_limiter": {"limit": 10, "unit": None}, "guardrails": None}
-    assert desired_changes(params, model, "c1", None) == {}
+    assert desired_changes(req(params), model, "c1", None) == {}
     params.update(model_id="m1", name="n2", description="d2", model_group="grp", is_enabled=False,
                   rate_limiter={"limit": 5})
-    assert desired_changes(params, model, "c2", "g2", group_wanted=True) == {
+    assert desired_changes(req(params), model, "c2", "g2") == {
         "name": "n2", "description": "d2", "connector_id": "c2", "model_group_id": "g2", "is_enabled": False,
         "rate_limiter": {"limit": 5}}
 
@@ -68,9 +74,9 @@ def test_desired_changes_leaves_unset_options_alone():
     unset = {"name": "n", "model_id": None, "description": None, "connector": None, "connector_id": None,
              "model_group": None, "model_group_id": None, "interface": None, "is_enabled": None,
              "rate_limiter": None, "guardrails": None}
-    assert desired_changes(unset, model, None, None) == {}
+    assert desired_changes(req(unset), model, None, None) == {}
     # a group resolved by the module for a register is not a wish to move an existing model
-    assert desired_changes(unset, model, None, "g-other") == {}
+    assert desired_changes(req(unset), model, None, "g-other") == {}
 
 
 def test_desired_changes_compares_only_the_keys_given():
@@ -80,14 +86,14 @@ def test_desired_changes_compares_only_the_keys_given():
              "guardrails": {"type": "local_regex", "input_guardrail": {"regex": ["x"]}}}
     params = {"name": "n", "interface": {"input": '{"a": 1}'}, "rate_limiter": {"limit": 10},
               "guardrails": {"input_guardrail": {"regex": ["x"], "stop_words": []}}}
-    assert desired_changes(params, model, None, None) == {}
+    assert desired_changes(req(params), model, None, None) == {}
     params["interface"] = {"input": {"a": 1, "c": 3}}
-    assert desired_changes(params, model, None, None) == {"interface": {"input": {"a": 1, "c": 3}}}
+    assert desired_changes(req(params), model, None, None) == {"interface": {"input": {"a": 1, "c": 3}}}
 
 
 def test_name_change_needs_model_id():
     model = {"model_id": "m1", "name": "n"}
-    assert desired_changes({"name": "other"}, model, None, None) == {}
+    assert desired_changes(req({"name": "other"}), model, None, None) == {}
 
 
 def test_search_filters(server, context):
@@ -200,3 +206,16 @@ def test_wait_undeployed(server, context):
     server.models[mid]["model_state"] = "DEPLOYED"
     with pytest.raises(ModuleFailure, match="to be undeployed"):
         wait_undeployed(context, mid, timeout=5)
+
+
+def test_a_model_request_holds_only_the_options_set():
+    request = ModelRequest.from_params({"name": "m", "state": "deployed", "description": None, "connector": "c",
+                                        "interface": None, "is_enabled": False, "wait": True, "wait_timeout": 30})
+    assert dict(request.fields) == {"is_enabled": False}
+    assert request.description is None and "description" not in request.options
+    assert request.connector == "c" and request.wait_timeout == 30 and not request.group_wanted
+
+
+def test_a_model_request_refuses_bad_input_at_the_door():
+    with pytest.raises(ModuleFailure, match="wait_timeout is 0"):
+        ModelRequest.from_params({"name": "m", "state": "deployed", "wait": True, "wait_timeout": 0})
