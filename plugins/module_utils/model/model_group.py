@@ -22,6 +22,7 @@ actions):
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core.names import MANAGED_GROUP_DESCRIPTION
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core import snapshot
@@ -120,8 +121,31 @@ def validate(params):
                             "accepts backend roles only for a restricted model group); access_mode is %s" % mode)
 
 
-def access_requested(params):
-    return any(params.get(field) is not None for field in ACCESS_FIELDS)
+@dataclass(frozen=True)
+class GroupRequest:
+    """One model group as the task asks for it, read once from the module's options (only the options set;
+    ``None`` for the others), after the input rules (``validate``)."""
+
+    state: str
+    name: str | None = None
+    model_group_id: str | None = None
+    description: str | None = None
+    access_mode: str | None = None
+    backend_roles: tuple | None = None
+    add_all_backend_roles: bool | None = None
+
+    @classmethod
+    def from_params(cls, params):
+        validate(params)
+        roles = params.get("backend_roles")
+        return cls(state=params.get("state") or "present", name=params.get("name"),
+                   model_group_id=params.get("model_group_id"), description=params.get("description"),
+                   access_mode=params.get("access_mode"), backend_roles=tuple(roles) if roles is not None else None,
+                   add_all_backend_roles=params.get("add_all_backend_roles"))
+
+
+def access_requested(request):
+    return any(getattr(request, field) is not None for field in ACCESS_FIELDS)
 
 
 def access_control_on(client):
@@ -130,9 +154,9 @@ def access_control_on(client):
     return is_enabled(client, MODEL_ACCESS_CONTROL)
 
 
-def check_access_control(client, params):
+def check_access_control(client, request):
     """Fail before any write when the server will refuse the access fields the user set."""
-    if not access_requested(params):
+    if not access_requested(request):
         return None
     if not access_control_on(client):
         raise ModuleFailure("access_mode, backend_roles and add_all_backend_roles need the security plugin and %s: "
@@ -155,14 +179,14 @@ def user_info(client):
             "admin": ADMIN_ROLE in (info.get("roles") or [])}
 
 
-def check_roles(params, user):
-    roles = params.get("backend_roles")
+def check_roles(request, user):
+    roles = request.backend_roles
     if user is None:
         return
-    if params.get("add_all_backend_roles") and user["admin"]:
+    if request.add_all_backend_roles and user["admin"]:
         raise ModuleFailure("add_all_backend_roles cannot be used by an admin user (%s): list backend_roles instead"
                             % user["name"])
-    if params.get("add_all_backend_roles") and not user["backend_roles"]:
+    if request.add_all_backend_roles and not user["backend_roles"]:
         raise ModuleFailure("add_all_backend_roles: user %s has no backend roles" % user["name"])
     if roles and not user["admin"]:
         missing = sorted(set(roles) - set(user["backend_roles"]))
@@ -172,40 +196,40 @@ def check_roles(params, user):
                                                         ", ".join(user["backend_roles"]) or "none"))
 
 
-def wanted_roles(params, user):
-    if params.get("add_all_backend_roles"):
+def wanted_roles(request, user):
+    if request.add_all_backend_roles:
         return sorted(user["backend_roles"]) if user else None
-    if params.get("backend_roles") is not None:
-        return sorted(params["backend_roles"])
+    if request.backend_roles is not None:
+        return sorted(request.backend_roles)
     return None
 
 
 # -- writes ----------------------------------------------------------------------------------
-def group_changes(params, group, user):
+def group_changes(request, group, user):
     """The fields of ``group`` that differ from the options the user set (unset options are left alone)."""
     changes = {}
-    if params.get("model_group_id") and params.get("name") and params["name"] != group.get("name"):
-        changes["name"] = params["name"]
-    if params.get("description") is not None and params["description"] != group.get("description"):
-        changes["description"] = params["description"]
-    mode = params.get("access_mode")
-    if params.get("add_all_backend_roles") or params.get("backend_roles") is not None:
+    if request.model_group_id and request.name and request.name != group.get("name"):
+        changes["name"] = request.name
+    if request.description is not None and request.description != group.get("description"):
+        changes["description"] = request.description
+    mode = request.access_mode
+    if request.add_all_backend_roles or request.backend_roles is not None:
         mode = mode or "restricted"
     if mode is not None and mode != group.get("access_mode"):
         changes["access_mode"] = mode
-    roles = wanted_roles(params, user)
+    roles = wanted_roles(request, user)
     current = sorted(group.get("backend_roles") or [])
     if roles is not None and roles != current:
-        if params.get("add_all_backend_roles"):
+        if request.add_all_backend_roles:
             changes["add_all_backend_roles"] = True
         else:
-            changes["backend_roles"] = list(params["backend_roles"])
+            changes["backend_roles"] = list(request.backend_roles)
     if changes.get("access_mode") == "restricted" and "backend_roles" not in changes \
-            and "add_all_backend_roles" not in changes and mode == params.get("access_mode"):
+            and "add_all_backend_roles" not in changes and mode == request.access_mode:
         # The server needs the roles again with a change to restricted.
-        if params.get("backend_roles") is not None:
-            changes["backend_roles"] = list(params["backend_roles"])
-        elif params.get("add_all_backend_roles"):
+        if request.backend_roles is not None:
+            changes["backend_roles"] = list(request.backend_roles)
+        elif request.add_all_backend_roles:
             changes["add_all_backend_roles"] = True
     return changes
 
@@ -402,15 +426,21 @@ def delete_group_if_left_empty(context, group_id, model, timeout=REFRESH_WAIT):
 
 # -- the module -----------------------------------------------------------------------------
 def ensure_model_group(params, context):
+    """The module's entry: the options become a :class:`GroupRequest` once; ``converge_group`` takes it."""
+    return converge_group(GroupRequest.from_params(params), context)
+
+
+def converge_group(request, context):
+    """Converge one model group: delete it (``absent``: only when it holds no model), create it, or
+    change the fields the request sets."""
     client = context.client
-    validate(params)
-    group = find_group(client, name=params.get("name"), group_id=params.get("model_group_id"))
-    if params.get("model_group_id") and group is None and params["state"] != "absent":
+    group = find_group(client, name=request.name, group_id=request.model_group_id)
+    if request.model_group_id and group is None and request.state != "absent":
         raise ModuleFailure("model_group_id %s does not exist: remove model_group_id to create a group by name"
-                            % params["model_group_id"])
+                            % request.model_group_id)
     before = dict(group) if group else None
 
-    if params["state"] == "absent":
+    if request.state == "absent":
         if group is not None:
             models = models_left(client, group["model_group_id"])
             if models:
@@ -421,21 +451,22 @@ def ensure_model_group(params, context):
             delete_group(context, group)
         return {"model_group": {}, "diff": diff_of(before, None)}
 
-    user = check_access_control(client, params)
-    check_roles(params, user)
+    user = check_access_control(client, request)
+    check_roles(request, user)
     if group is None:
-        if params.get("access_mode") == "restricted" and not params.get("backend_roles") \
-                and not params.get("add_all_backend_roles"):
+        if request.access_mode == "restricted" and not request.backend_roles \
+                and not request.add_all_backend_roles:
             raise ModuleFailure("access_mode restricted needs backend_roles or add_all_backend_roles")
-        body = {"name": params["name"]}
+        body = {"name": request.name}
         for field in ("description",) + ACCESS_FIELDS:
-            if params.get(field) is not None:
-                body[field] = params[field]
+            value = getattr(request, field)
+            if value is not None:
+                body[field] = list(value) if isinstance(value, tuple) else value
         if body.get("add_all_backend_roles") is False:
             body.pop("add_all_backend_roles")
         group = create_group(context, body, user)
     else:
-        changes = group_changes(params, group, user)
+        changes = group_changes(request, group, user)
         if changes.get("access_mode") == "restricted" and "backend_roles" not in changes \
                 and "add_all_backend_roles" not in changes:
             raise ModuleFailure("access_mode restricted needs backend_roles or add_all_backend_roles (the server "

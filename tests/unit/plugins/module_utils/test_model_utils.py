@@ -219,3 +219,13 @@ def test_a_model_request_holds_only_the_options_set():
 def test_a_model_request_refuses_bad_input_at_the_door():
     with pytest.raises(ModuleFailure, match="wait_timeout is 0"):
         ModelRequest.from_params({"name": "m", "state": "deployed", "wait": True, "wait_timeout": 0})
+
+
+def test_a_group_request_holds_only_the_options_set_and_refuses_bad_input_at_the_door():
+    from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model_group import GroupRequest
+    request = GroupRequest.from_params({"name": "g", "state": "present", "description": None,
+                                        "backend_roles": ["team_a"], "access_mode": "restricted"})
+    assert (request.name, request.description, request.backend_roles) == ("g", None, ("team_a",))
+    with pytest.raises(ModuleFailure, match="cannot be used together"):
+        GroupRequest.from_params({"name": "g", "state": "present", "backend_roles": ["a"],
+                                  "add_all_backend_roles": True})
