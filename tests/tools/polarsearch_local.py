@@ -406,6 +406,23 @@ def read_state(path):
         return {}
 
 
+def part_file(path):
+    """A new, empty file beside ``path`` that only its caller writes (then moves to ``path``): nodes that
+    start at once (scripts/test starts the benchmark's plain node beside the plain one) share the
+    download cache."""
+    fd, part = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".part", dir=os.path.dirname(path))
+    os.close(fd)
+    return part
+
+
+def write_text(path, text):
+    """Write ``text`` to ``path`` whole or not at all (see ``part_file``)."""
+    part = part_file(path)
+    with open(part, "w") as fh:
+        fh.write(text)
+    os.replace(part, path)
+
+
 def write_state(path, data):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = path + ".tmp"
@@ -714,15 +731,13 @@ def published_checksums(cfg, art, dest):
                 say("could not fetch %s checksum for %s: %s" % (kind, art["key"], exc))
                 text = None
             if text is not None:
-                with open(cached, "w") as fh:
-                    fh.write(text)
+                write_text(cached, text)
         if text:
             m = re.match(r"\s*([0-9a-fA-F]+)", text)
             if m:
                 found[kind] = m.group(1).lower()
-    with open(looked_up, "w") as fh:
-        published = ", ".join(k for k in CHECKSUM_KINDS if k in found) or "none"
-        fh.write("published: %s\n" % published)
+    published = ", ".join(k for k in CHECKSUM_KINDS if k in found) or "none"
+    write_text(looked_up, "published: %s\n" % published)
     return found
 
 
@@ -777,7 +792,7 @@ def ensure_downloads(cfg):
         if not os.path.exists(dest):
             url = "%s/%s" % (cfg.maven, art["path"])
             say("downloading %s" % url)
-            part = dest + ".part"
+            part = part_file(dest)
             try:
                 _fetch(url, part, timeout=120)
             except (OSError, urllib.error.URLError) as exc:
@@ -790,8 +805,7 @@ def ensure_downloads(cfg):
             os.replace(part, dest)
             say("verified %s (%s)" % (os.path.basename(dest), ", ".join(checked)))
         st = os.stat(dest)
-        with open(marker, "w") as fh:
-            fh.write("%d:%d\n" % (st.st_size, int(st.st_mtime)))
+        write_text(marker, "%d:%d\n" % (st.st_size, int(st.st_mtime)))
         paths[art["key"]] = dest
     return paths
 
