@@ -112,8 +112,11 @@ def test_redeploy_puts_every_model_back_whatever_step_fails(ansible, rest, proxy
     shown = {s["model_id"]: s["model_state"] for s in result["model_states"]}
     assert shown == dict(zip((first, second), states(rest, (first, second)))), (shown, message)
     if step == "first deploy":
-        assert states(rest, (first, second)) == ["UNDEPLOYED", "DEPLOYED"], message
-        assert "%s): UNDEPLOYED" % first in message and "Deploy the models that are not DEPLOYED again" in message, \
+        # not deployed: UNDEPLOYED, or DEPLOY_FAILED, which ML Commons wrote into the model once in a whole run
+        # although the injected 400 never reached it; the message names whichever the server shows
+        now = states(rest, (first, second))
+        assert now[0] in ("UNDEPLOYED", "DEPLOY_FAILED") and now[1] == "DEPLOYED", message
+        assert "%s): %s" % (first, now[0]) in message and "Deploy the models that are not DEPLOYED again" in message, \
             message
         # what the message says to do
         redeployed = ansible.run("polarsearch_model", {"model_id": first, "state": "deployed", "wait_timeout": 120})
