@@ -93,14 +93,24 @@ def sees_every_model(client):
     return user is None or bool(user["admin"])
 
 
-def refusal_users(exc):
-    """(model IDs, count) an in-use 409 of a connector delete names, or None for another error."""
+def refusal_users(exc, statuses=(409,)):
+    """(model IDs, count) an in-use refusal names (by default the 409 of a connector delete; an update's
+    is 400, or 500 before 2.12), or None for another error."""
     reason = str(getattr(exc, "reason", None) or exc)
     counted = IN_USE_REFUSAL.search(reason)
-    if getattr(exc, "status", None) != 409 or not counted:
+    if getattr(exc, "status", None) not in statuses or not counted:
         return None
     tail = reason.rsplit(":", 1)[-1] if "[" in reason else ""
     return set(re.findall(r"[A-Za-z0-9_-]{8,}", tail)), int(counted.group(1))
+
+
+def not_seen(found, seen):
+    """Of the users a refusal names (``refusal_users``), those not in ``seen``: (model IDs, how many); the count
+    alone when the refusal names none."""
+    named, count = found
+    if named:
+        return named - seen, len(named - seen)
+    return set(), max(0, count - len(seen))
 
 
 def unseen_users(context, connector, visible):
@@ -124,10 +134,7 @@ def unseen_users(context, connector, visible):
         found = refusal_users(exc)
         if found is None:
             raise
-        named, count = found
-        if named:
-            return named - seen, len(named - seen)
-        return set(), max(0, count - len(seen))
+        return not_seen(found, seen)
     context.accepted()
     raise ModuleFailure("connector %s (%s) was deleted: asked whether models the caller cannot see use it, the server "
                         "found no model using it any more (the models that used it were deleted or moved "
@@ -152,16 +159,12 @@ def hidden_deployed_users(context, connector, deployed):
     try:
         context.client.put("%s/connectors/%s" % (ML, cid), body={"name": connector.name})
     except PolarSearchError as exc:
-        reason = str(exc.reason or exc)
-        counted = IN_USE_REFUSAL.search(reason)
-        if exc.status not in (400, 500) or not counted:
+        found = refusal_users(exc, statuses=(400, 500))
+        if found is None:
             raise
-        named = set(re.findall(r"[A-Za-z0-9_-]{8,}", reason.rsplit(":", 1)[-1])) if "[" in reason else set()
         seen = set(m["model_id"] for m in deployed) | set(
             m["model_id"] for m in delete_blockers(context.client, cid) if is_deployed(m))
-        if named:
-            return named - seen, len(named - seen)
-        return set(), max(0, int(counted.group(1)) - len(seen))
+        return not_seen(found, seen)
     return set(), 0
 
 
