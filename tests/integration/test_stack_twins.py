@@ -59,7 +59,17 @@ def test_the_next_run_settles_copies_of_one_stack(ansible, rest, env, trusted, p
     check = ansible.run("polarsearch_connector", args, check=True)
     real = ansible.run("polarsearch_connector", args)
     assert not real.get("failed"), real
-    assert real["plan"] == check["plan"]
+    from ansible_collections.polardb.polarsearch.plugins.module_utils.converge.in_use import id_terms
+    if id_terms(kept) & id_terms(other):
+        # copies made in one stretch of look-alike IDs (core/generated_ids.py): every model moved to a replacement
+        # whose ID shares no term with them, and both copies went; a replacement the server gave in the stretch
+        # is the only write check mode could not foresee
+        assert not id_terms(real["connector_id"]) & id_terms(kept)
+        assert [s for s in real["plan"] if not s["name"].endswith("(unused replacement)")] == [
+            s for s in check["plan"] if not s["name"].endswith("(unused replacement)")]
+        kept = real["connector_id"]
+    else:
+        assert real["plan"] == check["plan"]
     assert real["connector_id"] == kept
     settled = ansible.run("polarsearch_model", model_args)
     assert not settled.get("failed"), settled

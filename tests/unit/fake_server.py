@@ -20,6 +20,7 @@ is not deployed yet (auto-deploy), and so on.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import random
@@ -172,6 +173,7 @@ class FakeServer:
         self.plugins_readable = plugins_readable
         self.root_readable = root_readable
         self.next_ids = []                 # IDs the next creates get, in order, before random ones
+        self._generator = None             # (clock, its time then, ms then, node part): see ``generate_ids``
         self._clock = 1760000000000
         self.connectors = {}
         self.models = {}
@@ -329,9 +331,28 @@ class FakeServer:
         return [(r.method, r.path) for r in self.writes]
 
     # -- ids and time ----------------------------------------------------------------------
+    @staticmethod
+    def generated_id(ms, sequence, node):
+        """An ID as OpenSearch's time-based generator makes it (TimeBasedUUIDGenerator, the same on
+        2.19.1 and 3.6.0; laid out in plugins/module_utils/core/generated_ids.py): the time ``ms``, the
+        ``sequence`` number and the node's part ``node`` (6 bytes, hex)."""
+        raw = bytes([sequence & 0xFF, (sequence >> 16) & 0xFF, (ms >> 16) & 0xFF, (ms >> 24) & 0xFF,
+                     (ms >> 32) & 0xFF, (ms >> 40) & 0xFF]) + bytes.fromhex(node) + bytes(
+            [(ms >> 8) & 0xFF, (sequence >> 8) & 0xFF, ms & 0xFF])
+        return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+    def generate_ids(self, clock, ms, node, sequence=1022654):
+        """From now on, make IDs as OpenSearch does (``generated_id``), with the time moving as ``clock``
+        (the tests' FakeClock) moves, from ``ms``."""
+        self._generator = [clock, clock.now, ms, node, sequence]
+
     def new_id(self):
         if self.next_ids:
             return self.next_ids.pop(0)
+        if self._generator is not None:
+            clock, then, ms, node, sequence = self._generator
+            self._generator[4] += 1
+            return self.generated_id(ms + int((clock.now - then) * 1000), sequence, node)
         alphabet = string.ascii_letters + string.digits
         return "".join(self._random.choice(alphabet) for dummy in range(20))
 

@@ -45,6 +45,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.converge.in_us
     check_updatable,
     hidden_deployed_users,
     hidden_users_failure,
+    id_terms,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model import (
     is_deployed,
@@ -81,7 +82,7 @@ def keep_one(context, found, request):
     of the others move to it."""
     everyone = (found.connector,) + tuple(found.duplicates)
     if len(found.in_use) > 1 and connectors_of_one_stack(context.client, everyone, request):
-        return settle_twins(context, everyone, request.wait_timeout)
+        return settle_twins(context, everyone, request)
     if len(found.in_use) > 1:
         ids = sorted(c.connector_id for c in found.in_use)
         raise ModuleFailure("%d connectors are named %r and models use each of them (IDs: %s): set connector_id "
@@ -91,13 +92,27 @@ def keep_one(context, found, request):
     return Found(found.connector)
 
 
-def settle_twins(context, connectors, timeout):
+def settle_twins(context, connectors, request):
     """Keep the oldest of same-named connectors that are copies of one (``identity.winner``): point the
-    models of each other one at it, then delete the other."""
+    models of each other one at it, then delete the other.
+
+    Copies made at the same moment can have IDs that share a term (``core.generated_ids``). The server
+    would then count the models moved to the oldest as users of the others and never let them be
+    deleted; so every model moves instead to a replacement whose ID shares no term with any of them
+    (``replace_connector``), and all the copies go."""
+    timeout = request.wait_timeout
     chosen = pick(connectors)
-    for other in sorted(connectors, key=lambda c: c.connector_id):
-        if other.connector_id == chosen.connector_id:
-            continue
+    others = sorted((c for c in connectors if c.connector_id != chosen.connector_id), key=lambda c: c.connector_id)
+    if any(id_terms(other.connector_id) & id_terms(chosen.connector_id) for other in others):
+        users = {}
+        for connector in [chosen] + others:
+            users.update((m["model_id"], m) for m in models_using_connector(context.client, connector.connector_id))
+        moved = sorted(users.values(), key=lambda m: m["model_id"])
+        new = replace_connector(context, chosen, request.desired(), request, moved)
+        for other in others:
+            delete_or_set_aside(context, other, moved=moved, timeout=timeout)
+        return Found(new)
+    for other in others:
         users = models_using_connector(context.client, other.connector_id)
         point_models_at(context, users, chosen.connector_id, timeout)
         delete_connector(context, other, moved=[m["model_id"] for m in users], timeout=timeout)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ansible.module_utils.common.warnings import warn
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.core import snapshot
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core import generated_ids, snapshot
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core.names import PENDING_DELETE_NAME, SET_ASIDE_NAME
 from ansible_collections.polardb.polarsearch.plugins.module_utils.transport.client import PolarSearchError
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import ModuleFailure
@@ -43,7 +43,11 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model im
 
 # Attempts at a replacement connector whose ID the server's in-use check tells apart from the old one.
 DISTINCT_ID_ATTEMPTS = 3
+# The pause before the next attempt: a second at least (the last characters of an ID change with the
+# time), or until the stretch in which the node's IDs split at a character of the time is over
+# (``generated_ids``; at most 65.5 s, and a moment more).
 DISTINCT_ID_PAUSE = 1.1
+STRETCH_MARGIN = 0.25
 DEFAULT_WAIT = 300
 
 
@@ -51,6 +55,42 @@ def set_aside(client, connector):
     """The replacements an earlier run set aside while the connector's models used it."""
     found = search_connectors(client, SET_ASIDE_NAME % connector.name)
     return [c for c in found if c.replaces == connector.connector_id]
+
+
+def base_name(name):
+    """The connector's name, of the name of a replacement set aside for it."""
+    suffix = SET_ASIDE_NAME % ""
+    return name[:-len(suffix)] if name.endswith(suffix) else name
+
+
+def delete_set_aside(context, connectors, moved=(), timeout=0):
+    """Delete replacements set aside (unused, under ``SET_ASIDE_NAME``), each waiting up to ``timeout``
+    while the server still counts the ``moved`` models (IDs) as its users.
+
+    One the server refuses to delete only because models of other connectors share a term of its ID
+    (``look_alikes``; an ID made in the same stretch, ``core.generated_ids``) stays under its set-aside
+    name, with a warning: nothing uses it, and the teardown of the stack (which deletes the set-aside
+    name with the connector's) deletes it once the server allows."""
+    for other in sorted(connectors, key=lambda c: c.connector_id):
+        try:
+            delete_connector(context, other, moved, timeout)
+            continue
+        except PolarSearchError as exc:
+            blockers = look_alikes(context, other, exc)
+            if blockers is None:
+                raise
+        sharing = [m for m in blockers if id_terms(m.get("connector_id")) & id_terms(other.connector_id)]
+        if not sharing:
+            # the models the refusal named are gone or moved on: the server allows the delete now
+            delete_connector(context, other, moved, timeout)
+            continue
+        warn("connector %s (%s), a replacement set aside (unused), stays: the server refuses to delete it while "
+             "it counts model(s) %s (of connector(s) %s) as its users, because ML Commons compares connector "
+             "IDs as analyzed text%s. Nothing uses it; the teardown of %s (or a delete of it by name) removes it "
+             "once those models are deleted or moved" % (
+                 other.name, other.connector_id, ", ".join("%s (%s)" % (label(m), m["model_id"]) for m in sharing),
+                 ", ".join(sorted(set(str(m.get("connector_id")) for m in sharing))),
+                 shared_terms_text(sharing, other.connector_id), base_name(other.name)))
 
 
 def distinct_replacement(context, name, avoid, create, known):
@@ -62,15 +102,16 @@ def distinct_replacement(context, name, avoid, create, known):
     models use it, and could not even be renamed while the models still use the old one. So each
     replacement is created under the set-aside name (no later run takes it for the connector), and
     only one whose ID the server tells apart is renamed to ``name``; the others stay set aside, are
-    deleted after the old connector, and another is created a moment later (the terms of an ID
-    depend on the time it was made). ``known`` collects the set-aside IDs, so a retried create
-    never takes one of them for its own.
+    deleted after the old connector, and another is created later (the terms of an ID depend on the
+    time it was made): a second later, or, when the ID split at a character of the time, once the node
+    makes IDs that do not (``retry_pause``). ``known`` collects the set-aside IDs, so a retried
+    create never takes one of them for its own.
     """
     avoid = set(avoid)
     discarded = []
     for attempt in range(DISTINCT_ID_ATTEMPTS):
         if attempt:
-            context.sleep(DISTINCT_ID_PAUSE)
+            context.sleep(retry_pause(discarded[-1].connector_id))
         new = create()
         shared = id_terms(new.connector_id) & avoid
         if not shared and not rename_blockers(context.client, new):
@@ -86,6 +127,13 @@ def distinct_replacement(context, name, avoid, create, known):
         "Set on_deployed_models=redeploy to update the connector in place" % (
             name, DISTINCT_ID_ATTEMPTS, ", ".join(repr(t) for t in sorted(shared)) or "none",
             ", ".join(c.connector_id for c in discarded), SET_ASIDE_NAME % name))
+
+
+def retry_pause(connector_id):
+    """Seconds to wait before a new attempt, after a replacement whose ID shared a term: until the
+    stretch in which the node's IDs split where this one split because of its time is over."""
+    left = generated_ids.split_stretch_left(connector_id)
+    return max(DISTINCT_ID_PAUSE, left + STRETCH_MARGIN) if left else DISTINCT_ID_PAUSE
 
 
 def rename_blockers(client, connector):
@@ -133,10 +181,9 @@ def replace_connector(context, current, desired, request, users, removals=()):
         raise undo_replace(context, current, new, moved, discarded, exc, timeout)
     if blockers:
         leave_replaced(current, new, blockers)
-    for other in sorted(leftovers + discarded, key=lambda c: c.connector_id):
-        # its ID may share a term with the old one's (that is why it was set aside), so the server's in-use
-        # check counts the moved models as its users too until the models index refreshes (2.19.1)
-        delete_connector(context, other, [m["model_id"] for m in users], timeout)
+    # a set-aside ID may share a term with the old one's (that is why it was set aside), so the server's
+    # in-use check counts the moved models as its users too until the models index refreshes (2.19.1)
+    delete_set_aside(context, leftovers + discarded, [m["model_id"] for m in users], timeout)
     return new
 
 
@@ -169,8 +216,7 @@ def undo_replace(context, old, new, moved, discarded, failure, timeout):
         # the server's in-use check may count the models moved back as the new connector's users for a
         # moment (2.19.1: the models index refreshes after the PUT), which is waited out
         delete_connector(context, new, [m["model_id"] for m in moved], timeout)
-        for other in discarded:
-            delete_connector(context, other)
+        delete_set_aside(context, discarded)
     except (ModuleFailure, PolarSearchError) as exc:
         return ModuleFailure(
             "connector %s (%s) was not changed: %s. Its models were moved back to it (%s), but deleting the new "
@@ -195,9 +241,8 @@ def delete_with_set_aside(context, connector, aside=None, moved=(), timeout=0):
         delete_connector(context, connector, moved_ids, timeout)
     except PolarSearchError as exc:
         raise refused_for_unseen(context, connector, exc, moved) or exc
-    for other in sorted(aside, key=lambda c: c.connector_id):
-        # a set-aside ID may share a term with the connector's: the moved models count for it too for a moment
-        delete_connector(context, other, moved_ids, timeout)
+    # a set-aside ID may share a term with the connector's: the moved models count for it too for a moment
+    delete_set_aside(context, aside, moved_ids, timeout)
 
 
 def refused_for_unseen(context, connector, exc, moved=()):
@@ -355,7 +400,7 @@ def half_done(context, connector, failure, errors, models, step):
     return ModuleFailure(text, model_states=states)
 
 
-def delete_or_set_aside(context, connector, leave=False):
+def delete_or_set_aside(context, connector, leave=False, moved=(), timeout=0):
     """Delete an unused connector and the replacements set aside for it. When the server would refuse
     only because models of other connectors share a term of its ID, the run still converges: the
     connector is renamed to ``PENDING_DELETE_NAME`` (unused, clearly named, no longer found by its
@@ -368,17 +413,17 @@ def delete_or_set_aside(context, connector, leave=False):
     ``leave`` (a connector this run made a moment ago and does not need, because another run's
     same-named one stays): it is left unused under its name, with a warning, and a later run of the
     name deletes it (``keep_one``) once the server allows."""
-    blockers = term_blockers(context.client, connector)
+    blockers = term_blockers(context.client, connector, moved)
     if not blockers:
         try:
-            delete_with_set_aside(context, connector)
+            delete_with_set_aside(context, connector, moved=moved, timeout=timeout)
             return
         except PolarSearchError as exc:
             blockers = look_alikes(context, connector, exc)
             if blockers is None:
                 raise
         if not blockers:   # the models the refusal named are gone: the server allows the delete now
-            delete_with_set_aside(context, connector)
+            delete_with_set_aside(context, connector, moved=moved, timeout=timeout)
             return
     deployed = [m for m in blockers if is_deployed(m)]
     if deployed and leave:
@@ -401,8 +446,7 @@ def delete_or_set_aside(context, connector, leave=False):
             ", ".join("%s (%s)" % (label(m), m["model_id"]) for m in blockers),
             ", ".join(sorted(set(str(m.get("connector_id")) for m in blockers))),
             shared_terms_text(blockers, connector.connector_id)))
-    for other in sorted(aside, key=lambda c: c.connector_id):
-        delete_connector(context, other)
+    delete_set_aside(context, aside)
 
 
 def look_alikes(context, connector, exc):

@@ -15,13 +15,14 @@ import copy
 
 import pytest
 
+from ansible_collections.polardb.polarsearch.plugins.module_utils.converge.in_use import id_terms
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core import identity
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core.fingerprint import fingerprint
 from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_connector as connector_module
 from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_model as model_module
 from ansible_collections.polardb.polarsearch.plugins.modules import polarsearch_model_group as group_module
 
-from fake_server import default_action
+from fake_server import FakeServer, default_action
 
 FP = "polarsearch_credential_fingerprint"
 CONNECTOR = "lag-embedding"
@@ -205,13 +206,13 @@ def test_a_group_name_the_server_says_is_taken_is_adopted_although_searches_do_n
 
 
 # -- the wedge: same-named connectors, each in use by a same-named model ------------------------------------------
-def _stack_twins(server, differ=None):
+def _stack_twins(server, differ=None, ids=("zzOlderConnector", "aaNewerConnector")):
     """What two runs of one stack leave when each kept its own: two connectors (made by the collection, the
     same spec and credential) and, on each, a deployed model of the same name. ``differ``: "connector" or
     "model" makes the second one differ."""
     args = connector_args()
     made = []
-    for index, cid in enumerate(("zzOlderConnector", "aaNewerConnector")):
+    for index, cid in enumerate(ids):
         parameters = dict(args["parameters"])
         if differ == "connector" and index:
             parameters["model"] = "text-embedding-3-large"
@@ -237,6 +238,44 @@ def test_a_wedge_of_one_stack_keeps_the_oldest_connector_and_moves_the_other_mod
     assert list(server.connectors) == [older]
     assert server.models[first]["connector_id"] == older and server.models[second]["connector_id"] == older
     assert server.models[second]["model_state"] == "DEPLOYED"
+
+
+# Two runs that each made the stack's connector in the 65.5 s in which the node's IDs all share a term
+# (core/generated_ids.py; the node's part "GiC-XVXc" and the stretch from 2026-12-06 10:54:49.856 UTC were seen
+# in a whole run on 3.6.0).
+NODE = "1a20be5d55dc"
+STRETCH_STARTS = 1796554489856
+LOOK_ALIKE_TWINS = (FakeServer.generated_id(STRETCH_STARTS + 29621, 1022679, NODE),
+                    FakeServer.generated_id(STRETCH_STARTS + 29700, 1022681, NODE))
+
+
+@pytest.mark.parametrize("later", [True, False], ids=["after-the-stretch", "in-the-stretch"])
+def test_a_wedge_of_look_alike_copies_moves_every_model_to_a_replacement(run, run_warned, server, clock, later):
+    """Moving the newer copy's model to the older one would leave the newer one undeletable: the server counts
+    a model of any connector whose ID shares a term as its user. So every model moves to a replacement whose
+    ID shares no term with either, and both copies are deleted."""
+    (older, newer), (first, second) = _stack_twins(server, ids=LOOK_ALIKE_TWINS)
+    assert id_terms(older) & id_terms(newer) == {"sqibgic"}
+    server.generate_ids(clock, STRETCH_STARTS + (70000 if later else 31000), NODE)
+    check = run(connector_module, connector_args(), check_mode=True)
+    assert check["failed"] is False, check.get("msg")
+    real = run_warned(connector_module, connector_args())
+    assert real["failed"] is False, real.get("msg")
+    new = real["connector_id"]
+    assert not id_terms(new) & id_terms(older)
+    assert server.models[first]["connector_id"] == new == server.models[second]["connector_id"]
+    assert {server.models[m]["model_state"] for m in (first, second)} == {"DEPLOYED"}
+    assert [c for c in server.connectors if server.connectors[c]["name"] == CONNECTOR] == [new]
+    assert real["warnings"] == []
+    if later:
+        # check mode cannot know the IDs the server will give; when the first one is distinct, it predicted
+        # every write
+        assert real["plan"] == check["plan"]
+    else:
+        # the first replacement, made in the stretch, was set aside and deleted once the models had moved
+        assert [c for c in server.connectors if c != new] == []
+    assert ops(real)[-2:] == [("delete", "connector"), ("delete", "connector")]
+    assert run(connector_module, connector_args())["changed"] is False
 
 
 def test_same_named_models_of_one_stack_keep_the_oldest(run, server, clock):
