@@ -112,8 +112,8 @@ def test_redeploy_puts_every_model_back_whatever_step_fails(ansible, rest, proxy
     shown = {s["model_id"]: s["model_state"] for s in result["model_states"]}
     assert shown == dict(zip((first, second), states(rest, (first, second)))), (shown, message)
     if step == "first deploy":
-        # not deployed: UNDEPLOYED, or DEPLOY_FAILED, which ML Commons wrote into the model once in a whole run
-        # although the injected 400 never reached it; the message names whichever the server shows
+        # not deployed: UNDEPLOYED, or the DEPLOY_FAILED that ML Commons' sync-up job can write into a model just
+        # undeployed (conftest.NOT_DEPLOYED); the message names whichever the server shows
         now = states(rest, (first, second))
         assert now[0] in ("UNDEPLOYED", "DEPLOY_FAILED") and now[1] == "DEPLOYED", message
         assert "%s): %s" % (first, now[0]) in message and "Deploy the models that are not DEPLOYED again" in message, \
