@@ -134,14 +134,15 @@ resources:
     - The result of each resource, as its module returns it (C(changed), C(plan), C(diff) and the object's view,
       such as C(connector) or C(model)), by step. C(settings_present) and C(settings_absent) are one result each;
       C(connectors_present), C(groups_present), C(models_present), C(pipelines_present), C(pipelines_absent),
-      C(models_absent) and C(connectors_absent) hold C(results), a list of results, each with C(item.name), the
-      model entry's name (the group's or pipeline's name for those); C(connectors) is the listing of the stack's
-      connectors a teardown reads first (as M(polardb.polarsearch.polarsearch_connector_info) returns it).
+      C(models_absent) and C(connectors_absent) map the name of each entry to its result, in the order they ran
+      (the model entry's name for connectors and models, the group's or pipeline's name for those); C(connectors)
+      is the listing of the stack's connectors a teardown reads first (as
+      M(polardb.polarsearch.polarsearch_connector_info) returns it).
     - C(index), with the stack's index, holds its C(name), C(model) and C(vector_field), C(dimension_known) (false
       in check mode while the embedding model is not deployed yet, when the dimension is not compared) and
       C(result), as M(polardb.polarsearch.polarsearch_index) returns it (empty for an index a teardown keeps).
-    - C(verify), with O(verify), holds C(results), the predict results as
-      M(polardb.polarsearch.polarsearch_predict) returns them, each with C(item.name).
+    - C(verify), with O(verify), maps the name of each deployed model to its predict result, as
+      M(polardb.polarsearch.polarsearch_predict) returns it.
     - A step that did not run is missing. In check mode C(connectors_absent) is missing (the deletes cannot run
       while the models exist).
   returned: success, and when O(verify) fails
@@ -149,9 +150,7 @@ resources:
   sample:
     settings_present: {changed: false, plan: [], settings: {}}
     models_present:
-      results:
-        - {changed: true, item: {name: qwen-max}, plan: [{operation: deploy, kind: model, name: qwen-max, id: aBcD,
-                                                         fields: []}]}
+      qwen-max: {changed: true, plan: [{operation: deploy, kind: model, name: qwen-max, id: aBcD, fields: []}]}
 check_mode:
   description: Whether the run was in check mode (from the task, the block, the play or the command line).
   returned: success

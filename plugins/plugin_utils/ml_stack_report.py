@@ -21,13 +21,10 @@ COLUMNS = ("MODEL", "RESOURCE", "NAME", "ACTION", "FIELDS")
 PIPELINE_KINDS = ("pipeline", "ingest_pipeline", "search_pipeline")
 
 
-# -- reading registered results -----------------------------------------------------------
-def item_result(registered, name):
-    """The result of the loop item named ``name`` in a registered loop result, or ``{}``."""
-    for result in (registered or {}).get("results") or []:
-        if (result.get("item") or {}).get("name") == name:
-            return result
-    return {}
+# -- reading the results -------------------------------------------------------------------
+def named_result(step, name):
+    """The result of the entry named ``name`` in a step's results (a mapping of name to result), or ``{}``."""
+    return (step or {}).get(name) or {}
 
 
 def steps(result, kind, *operations):
@@ -158,7 +155,7 @@ def group_row(group, result, removals):
     """A model group the stack declares: created or updated by polarsearch_model_group, or deleted by
     polarsearch_model with the last model in it (a group the user described stays)."""
     if group["state"] == "absent":
-        deleted = any(step.get("name") == group["name"] for r in (removals or {}).get("results") or []
+        deleted = any(step.get("name") == group["name"] for r in (removals or {}).values()
                       for step in steps(r, "model_group", "delete"))
         return row(group["model"], "model_group", group["name"], "delete" if deleted else "none")
     for operation in ("create", "update"):
@@ -202,10 +199,10 @@ def index_row(index):
 def rows(stack, results):
     """The report rows of every model of the resolved ``stack``, in its order, then of its groups and pipelines.
 
-    ``results`` holds what the role registered: ``settings_present``, ``settings_absent``,
-    ``connectors_present``, ``connectors_absent``, ``models_present`` and ``models_absent`` (loop
-    results whose items are the resolved entries), ``pipelines_present`` and ``pipelines_absent``
-    (loop results over the stack's pipelines), ``groups_present`` (the declared model groups), and
+    ``results`` holds the ``resources`` of polarsearch_ml_stack: ``settings_present``, ``settings_absent``,
+    ``connectors_present``, ``connectors_absent``, ``models_present`` and ``models_absent`` (each the
+    results of the model entries, by entry name), ``pipelines_present`` and ``pipelines_absent`` (by
+    pipeline name), ``groups_present`` (by declared model group name), and
     ``connectors`` (the connectors a teardown listed first; in check mode they stand for the connector
     deletes that cannot run), and ``index`` (the stack's index: ``name``, ``model``, ``vector_field``,
     ``dimension_known`` and the module ``result``). The rows of the declared model groups, then of the
@@ -216,8 +213,8 @@ def rows(stack, results):
     out = []
     for entry in stack.get("models") or []:
         side = "absent" if entry["state"] == "absent" else "present"
-        models = item_result(results.get("models_" + side), entry["name"])
-        connector = item_result(results.get("connectors_" + side), entry["name"])
+        models = named_result(results.get("models_" + side), entry["name"])
+        connector = named_result(results.get("connectors_" + side), entry["name"])
         out += [
             setting_row(entry, results.get("settings_" + side)),
             connector_row(entry, connector, listed),
@@ -225,11 +222,11 @@ def rows(stack, results):
             deploy_row(entry, models),
         ]
     for group in stack.get("groups") or []:
-        out.append(group_row(group, item_result(results.get("groups_present"), group["name"]),
+        out.append(group_row(group, named_result(results.get("groups_present"), group["name"]),
                              results.get("models_absent")))
     for pipeline in stack.get("pipelines") or []:
         side = "absent" if pipeline["state"] == "absent" else "present"
-        out.append(pipeline_row(pipeline, item_result(results.get("pipelines_" + side), pipeline["name"])))
+        out.append(pipeline_row(pipeline, named_result(results.get("pipelines_" + side), pipeline["name"])))
     if (results.get("index") or {}).get("name"):
         out.append(index_row(results["index"]))
     return out

@@ -13,9 +13,10 @@ endpoint entries nothing needs any more. Then, with ``verify``, a predict on eac
 
 Each resource's options are checked against the specification of its module (``specs``) before
 anything is written, and each runs in a ``Context`` of its own, so its ``changed``, ``plan`` and
-``diff`` are what its module would return; they are returned under ``resources`` (a mapping: ansible-core 2.16 renames a
-top-level ``results`` mapping), and each step's list keeps the shape of a registered loop's results
-(``{"results": [{..., "item": {"name": ...}}]}``), which the report reads.
+``diff`` are what its module would return. They are returned under ``resources`` (ansible-core 2.16 renames a
+top-level ``results`` mapping), by step: a step of one resource (the settings) holds its result, a step of
+several holds each result under the name of its entry (``{"models_present": {"qwen-max": {...}}}``), in the
+order they ran. The report reads them.
 """
 
 from __future__ import annotations
@@ -306,7 +307,7 @@ class StackRun:
         if name is None:
             self.results[key] = result
         else:
-            self.results.setdefault(key, {"results": []})["results"].append(dict(result, item={"name": name}))
+            self.results.setdefault(key, {})[name] = result
         if result["changed"] and isinstance(result.get("diff"), dict):
             self.diffs.append(dict(result["diff"], before_header=what, after_header=what))
         return result
@@ -359,9 +360,7 @@ class StackRun:
 
     def model_id_of(self, name):
         """The ID of the model ``name`` as this run's converge returned it (None in check mode for a new one)."""
-        result = next((r for r in (self.results.get("models_present") or {}).get("results") or []
-                       if r["item"]["name"] == name), {})
-        return result.get("model_id")
+        return ((self.results.get("models_present") or {}).get(name) or {}).get("model_id")
 
     def index_result(self):
         """The index step's result as the report reads it, under ``index``; an absent index that is kept
@@ -369,9 +368,9 @@ class StackRun:
         index = self.stack.get("index")
         if not index:
             return
-        ran = (self.results.pop("index_" + index["state"], None) or {}).get("results") or [{}]
+        ran = (self.results.pop("index_" + index["state"], None) or {}).get(index["name"]) or {}
         self.results["index"] = {"name": index["name"], "model": index["model"], "vector_field": index["vector_field"],
-                                 "dimension_known": ran[0].get("dimension_known", True), "result": ran[0]}
+                                 "dimension_known": ran.get("dimension_known", True), "result": ran}
 
     def verify(self):
         """A predict on each deployed model; an error or an answer without the shape of its kind fails the
@@ -384,8 +383,8 @@ class StackRun:
             except ModuleFailure as exc:
                 failures.append(exc.message)
                 continue
-            answers.append(dict(result, item=entry))
-        failures += answer_problems({"results": answers})
+            answers.append((entry, result))
+        failures += answer_problems(answers)
         if failures:
             raise ModuleFailure("verify: %s" % "; ".join(failures), resources=self.results,
                                 check_mode=self.context.check_mode, diff=self.diffs)

@@ -86,7 +86,7 @@ def foreign_blockers(stack, connectors, models_absent, deployed=None):
     when deployed: the real run sets the connector aside (renamed) for an undeployed one
     (``connector_replace.delete_or_set_aside``).
     """
-    deleted = {step.get("id") for result in (models_absent or {}).get("results") or []
+    deleted = {step.get("id") for result in (models_absent or {}).values()
                for step in result.get("plan") or []
                if isinstance(step, dict) and step.get("kind") == "model" and step.get("operation") == "delete"}
     names = {entry["connector"]["name"] for entry in stack.get("absent") or []}

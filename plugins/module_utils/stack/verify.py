@@ -24,11 +24,11 @@ def answer_ok(kind, result, parameters):
     return False
 
 
-def problems(predictions):
-    """One message per model whose verify predict answered with the wrong shape."""
+def problems(answers):
+    """One message per model whose verify predict answered with the wrong shape; ``answers`` are
+    (the stack's model entry, the predict's result) pairs."""
     out = []
-    for result in (predictions or {}).get("results") or []:
-        entry = result.get("item") or {}
+    for entry, result in answers or []:
         if result.get("skipped") or answer_ok(entry.get("kind"), result, entry.get("verify")):
             continue
         answer = json.dumps(result.get("inference_results") or [])

@@ -67,9 +67,9 @@ def test_a_regex_must_match_the_whole_url():
 
 
 def test_foreign_blockers_ignore_the_models_the_teardown_deletes():
-    models_absent = {"results": [{"plan": [{"operation": "undeploy", "kind": "model", "id": "m1"},
-                                           {"operation": "delete", "kind": "model", "id": "m1"}]},
-                                 {"skipped": True}]}
+    models_absent = {"a": {"plan": [{"operation": "undeploy", "kind": "model", "id": "m1"},
+                                    {"operation": "delete", "kind": "model", "id": "m1"}]},
+                     "b": {"changed": False, "plan": []}}
     listed = [connector("a-connector", delete_blocked_by=["m1"]),
               connector("b-connector", delete_blocked_by=["m1", "x9"]),
               connector("other", delete_blocked_by=["x8"])]

@@ -9,8 +9,9 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.stack.verify i
 
 
 def result(kind, verify=None, **answer):
-    return dict({"item": {"name": "m-" + kind, "kind": kind, "verify": verify or {}},
-                 "inference_results": [{"output": []}]}, **answer)
+    """(the stack's model entry, the predict's result)."""
+    return ({"name": "m-" + kind, "kind": kind, "verify": verify or {}},
+            dict({"inference_results": [{"output": []}]}, **answer))
 
 
 def test_good_answers_pass():
@@ -19,9 +20,9 @@ def test_good_answers_pass():
                                                                 {"index": 0, "relevance_score": 0}]),
             result("rerank", rerank=[{"index": 0, "relevance_score": 0.5}]),
             result("llm", text="ready"),
-            {"skipped": True, "item": {"name": "x", "kind": "llm"}}]
-    assert problems({"results": good}) == []
-    assert problems({"skipped": True}) == []
+            ({"name": "x", "kind": "llm"}, {"skipped": True})]
+    assert problems(good) == []
+    assert problems([]) == []
 
 
 def test_each_wrong_shape_is_named():
@@ -29,7 +30,7 @@ def test_each_wrong_shape_is_named():
            result("rerank", {"documents": ["a", "b"]}, rerank=[{"index": 0, "relevance_score": 0.1}]),
            result("rerank", rerank=[{"index": 0, "relevance_score": None}]),
            result("llm", text="  ")]
-    found = problems({"results": bad})
+    found = problems(bad)
     assert len(found) == 5
     assert found[0] == 'model m-embedding (embedding) answered, but not with a non-empty vector: [{"output": []}]'
     assert "m-rerank (rerank) answered, but not with a score for every document" in found[2]
@@ -37,5 +38,5 @@ def test_each_wrong_shape_is_named():
 
 
 def test_a_long_answer_is_cut():
-    found = problems({"results": [result("llm", inference_results=[{"text": "x" * 1000}])]})
+    found = problems([result("llm", inference_results=[{"text": "x" * 1000}])])
     assert found[0].endswith("...") and len(found[0]) < 500

@@ -140,7 +140,7 @@ def test_teardown_in_check_mode_predicts_the_real_teardown(run, server):
     kinds = [s["kind"] for s in real["plan"] if s["operation"] == "delete"]
     assert kinds.index("model") > max(i for i, k in enumerate(kinds) if k.endswith("_pipeline"))
     assert kinds.index("connector") > max(i for i, k in enumerate(kinds) if k == "model")
-    assert "connectors_absent" not in checked["resources"] and len(real["resources"]["connectors_absent"]["results"]) == 3
+    assert "connectors_absent" not in checked["resources"] and len(real["resources"]["connectors_absent"]) == 3
     # the check-mode plan lacks only the connector deletes a real run does after the models are gone
     real_plan = [s for s in real["plan"] if s["kind"] != "connector"]
     assert [(s["operation"], s["kind"], s["name"]) for s in checked["plan"]] == [
@@ -284,7 +284,7 @@ def test_verify_predicts_on_each_deployed_model_and_not_in_check_mode(run, index
     assert "verify" not in checked["resources"]
     assert not any(r.path.endswith("/_predict") for r in indexes.requests[since:])
     verified = converge(run, stack, verify=True)
-    answers = {r["item"]["name"]: r for r in verified["resources"]["verify"]["results"]}
+    answers = verified["resources"]["verify"]
     assert answers["text-embedding-v4"]["embeddings"] == [[0.1, 0.2, 0.3, 0.4]]
     assert answers["qwen-max"]["text"] == "ready" and len(answers["qwen3-rerank"]["rerank"]) == 2
     assert verified["changed"] is False
@@ -311,7 +311,7 @@ def test_verify_and_the_index_predict_on_the_models_just_deployed_by_id(run, ind
     indexes.deploy_refresh_lag = 50
     stack = index_stack()
     result = converge(run, stack, verify=True)
-    assert {r["item"]["name"] for r in result["resources"]["verify"]["results"]} == {
+    assert set(result["resources"]["verify"]) == {
         "text-embedding-v4", "qwen3-rerank", "qwen-max"}
     assert indexes.indexes["docs"]["mappings"]["properties"]["embedding"]["dimension"] == 4
 

@@ -103,7 +103,7 @@ def test_create_then_check_mode_writes_the_report_and_sets_the_facts(server, tmp
     assert created["ansible_facts"]["ml_stack_report"] == created["report"]["rows"]
     assert created["report"]["table"][0] == "ML stack: 12 of 12 resources changed"
     # the verify predicts ran, one per deployed model
-    assert len(created["resources"]["verify"]["results"]) == 3
+    assert len(created["resources"]["verify"]) == 3
     written = json.loads(path.read_text())
     assert written == {"check_mode": False, "drift": True, "resources": created["report"]["rows"],
                        "plan": created["plan"]}
