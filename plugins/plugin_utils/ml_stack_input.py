@@ -13,7 +13,7 @@ import re
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core.names import MANAGED_GROUP_DESCRIPTION
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.search.index import name_problem
+from ansible_collections.polardb.polarsearch.plugins.module_utils.search.index_request import name_problem
 
 KINDS = ("embedding", "rerank", "llm")
 STATES = ("present", "deployed", "absent")

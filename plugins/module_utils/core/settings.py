@@ -1,11 +1,16 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, polardb.polarsearch contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Cluster settings: one read, at most one write, only the keys the user names."""
+"""Cluster settings: one read, at most one write, only the keys the user names.
+
+``ensure_settings`` reads the options once into a :class:`SettingsRequest`; ``converge_settings`` takes it.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core import snapshot
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import (
@@ -141,13 +146,38 @@ def wanted_settings(params):
     return wanted
 
 
+@dataclass(frozen=True)
+class SettingsRequest:
+    """The cluster settings as the task asks for them, read once from the module's options after the input
+    rules (``wanted_settings``): each scope's keys flat and checked (none for a scope the task does not set),
+    and how list values combine with the current ones (``list_mode``)."""
+
+    list_mode: str = "append"
+    persistent: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    transient: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+
+    @classmethod
+    def from_params(cls, params):
+        """Check the options (``wanted_settings``) and read them into a request."""
+        wanted = wanted_settings(params)
+        return cls(list_mode=params.get("list_mode") or "append",
+                   persistent=MappingProxyType(wanted["persistent"]), transient=MappingProxyType(wanted["transient"]))
+
+    def wanted(self, scope):
+        """``{key: value}`` the task sets in ``scope`` (``persistent`` or ``transient``)."""
+        return getattr(self, scope)
+
+
 def ensure_settings(params, context):
+    """The module's entry: the options become a :class:`SettingsRequest` once; ``converge_settings`` takes it."""
+    return converge_settings(SettingsRequest.from_params(params), context)
+
+
+def converge_settings(request, context):
     """Compute the changes for the named keys and write them in one PUT."""
-    list_mode = params["list_mode"]
-    wanted = wanted_settings(params)
     current = read_settings(context.client)
 
-    unknown = sorted({key for scope in SCOPES for key in wanted[scope] if not is_known(current, key)})
+    unknown = sorted({key for scope in SCOPES for key in request.wanted(scope) if not is_known(current, key)})
     if unknown:
         raise ModuleFailure(
             "setting(s) not recognized by the server: %s; check the spelling and that the plugin "
@@ -157,8 +187,8 @@ def ensure_settings(params, context):
     before = {scope: {} for scope in SCOPES}
     after = {scope: {} for scope in SCOPES}
     for scope in SCOPES:
-        for key, value in wanted[scope].items():
-            new = desired_value(current, scope, key, value, list_mode)
+        for key, value in request.wanted(scope).items():
+            new = desired_value(current, scope, key, value, request.list_mode)
             before[scope][key] = effective(current, scope, key)
             if new is None:
                 if key in current[scope]:

@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
 from ansible.module_utils.common.warnings import warn
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import (
@@ -29,27 +32,58 @@ def describe(model):
     return "%s (%s)" % (model.get("name"), model["model_id"])
 
 
-def lookup_model(client, params):
-    model = find_model(client, name=params.get("name"), model_id=params.get("model_id"))
+@dataclass(frozen=True)
+class PredictRequest:
+    """One predict as the task asks for it, read once from the module's options: the model (by ``name`` or
+    ``model_id``; ``None`` for the one not given), the ``parameters`` sent, and how the predict is made.
+    The argument spec is the only input rule (one of name and model_id; parameters required)."""
+
+    name: str | None = None
+    model_id: str | None = None
+    parameters: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    action_type: str | None = None
+    require_deployed: bool = False
+    retry_predict: bool = False
+
+    @classmethod
+    def from_params(cls, params):
+        """Read the options into a request."""
+        return cls(
+            name=params.get("name"),
+            model_id=params.get("model_id"),
+            parameters=MappingProxyType(dict(params["parameters"])),
+            action_type=params.get("action_type"),
+            require_deployed=bool(params.get("require_deployed")),
+            retry_predict=bool(params.get("retry_predict")),
+        )
+
+
+def lookup_model(client, request):
+    model = find_model(client, name=request.name, model_id=request.model_id)
     if model is None:
-        if params.get("model_id"):
-            raise ModuleFailure("model_id %s does not exist: check the ID, or set name instead" % params["model_id"])
+        if request.model_id:
+            raise ModuleFailure("model_id %s does not exist: check the ID, or set name instead" % request.model_id)
         raise ModuleFailure("no remote model is named %r: check the name (exact match), or set model_id"
-                            % params["name"])
+                            % request.name)
     return model
 
 
 def run_predict(params, context):
+    """The module's entry: the options become a :class:`PredictRequest` once; ``send_predict`` takes it."""
+    return send_predict(PredictRequest.from_params(params), context)
+
+
+def send_predict(request, context):
     """Send one predict; in check mode only to a model that is deployed already."""
     client = context.client
-    model = lookup_model(client, params)
+    model = lookup_model(client, request)
     model_id = model["model_id"]
-    if params.get("require_deployed") and model.get("model_state") in UNSETTLED_STATES:
+    if request.require_deployed and model.get("model_state") in UNSETTLED_STATES:
         model = wait_serving(context, model)
     state = model.get("model_state") or "unknown"
     serving = state in SERVING_STATES
 
-    if not serving and params.get("require_deployed"):
+    if not serving and request.require_deployed:
         raise ModuleFailure(
             "model %s is %s, not DEPLOYED, and require_deployed is true: deploy it first "
             "(polarsearch_model with state=deployed), or set require_deployed to false to let the server "
@@ -66,16 +100,17 @@ def run_predict(params, context):
         warn("model %s was %s, not DEPLOYED; the server deploys a model on its first predict when "
              "auto-deploy is enabled, so it may now be deployed" % (describe(model), state))
 
-    body = {"parameters": params["parameters"]}
-    if params.get("action_type"):
-        body["action_type"] = params["action_type"]
+    parameters = dict(request.parameters)
+    body = {"parameters": parameters}
+    if request.action_type:
+        body["action_type"] = request.action_type
     answer = client.post("%s/models/%s/_predict" % (ML, model_id), body=body,
-                         resend=bool(params.get("retry_predict"))) or {}
+                         resend=request.retry_predict) or {}
     if not isinstance(answer, dict):
         raise ModuleFailure("the predict answer of model %s is not a JSON object: %s" % (
             describe(model), str(answer)[:500]))
     results = answer.get("inference_results") or []
-    parsed = parse_results(results, params["parameters"])
+    parsed = parse_results(results, parameters)
     return dict(parsed, changed=False, model_id=model_id, inference_results=results)
 
 

@@ -16,11 +16,12 @@ deleting the index (and its documents) and creating it anew.
 
 An index this module creates carries ``_meta.managed_by: polardb.polarsearch`` in its mappings, so a
 teardown can delete only the indexes the collection created (``only_if_managed``).
+
+``ensure_index`` reads the options once into an ``IndexRequest`` (``index_request``, where the input
+rules are); everything below it takes the request.
 """
 
 from __future__ import annotations
-
-import re
 
 from urllib.parse import quote
 
@@ -31,6 +32,11 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common im
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.transport.client import PolarSearchError
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core.plan import Step
+from ansible_collections.polardb.polarsearch.plugins.module_utils.search.index_request import (
+    IndexRequest,
+    flat_properties,
+    server_value,
+)
 
 MARKER_KEY = "managed_by"
 MARKER = "polardb.polarsearch"
@@ -42,96 +48,15 @@ STATIC_SETTINGS = frozenset((
     "index.shard.check_on_startup", "index.store.type", "index.replication.type", "index.format",
 ))
 STATIC_PREFIXES = ("index.sort.", "index.analysis.", "index.similarity.", "index.store.")
-# Set by the server at creation; never settable.
-PRIVATE_SETTINGS = frozenset(("index.uuid", "index.creation_date", "index.provided_name", "index.version.created",
-                              "index.version.upgraded"))
 # Field parameters the server updates on an existing field (PUT _mapping merges them).
 UPDATABLE_FIELD_PARAMETERS = frozenset(("ignore_above",))
 RECREATE_FIX = ("give the field a new name, or set recreate: true to delete the index with all its documents "
                 "and create it anew")
 
 
-# -- input ---------------------------------------------------------------------------------
+# -- paths and static settings -------------------------------------------------------------
 def index_path(name, tail=""):
     return quote(name, safe="") + tail
-
-
-def name_problem(name, option="name"):
-    """Why ``name`` is not a valid index name, naming ``option``, or None."""
-    if not name or name != name.lower() or name.startswith(("_", "-", "+")) or name in (".", "..") \
-            or any(c in name for c in ' \\/*?"<>|,#:'):
-        example = re.sub(r'[\s\\/*?"<>|,#:]+', "-", str(name).lower()).lstrip("_-+") or "my-index"
-        return ("%s %r is not a valid index name: use lower case, no spaces or any of \\/*?\"<>|,#: and no leading "
-                "_, - or +, such as %r" % (option, name, example))
-    return None
-
-
-def property_path(dotted):
-    """``a.b`` (a flat_properties name) as the option path ``mappings.properties.a.properties.b``."""
-    return "mappings.properties." + ".properties.".join(dotted.split("."))
-
-
-def check_dimension(field, spec):
-    """A knn_vector's dimension is a whole number of 1 or more."""
-    if spec.get("type") != "knn_vector" or "dimension" not in spec:
-        return
-    value = spec["dimension"]
-    text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
-        raise ModuleFailure("%s.dimension is %r: give the vector length as a whole number of 1 or more, the length "
-                            "of the embedding model's vectors, such as 1024" % (property_path(field), value))
-
-
-def validate(params):
-    """Bad input fails here, before any request, with the option and the fix."""
-    problem = name_problem(params["name"])
-    if problem:
-        raise ModuleFailure(problem)
-    mappings = params.get("mappings")
-    if mappings is not None:
-        if "properties" in mappings and not isinstance(mappings["properties"], dict):
-            raise ModuleFailure("mappings.properties must be a mapping of field names to field mappings, for "
-                                "example {text: {type: text}}")
-        for field, spec in flat_properties(mappings.get("properties") or {}).items():
-            if not isinstance(spec, dict):
-                raise ModuleFailure("%s must be a mapping such as {type: keyword}" % property_path(field))
-            check_dimension(field, spec)
-        if "_meta" in mappings and not isinstance(mappings["_meta"], dict):
-            raise ModuleFailure("mappings._meta must be a mapping")
-    for key in normalise_settings(params.get("settings")):
-        if key in PRIVATE_SETTINGS:
-            raise ModuleFailure("settings.%s is set by the server when it creates the index and cannot be given: "
-                                "remove it from settings" % key)
-
-
-def flat_properties(properties, prefix=""):
-    """``{dotted field name: its mapping}`` for every field, objects' sub-fields included."""
-    out = {}
-    for field, spec in (properties or {}).items():
-        name = prefix + str(field)
-        out[name] = spec
-        if isinstance(spec, dict) and isinstance(spec.get("properties"), dict):
-            out.update(flat_properties(spec["properties"], name + "."))
-    return out
-
-
-def server_value(value):
-    """A setting value as the server returns it with flat_settings: a string (lists: of strings)."""
-    if isinstance(value, (list, tuple)):
-        return [server_value(v) for v in value]
-    return to_server_string(value)
-
-
-def normalise_settings(settings, prefix=""):
-    """Flat ``index.``-prefixed keys with string values, as ``GET NAME/_settings?flat_settings=true`` answers."""
-    flat = {}
-    for key, value in (settings or {}).items():
-        name = "%s.%s" % (prefix, key) if prefix else str(key)
-        if isinstance(value, dict):
-            flat.update(normalise_settings(value, name))
-        elif value is not None:
-            flat[name if name.startswith("index.") else "index." + name] = server_value(value)
-    return flat
 
 
 def is_static(key):
@@ -220,12 +145,12 @@ def nest_fields(fields, current_properties):
     return body
 
 
-def plan_changes(params, current):
-    """What a run must write to make ``current`` match the input: a dict with ``recreate`` (a change
+def plan_changes(request, current):
+    """What a run must write to make ``current`` match the request: a dict with ``recreate`` (a change
     that cannot happen in place, with the reason), ``properties`` (PUT _mapping body of fields),
     ``mapping_keys`` (top-level mapping keys such as dynamic and _meta), ``settings`` (dynamic ones)."""
-    mappings = params.get("mappings") or {}
-    settings = normalise_settings(params.get("settings"))
+    mappings = request.mappings or {}
+    settings = request.settings
     stored_mappings = current["mappings"]
     new, updates, refused = mapping_changes(mappings.get("properties") or {}, stored_mappings.get("properties") or {})
     reasons = ["mappings.properties.%s.%s is %s on the server and %s in the input" % (
@@ -250,36 +175,36 @@ def plan_changes(params, current):
             "settings": changed_settings}
 
 
-def create_body(params):
-    mappings = dict(params.get("mappings") or {})
+def create_body(request):
+    mappings = request.declared_mappings()
     mappings["_meta"] = dict(mappings.get("_meta") or {}, **{MARKER_KEY: MARKER})
     body = {"mappings": {k: v for k, v in mappings.items() if v is not None}}
-    settings = normalise_settings(params.get("settings"))
+    settings = request.flat_settings()
     if settings:
         body["settings"] = settings
     return body
 
 
-def view(params, index):
+def view(request, index):
     """What the run shows and returns of an index: the declared mapping keys and the given settings,
     as stored, plus the marker; ``{}`` when there is no index."""
     if index is None:
         return {}
-    mappings = dict(params.get("mappings") or {})
+    mappings = request.declared_mappings()
     mappings["_meta"] = dict(mappings.get("_meta") or {}, **{MARKER_KEY: None})
     meta = (index["mappings"].get("_meta") or {})
     shown = project({k: v for k, v in mappings.items() if k != "_meta"}, index["mappings"])
     shown_meta = {k: meta[k] for k in list(mappings["_meta"]) if k in meta}
     if shown_meta:
         shown["_meta"] = shown_meta
-    settings = {k: index["settings"][k] for k in normalise_settings(params.get("settings")) if k in index["settings"]}
+    settings = {k: index["settings"][k] for k in request.settings if k in index["settings"]}
     return {"mappings": shown, "settings": settings}
 
 
-def predicted(current, changes, params):
+def predicted(current, changes, request):
     """The index after the changes, as a re-read would show it (check mode)."""
     if current is None:
-        body = create_body(params)
+        body = create_body(request)
         return {"mappings": body["mappings"], "settings": dict(body.get("settings") or {})}
     mappings = dict(current["mappings"])
     stored = mappings.get("properties") or {}
@@ -309,9 +234,9 @@ def write(context, entry, func, predicted_answer=None):
     return context.act(entry, func, predicted_answer)
 
 
-def create_index(context, params):
-    name = params["name"]
-    body = create_body(params)
+def create_index(context, request):
+    name = request.name
+    body = create_body(request)
     fields = ["mappings.properties.%s" % f for f in flat_properties(body["mappings"].get("properties") or {})]
     fields += ["mappings.%s" % k for k in body["mappings"] if k != "properties"]
     fields += ["settings.%s" % k for k in body.get("settings") or {}]
@@ -322,7 +247,7 @@ def create_index(context, params):
         found = get_index(context.client, name)
         if found is None or not is_managed(found):
             return None
-        changes = plan_changes(params, found)
+        changes = plan_changes(request, found)
         if changes["reasons"] or changes["new"] or changes["updates"] or changes["settings"]:
             return None
         return {"acknowledged": True, "index": name}
@@ -331,8 +256,8 @@ def create_index(context, params):
           lambda: context.client.put(index_path(name), body=body, lookup=lookup))
 
 
-def update_index(context, params, current, changes):
-    name, client = params["name"], context.client
+def update_index(context, request, current, changes):
+    name, client = request.name, context.client
     fields = dict(changes["new"], **changes["updates"])
     if fields or changes["mapping_keys"]:
         body = dict(changes["mapping_keys"])
@@ -362,40 +287,46 @@ def delete_index(context, name):
 
 
 def ensure_index(params, context):
-    validate(params)
-    name = params["name"]
+    """The module's entry: the options become an :class:`IndexRequest` once; ``converge_index`` takes it."""
+    return converge_index(IndexRequest.from_params(params), context)
+
+
+def converge_index(request, context):
+    """Make the index what ``request`` asks for: delete it (``absent``), create it, change it in place,
+    or recreate it (``recreate``) when a change cannot happen in place."""
+    name = request.name
     current = get_index(context.client, name)
     managed = is_managed(current)
 
-    if params["state"] == "absent":
-        if current is not None and params.get("only_if_managed") and not managed:
-            return {"index": view(params, current), "managed": False, "deleted": False, "diff": diff_of(None, None),
+    if request.state == "absent":
+        if current is not None and request.only_if_managed and not managed:
+            return {"index": view(request, current), "managed": False, "deleted": False, "diff": diff_of(None, None),
                     "msg": "index %s was not created by polardb.polarsearch (no _meta.%s: %s in its mappings); "
                            "left in place because only_if_managed is true" % (name, MARKER_KEY, MARKER)}
         if current is not None:
             delete_index(context, name)
         return {"index": {}, "managed": managed, "deleted": current is not None,
-                "diff": diff_of(view(params, current), None)}
+                "diff": diff_of(view(request, current), None)}
 
     after = current
     if current is None:
-        create_index(context, params)
-        after = predicted(None, None, params)
+        create_index(context, request)
+        after = predicted(None, None, request)
     else:
-        changes = plan_changes(params, current)
+        changes = plan_changes(request, current)
         if changes["reasons"]:
-            if not params.get("recreate"):
+            if not request.recreate:
                 raise ModuleFailure(
                     "index %s cannot be changed in place: %s. Nothing was changed. Either %s; the setting or "
                     "field mapping of an existing index can only change by recreating it"
                     % (name, "; ".join(changes["reasons"]), RECREATE_FIX), reasons=changes["reasons"])
             delete_index(context, name)
-            create_index(context, params)
-            after = predicted(None, None, params)
+            create_index(context, request)
+            after = predicted(None, None, request)
         elif changes["new"] or changes["updates"] or changes["mapping_keys"] or changes["settings"]:
-            update_index(context, params, current, changes)
-            after = predicted(current, changes, params)
+            update_index(context, request, current, changes)
+            after = predicted(current, changes, request)
     if context.changed and not context.check_mode:
         after = get_index(context.client, name)
-    shown_after = view(params, after)
-    return {"index": shown_after, "managed": is_managed(after), "diff": diff_of(view(params, current), shown_after)}
+    shown_after = view(request, after)
+    return {"index": shown_after, "managed": is_managed(after), "diff": diff_of(view(request, current), shown_after)}

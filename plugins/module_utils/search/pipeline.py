@@ -12,6 +12,8 @@ a mapping anywhere else (a ``set`` processor's ``value``) is never taken for a r
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from types import MappingProxyType
 from urllib.parse import quote
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core import snapshot
@@ -173,6 +175,25 @@ def validate(params):
     references(definition)
 
 
+@dataclass(frozen=True)
+class PipelineRequest:
+    """One pipeline as the task asks for it, read once from the module's options after the input rules
+    (``validate``): ``kind`` is the ``type`` option, ``definition`` the body as given (``None`` when unset)."""
+
+    state: str
+    name: str
+    kind: str
+    definition: MappingProxyType | None = None
+
+    @classmethod
+    def from_params(cls, params):
+        """Check the options (``validate``) and read them into a request."""
+        validate(params)
+        definition = params.get("definition")
+        return cls(state=params.get("state") or "present", name=params["name"], kind=params["type"],
+                   definition=MappingProxyType(dict(definition)) if definition is not None else None)
+
+
 # -- reading and comparing -----------------------------------------------------------------
 def pipeline_path(kind, name):
     return "%s/%s" % (KINDS[kind][0], quote(name, safe=""))
@@ -239,17 +260,23 @@ def put_pipeline(context, kind, name, body, entry):
 
 
 def ensure_pipeline(params, context):
-    validate(params)
-    kind, name = params["type"], params["name"]
+    """The module's entry: the options become a :class:`PipelineRequest` once; ``converge_pipeline`` takes it."""
+    return converge_pipeline(PipelineRequest.from_params(params), context)
+
+
+def converge_pipeline(request, context):
+    """Make the pipeline what ``request`` asks for: delete it (``absent``), create it, or change the
+    top-level keys the definition sets, with its model references resolved to IDs."""
+    kind, name = request.kind, request.name
     client = context.client
     current = get_pipeline(client, kind, name)
 
-    if params["state"] == "absent":
+    if request.state == "absent":
         if current is not None:
             write(context, step("delete", kind, name), lambda: client.delete(pipeline_path(kind, name)))
         return {"pipeline": {}, "resolved_models": {}, "missing_models": [], "diff": diff_of(current, None)}
 
-    desired, resolved, missing = resolve_references(context, name, params["definition"])
+    desired, resolved, missing = resolve_references(context, name, dict(request.definition))
     stored = current
     if current is None:
         stored = put_pipeline(context, kind, name, compared(desired, {})[0], step("create", kind, name))

@@ -33,8 +33,8 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common im
 from ansible_collections.polardb.polarsearch.plugins.module_utils.converge.connector import ensure_connector
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_rules import validate as check_connector
 from ansible_collections.polardb.polarsearch.plugins.module_utils.search.index import ensure_index
-from ansible_collections.polardb.polarsearch.plugins.module_utils.search.index import name_problem
-from ansible_collections.polardb.polarsearch.plugins.module_utils.search.index import validate as check_index
+from ansible_collections.polardb.polarsearch.plugins.module_utils.search.index_request import name_problem
+from ansible_collections.polardb.polarsearch.plugins.module_utils.search.index_request import validate as check_index
 from ansible_collections.polardb.polarsearch.plugins.module_utils.stack.info import connector_info
 from ansible_collections.polardb.polarsearch.plugins.module_utils.stack.ml_stack_teardown import (
     check_unseen_users,

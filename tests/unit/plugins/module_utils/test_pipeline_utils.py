@@ -6,14 +6,23 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import ModuleFailure
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import Context, ModuleFailure
 from ansible_collections.polardb.polarsearch.plugins.module_utils.search.pipeline import (
+    PipelineRequest,
     changed_paths,
     compared,
+    ensure_pipeline,
     holds_model_id,
     references,
     substitute,
 )
+
+
+class NoClient:
+    """A client that fails on any use: what a check before any request never touches."""
+
+    def __getattr__(self, name):
+        raise AssertionError("a request was made: %s" % name)
 
 
 def test_model_id_places():
@@ -54,3 +63,30 @@ def test_changed_paths_and_compared_keys():
     assert changed_paths({"a": {"b": 1}}, {"a": {"b": 1, "x": 0}}) == ["a.x"]
     assert compared({"description": None, "processors": []}, {"processors": [], "version": 3}) == (
         {"processors": []}, {"processors": []})
+
+
+def test_a_pipeline_request_holds_only_the_options_set():
+    request = PipelineRequest.from_params({"name": "p", "type": "search", "state": "absent", "definition": None})
+    assert (request.name, request.kind, request.state, request.definition) == ("p", "search", "absent", None)
+    definition = {"processors": [{"text_embedding": {"model_id": {"model": "e"}, "field_map": {"t": "v"}}}]}
+    request = PipelineRequest.from_params({"name": "p", "type": "ingest", "state": "present",
+                                           "definition": definition})
+    assert dict(request.definition) == definition and request.kind == "ingest" and request.state == "present"
+    with pytest.raises(TypeError):
+        request.definition["description"] = "x"
+
+
+@pytest.mark.parametrize("params, named", [
+    ({"name": "_p", "type": "ingest", "state": "absent"}, "name '_p' is not a valid pipeline name"),
+    ({"name": "p", "type": "ingest", "state": "present", "definition": None}, "definition is required"),
+    ({"name": "p", "type": "search", "state": "present", "definition": {"processors": []}},
+     r"definition has key\(s\) a search pipeline does not accept: processors"),
+    ({"name": "p", "type": "ingest", "state": "present",
+      "definition": {"processors": [{"ml_inference": {"model_id": {"name": "m"}}}]}},
+     r"definition.processors\[0\].ml_inference.model_id: a model reference"),
+])
+def test_a_pipeline_request_refuses_bad_input_before_any_request(params, named):
+    with pytest.raises(ModuleFailure, match=named):
+        PipelineRequest.from_params(params)
+    with pytest.raises(ModuleFailure, match=named):
+        ensure_pipeline(params, Context(NoClient(), check_mode=False))

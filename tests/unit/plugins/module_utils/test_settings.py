@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import ModuleFailure
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import Context, ModuleFailure
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core.settings import (
+    SettingsRequest,
     desired_value,
     effective,
+    ensure_settings,
     flatten,
     is_known,
     normalize,
@@ -20,6 +22,13 @@ KEY = "plugins.ml_commons.trusted_connector_endpoints_regex"
 
 def current(persistent=None, transient=None, defaults=None):
     return {"persistent": persistent or {}, "transient": transient or {}, "defaults": defaults or {}}
+
+
+class NoClient:
+    """A client that fails on any use: what a check before any request never touches."""
+
+    def __getattr__(self, name):
+        raise AssertionError("a request was made: %s" % name)
 
 
 def test_flatten_nested_and_flat():
@@ -98,3 +107,28 @@ def test_desired_value_scalars_and_reset():
     assert desired_value(state, "persistent", "k", None, "remove") is None
     with pytest.raises(ModuleFailure, match="list_mode=remove needs list values"):
         desired_value(state, "persistent", "k", "x", "remove")
+
+
+def test_a_settings_request_holds_only_the_keys_set_flat():
+    request = SettingsRequest.from_params({"persistent": {"plugins": {"ml_commons": {"a": True}}, "x.y": None},
+                                           "transient": None, "list_mode": "replace"})
+    assert dict(request.persistent) == {"plugins.ml_commons.a": True, "x.y": None}
+    assert dict(request.transient) == {} and request.list_mode == "replace"
+    assert request.wanted("persistent") is request.persistent and request.wanted("transient") is request.transient
+    with pytest.raises(TypeError):
+        request.persistent["x.y"] = 1
+
+
+@pytest.mark.parametrize("params, named", [
+    ({"persistent": None, "transient": {}}, "nothing to manage: set persistent and/or transient"),
+    ({"persistent": {"a": {"b": {}}}}, "'a.b' has an empty dict"),
+    ({"persistent": {"a.b": 1, "a": {"b": 2}}}, "'a.b' is given twice"),
+    ({"transient": {"a..b": 1}}, "transient has the key 'a..b', which is not a setting name"),
+    ({"persistent": {"a": [{"b": 1}]}}, "persistent.a is a list of mappings or lists"),
+])
+def test_a_settings_request_refuses_bad_input_before_any_request(params, named):
+    params = dict({"list_mode": "append"}, **params)
+    with pytest.raises(ModuleFailure, match=named):
+        SettingsRequest.from_params(params)
+    with pytest.raises(ModuleFailure, match=named):
+        ensure_settings(params, Context(NoClient(), check_mode=False))

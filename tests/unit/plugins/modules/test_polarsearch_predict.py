@@ -113,6 +113,19 @@ def test_name_and_model_id_are_exclusive(run_predict, cluster):
     assert cluster.requests == []
 
 
+def test_a_predict_request_holds_only_the_options_set():
+    request = predict.PredictRequest.from_params({"name": "embed", "model_id": None, "parameters": {"input": ["a"]},
+                                                  "action_type": None, "require_deployed": False,
+                                                  "retry_predict": True})
+    assert (request.name, request.model_id, request.action_type) == ("embed", None, None)
+    assert dict(request.parameters) == {"input": ["a"]}
+    assert request.require_deployed is False and request.retry_predict is True
+    with pytest.raises(TypeError):
+        request.parameters["input"] = []
+    by_id = predict.PredictRequest.from_params({"model_id": "m1", "parameters": {}, "action_type": "execute"})
+    assert (by_id.name, by_id.model_id, by_id.action_type, by_id.require_deployed) == (None, "m1", "execute", False)
+
+
 # -- parsing ----------------------------------------------------------------------------
 DASHSCOPE_RERANK = body_output({"output": {"results": [
     {"index": 1, "relevance_score": 0.9, "document": {"text": "Paris is in France."}},
