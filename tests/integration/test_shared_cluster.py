@@ -136,6 +136,44 @@ def test_redeploy_under_another_teams_hidden_deployed_model_changes_nothing_and_
         assert model["model_state"] == "DEPLOYED", model
 
 
+def test_a_replace_of_a_connector_the_caller_sees_no_model_use_meets_the_hidden_models(cluster, teams, admin_rest,
+                                                                                     name, trusted):
+    """A parameter removed (a replace) from A's connector, which A sees no model use while B's hidden model does:
+    deployed, the server's update in-use check names it first, in check mode and for real, and nothing is
+    written; not deployed, check mode says what it cannot see, and the real run fails naming it, changing
+    nothing."""
+    team_a, team_b = teams
+    spec = embedding_connector(name, {"endpoint": cluster.endpoint, "api_key": cluster.api_key},
+                               access_mode="public")
+    extra = dict(spec, parameters=dict(spec["parameters"], dimensions="1024"))
+    try:
+        made = team_a.run("polarsearch_connector", extra)
+        assert not made.get("failed"), made["msg"]
+        cid = made["connector_id"]
+        group = team_b.run("polarsearch_model_group", {"name": name + "-b", "access_mode": "private"})
+        assert not group.get("failed"), group["msg"]
+        theirs = team_b.run("polarsearch_model", {"name": name + "-b", "connector_id": cid,
+                                                  "model_group": name + "-b", "state": "deployed"})
+        assert not theirs.get("failed"), theirs["msg"]
+        for check in (True, False):
+            result = team_a.run("polarsearch_connector", spec, check=check)
+            assert result.get("failed") and result["changed"] is False, result
+            assert theirs["model_id"] in result["msg"] and "Nothing was changed" in result["msg"], result["msg"]
+        assert [c["id"] for c in admin_rest.by_name("connectors", name)] == [cid]
+
+        admin_rest.call("POST", "/_plugins/_ml/models/%s/_undeploy" % theirs["model_id"])
+        checked = team_a.run("polarsearch_connector", spec, check=True)
+        assert not checked.get("failed"), checked["msg"]
+        assert any("check mode cannot tell" in w for w in checked.get("warnings") or []), checked
+        real = team_a.run("polarsearch_connector", spec)
+        assert real.get("failed") and theirs["model_id"] in real["msg"] and "was not changed" in real["msg"], real
+        assert [c["id"] for c in admin_rest.by_name("connectors", name)] == [cid]
+        model = admin_rest.call("GET", "/_plugins/_ml/models/%s" % theirs["model_id"])
+        assert model["connector_id"] == cid, model
+    finally:
+        admin_cleanup(admin_rest, name)
+
+
 def test_teardown_under_another_teams_hidden_model_deletes_nothing_and_names_it(
         cluster, teams, admin_rest, collections_path, trusted):
     """User A's stack (the role), user B's deployed model on A's connector in B's private group: A's teardown

@@ -22,6 +22,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.conn
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.converge.in_use import (
     delete_blockers,
+    hidden_deployed_users,
     hidden_users_failure,
     id_terms,
     not_deletable,
@@ -30,6 +31,7 @@ from ansible_collections.polardb.polarsearch.plugins.module_utils.converge.in_us
     shared_terms_text,
     unseen_users,
 )
+from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model_group import user_info
 from ansible_collections.polardb.polarsearch.plugins.module_utils.model.model import (
     deploy,
     get_model,
@@ -155,6 +157,8 @@ def replace_connector(context, current, desired, request, users, removals=()):
     unseen, count = unseen_users(context, current, users)
     if count:
         raise hidden_users_failure(context.client, current, unseen, count, "replaced")
+    if not users:
+        check_unseen_without_users(context, current)
     leftovers = set_aside(context.client, current)
     known = [current.connector_id] + [c.connector_id for c in leftovers]
     spec = full_spec(current, desired)
@@ -185,6 +189,24 @@ def replace_connector(context, current, desired, request, users, removals=()):
     # in-use check counts the moved models as its users too until the models index refreshes (2.19.1)
     delete_set_aside(context, leftovers + discarded, [m["model_id"] for m in users], timeout)
     return new
+
+
+def check_unseen_without_users(context, connector):
+    """Before a replace of a connector the caller sees no model use: a deployed model it cannot see fails
+    the run first (``hidden_deployed_users``, asked alike in check mode). One that is not deployed only the
+    DELETE that ends the replace reveals (the real run then deletes the new connector again and fails,
+    changing nothing); check mode cannot send it, and says so."""
+    if sees_every_model(context.client):
+        return
+    hidden, count = hidden_deployed_users(context, connector, ())
+    if count:
+        raise hidden_users_failure(context.client, connector, hidden, count, "replaced")
+    if context.check_mode:
+        user = (user_info(context.client) or {}).get("name") or "(unknown)"
+        warn("check mode cannot tell whether models that user %s cannot see, and that are not deployed, use connector "
+             "%s (%s): the server counts them when the real run deletes the connector the replace leaves; the real "
+             "run then deletes its new connector again and fails naming them, changing nothing" % (
+                 user, connector.name, connector.connector_id))
 
 
 def undo_replace(context, old, new, moved, discarded, failure, timeout):

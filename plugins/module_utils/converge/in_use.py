@@ -149,11 +149,12 @@ def hidden_deployed_users(context, connector, deployed):
     matches the connector (400 ``N models are still using this connector, please undeploy the models
     first: [ids]``), hidden ones too, so a redeploy would undeploy the caller's models and then fail.
     The server is asked by a PUT of the connector's own name while ``deployed`` (the caller's deployed
-    models that use it, at least one) are still deployed: it refuses, naming every deployed model its
-    check found, and nothing is written (were those models undeployed meanwhile, the PUT renames the
-    connector to the name it has). Check mode and the real run ask alike.
+    models that use it; none for a replace of a connector the caller sees no model use) are still
+    deployed: it refuses, naming every deployed model its check found, and nothing is written. When no
+    deployed model uses the connector the PUT passes and renames the connector to the name it has.
+    Check mode and the real run ask alike.
     """
-    if not deployed or sees_every_model(context.client):
+    if sees_every_model(context.client):
         return set(), 0
     cid = connector.connector_id
     try:

@@ -1520,10 +1520,41 @@ def test_replace_asks_nothing_of_an_admin_who_sees_every_model(run, server):
 def test_replace_without_visible_models_is_undone_when_a_hidden_model_blocks_the_delete(run, server):
     old = create(run, server)
     theirs = _hidden_user(server, old)
+    server.models[theirs]["model_state"] = "REGISTERED"   # a deployed one fails the run first (test above)
     result = run(module, spec(parameters={"model": "text-embedding-3-small"}))
     assert result["failed"] is True, result
     assert theirs in result["msg"] and "was not changed" in result["msg"]
     assert list(server.connectors) == [old], "the new connector was deleted again"
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_replace_without_visible_models_fails_first_on_a_deployed_model_the_caller_cannot_see(run, server, check_mode):
+    """A replace (a parameter removed) of a connector the caller sees no model use: the server's update in-use
+    check names the deployed hidden model on a PUT of the connector's own name, so check mode and the real run fail
+    alike, before any create."""
+    old = create(run, server)
+    theirs = _hidden_user(server, old)
+    server.requests.clear()
+    result = run(module, spec(parameters={"model": "text-embedding-3-small"}), check_mode=check_mode)
+    assert result["failed"] is True and result["changed"] is False, result
+    assert theirs in result["msg"] and "cannot see" in result["msg"] and "Nothing was changed" in result["msg"]
+    assert server.write_summary() == [("PUT", "%s/connectors/%s" % (ML, old))]
+    assert server.connectors[old]["name"] == NAME and list(server.connectors) == [old]
+
+
+def test_replace_without_visible_models_in_check_mode_says_what_it_cannot_see(run_warned, server):
+    """A model the caller cannot see that is not deployed: only the real run's DELETE reveals it; check mode says
+    so, and the real run fails naming it, changing nothing."""
+    old = create(run_warned, server)
+    theirs = _hidden_user(server, old)
+    server.models[theirs]["model_state"] = "REGISTERED"
+    checked = run_warned(module, spec(parameters={"model": "text-embedding-3-small"}), check_mode=True)
+    assert checked["failed"] is False, checked.get("msg")
+    assert any("check mode cannot tell whether models that user ml-user-a cannot see" in w and old in w
+               for w in checked["warnings"]), checked["warnings"]
+    real = run_warned(module, spec(parameters={"model": "text-embedding-3-small"}))
+    assert real["failed"] is True and theirs in real["msg"] and "was not changed" in real["msg"]
+    assert list(server.connectors) == [old]
 
 
 def test_replace_moves_the_models_back_when_the_old_connector_cannot_be_deleted(run, server):
