@@ -144,7 +144,10 @@ options:
     type: bool
     default: true
   wait_timeout:
-    description: Seconds to wait for a deploy or undeploy.
+    description:
+      - Seconds to wait for a deploy or undeploy.
+      - Also bounds the wait (at most 60 seconds) of a run that meets same-named models that are not deployed, for
+        other runs registering the name at the same moment to settle it, before it fails naming their IDs.
     type: int
     default: 300
 author:

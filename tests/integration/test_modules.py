@@ -137,7 +137,10 @@ def test_keep_one_settles_connectors_and_models_made_twice_by_hand(env, rest, an
     connector_args = dict(body, credential_update="on_create")
     model_args = {"name": mname, "connector": cname, "state": "present"}
     try:
-        for module, args in (("polarsearch_connector", connector_args), ("polarsearch_model", model_args)):
+        # a model run waits for same-named models that are not deployed to be settled by the runs registering
+        # them, up to wait_timeout (at most 60 s): these were made by hand and stay, so 5 s do
+        for module, args in (("polarsearch_connector", connector_args),
+                             ("polarsearch_model", dict(model_args, wait_timeout=5))):
             refused = ansible.run(module, args)
             assert refused["failed"] and "keep_one" in refused["msg"] and refused["changed"] is False, refused
         assert len(rest.connectors(cname)) == 2 and len(rest.models(mname)) == 2

@@ -136,8 +136,8 @@ def test_redeploy_under_another_teams_hidden_deployed_model_changes_nothing_and_
         assert model["model_state"] == "DEPLOYED", model
 
 
-def test_a_replace_of_a_connector_the_caller_sees_no_model_use_meets_the_hidden_models(cluster, teams, admin_rest,
-                                                                                     name, trusted):
+def test_a_replace_of_a_connector_the_caller_sees_no_model_use_meets_the_hidden_models(
+        cluster, teams, admin_rest, name, trusted):
     """A parameter removed (a replace) from A's connector, which A sees no model use while B's hidden model does:
     deployed, the server's update in-use check names it first, in check mode and for real, and nothing is
     written; not deployed, check mode says what it cannot see, and the real run fails naming it, changing

@@ -479,7 +479,7 @@ def settle_same_named(context, request, timeout, failure):
     """Same-named remote models met by a run that registers none. Runs registering the name at this
     moment settle it themselves (a loser deletes its new model once it decided, see ``identity``), so
     while one of the models is not deployed yet the run waits, at most ``identity.VISIBLE_TIMEOUT``
-    seconds, until one is left or all are deployed. One left is used; two or more are settled like
+    seconds (``timeout``, the task's wait_timeout, when shorter), until one is left or all are deployed. One left is used; two or more are settled like
     ``duplicates: keep_one`` when they are copies of one stack's model (``stack_twins``), else
     ``failure`` (naming the IDs) is raised."""
     client = context.client
@@ -493,7 +493,7 @@ def settle_same_named(context, request, timeout, failure):
 
     try:
         found = context.wait_for("the runs that registered model %s at the same moment to settle it" % name, probe,
-                                 VISIBLE_TIMEOUT, initial=0.2, factor=1.5, max_interval=0.5)
+                                 min(VISIBLE_TIMEOUT, timeout), initial=0.2, factor=1.5, max_interval=0.5)
     except ModuleFailure:
         found = models_named(client, name)
     if len(found) < 2:

@@ -480,6 +480,20 @@ def test_duplicate_model_names_fail_listing_the_ids(run, server):
     assert server.writes == []
 
 
+@pytest.mark.parametrize("wait_timeout, waited", [(300, 60), (5, 5)])
+def test_duplicates_not_deployed_are_waited_for_at_most_a_minute_or_the_wait_timeout(run, server, clock,
+                                                                                     wait_timeout, waited):
+    """Same-named models that are not deployed may be another run's register of the name at this moment, which
+    that run settles itself: the run waits for them (identity.VISIBLE_TIMEOUT, 60 s), no longer than wait_timeout."""
+    cid = connector(server)
+    a = server.add_model(NAME, cid)
+    b = server.add_model(NAME, cid)
+    started = clock.now
+    result = run(module, {"name": NAME, "state": "deployed", "wait_timeout": wait_timeout})
+    assert result["failed"] is True and result["ids"] == sorted([a, b])
+    assert waited <= clock.now - started < waited + 1
+
+
 @pytest.mark.parametrize("check_mode", [True, False])
 def test_keep_one_keeps_the_model_a_pipeline_uses_and_removes_the_others(run, server, check_mode):
     cid = connector(server)
