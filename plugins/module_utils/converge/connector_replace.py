@@ -6,10 +6,16 @@ that stopped halfway, and the in-place update around an undeploy."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from ansible.module_utils.common.warnings import warn
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core import generated_ids, snapshot
-from ansible_collections.polardb.polarsearch.plugins.module_utils.core.names import PENDING_DELETE_NAME, SET_ASIDE_NAME
+from ansible_collections.polardb.polarsearch.plugins.module_utils.core.names import (
+    PENDING_DELETE_NAME,
+    SET_ASIDE_NAME,
+    set_aside_for,
+)
 from ansible_collections.polardb.polarsearch.plugins.module_utils.transport.client import PolarSearchError
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core.common import ModuleFailure
 from ansible_collections.polardb.polarsearch.plugins.module_utils.connector.connector_drift import full_spec
@@ -59,12 +65,6 @@ def set_aside(client, connector):
     return [c for c in found if c.replaces == connector.connector_id]
 
 
-def base_name(name):
-    """The connector's name, of the name of a replacement set aside for it."""
-    suffix = SET_ASIDE_NAME % ""
-    return name[:-len(suffix)] if name.endswith(suffix) else name
-
-
 def delete_set_aside(context, connectors, moved=(), timeout=0):
     """Delete replacements set aside (unused, under ``SET_ASIDE_NAME``), each waiting up to ``timeout``
     while the server still counts the ``moved`` models (IDs) as its users.
@@ -74,17 +74,12 @@ def delete_set_aside(context, connectors, moved=(), timeout=0):
     name, with a warning: nothing uses it, and the teardown of the stack (which deletes the set-aside
     name with the connector's) deletes it once the server allows."""
     for other in sorted(connectors, key=lambda c: c.connector_id):
-        try:
-            delete_connector(context, other, moved, timeout)
-            continue
-        except PolarSearchError as exc:
-            blockers = look_alikes(context, other, exc)
-            if blockers is None:
-                raise
+        blockers = delete_unless_look_alikes(context, other, partial(delete_connector, context, other, moved, timeout))
         sharing = [m for m in blockers if id_terms(m.get("connector_id")) & id_terms(other.connector_id)]
         if not sharing:
-            # the models the refusal named are gone or moved on: the server allows the delete now
-            delete_connector(context, other, moved, timeout)
+            if blockers:
+                # the models the refusal named have moved on to IDs that share no term: the server allows it now
+                delete_connector(context, other, moved, timeout)
             continue
         warn("connector %s (%s), a replacement set aside (unused), stays: the server refuses to delete it while "
              "it counts model(s) %s (of connector(s) %s) as its users, because ML Commons compares connector "
@@ -92,7 +87,7 @@ def delete_set_aside(context, connectors, moved=(), timeout=0):
              "once those models are deleted or moved" % (
                  other.name, other.connector_id, ", ".join("%s (%s)" % (label(m), m["model_id"]) for m in sharing),
                  ", ".join(sorted(set(str(m.get("connector_id")) for m in sharing))),
-                 shared_terms_text(sharing, other.connector_id), base_name(other.name)))
+                 shared_terms_text(sharing, other.connector_id), set_aside_for(other.name)))
 
 
 def distinct_replacement(context, name, avoid, create, known):
@@ -437,15 +432,9 @@ def delete_or_set_aside(context, connector, leave=False, moved=(), timeout=0):
     name deletes it (``keep_one``) once the server allows."""
     blockers = term_blockers(context.client, connector, moved)
     if not blockers:
-        try:
-            delete_with_set_aside(context, connector, moved=moved, timeout=timeout)
-            return
-        except PolarSearchError as exc:
-            blockers = look_alikes(context, connector, exc)
-            if blockers is None:
-                raise
-        if not blockers:   # the models the refusal named are gone: the server allows the delete now
-            delete_with_set_aside(context, connector, moved=moved, timeout=timeout)
+        blockers = delete_unless_look_alikes(context, connector, partial(
+            delete_with_set_aside, context, connector, moved=moved, timeout=timeout))
+        if not blockers:
             return
     deployed = [m for m in blockers if is_deployed(m)]
     if deployed and leave:
@@ -469,6 +458,22 @@ def delete_or_set_aside(context, connector, leave=False, moved=(), timeout=0):
             ", ".join(sorted(set(str(m.get("connector_id")) for m in blockers))),
             shared_terms_text(blockers, connector.connector_id)))
     delete_set_aside(context, aside)
+
+
+def delete_unless_look_alikes(context, connector, delete):
+    """Run ``delete`` (of ``connector``). When the server refuses it only because of models of other
+    connectors (``look_alikes``), return those models; ``[]`` once it is deleted (a second time when the
+    models the refusal named are gone by the time they are read). Another error is raised."""
+    try:
+        delete()
+        return []
+    except PolarSearchError as exc:
+        blockers = look_alikes(context, connector, exc)
+        if blockers is None:
+            raise
+    if not blockers:
+        delete()
+    return blockers
 
 
 def look_alikes(context, connector, exc):

@@ -12,6 +12,13 @@ MANAGED_GROUP_DESCRIPTION = "Model group managed by polardb.polarsearch"
 # the name of a connector set aside during a replace (made, then not used): ``SET_ASIDE_NAME % connector name``
 SET_ASIDE_NAME = "%s (unused replacement)"
 
+
+def set_aside_for(name):
+    """The name of the connector a connector named ``name`` was set aside for (``name`` itself otherwise)."""
+    suffix = SET_ASIDE_NAME % ""
+    return name[:-len(suffix)] if name.endswith(suffix) else name
+
+
 # the name of a connector a delete set aside because the server counted models of other connectors as its users
 # (their IDs share an analyzed term with its ID): a later delete run removes it once the server allows
 PENDING_DELETE_NAME = "%s (unused, deleted once the server allows)"
