@@ -424,12 +424,9 @@ def write_text(path, text):
 
 
 def write_state(path, data):
+    """Write ``data`` as JSON, readable by its owner only (``part_file`` makes the file with mode 0600)."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2)
-    os.replace(tmp, path)
+    write_text(path, json.dumps(data, indent=2))
 
 
 # --------------------------------------------------------------------------
