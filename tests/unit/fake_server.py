@@ -173,7 +173,8 @@ class FakeServer:
         self.plugins_readable = plugins_readable
         self.root_readable = root_readable
         self.next_ids = []                 # IDs the next creates get, in order, before random ones
-        self._generator = None             # (clock, its time then, ms then, node part): see ``generate_ids``
+        self._generator = None             # [clock, its time then, ms then, node part, next sequence]: see
+        #                                    ``generate_ids``
         self._clock = 1760000000000
         self.connectors = {}
         self.models = {}

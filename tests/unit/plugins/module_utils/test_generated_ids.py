@@ -19,8 +19,8 @@ def utc(ms):
     return datetime.datetime.fromtimestamp(ms / 1000.0, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
-# Connector IDs a 3.6.0 node gave in one whole test run (the plain profile), in the order it made them, and
-# when (the node's log of the same requests).
+# Connector IDs a 3.6.0 node gave in one whole test run (the plain profile), in the order it made them (CI's
+# failure messages of that run named them).
 STRETCH = ["vg_-SqIBGiC-XVXcC5ru", "vw_-SqIBGiC-XVXcEJpE", "wA_-SqIBGiC-XVXcFJqc", "2Q_-SqIBGiC-XVXcc5q1"]
 
 
