@@ -45,7 +45,9 @@ pytestmark = pytest.mark.plain_only("the fleet runs plain nodes (scripts/polarse
 
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 CLUSTERS = ("c1", "c2", "c3")
-KINDS = (("predict", r"^/_plugins/_ml/models/[^/]+/_predict"), ("model_get", r"^/_plugins/_ml/models/[^/_][^/]*$"),
+# a model ID may start with "_" (see the test below): only the endpoints are told apart by name
+KINDS = (("predict", r"^/_plugins/_ml/models/[^/]+/_predict"),
+         ("model_get", r"^/_plugins/_ml/models/(?!_search$|_register$)[^/]+$"),
          ("settings", r"^/_cluster/settings"), ("connectors", r"^/_plugins/_ml/connectors"),
          ("model_groups", r"^/_plugins/_ml/model_groups"), ("models", r"^/_plugins/_ml/models"),
          ("tasks", r"^/_plugins/_ml/tasks"), ("ingest_pipelines", r"^/_ingest/pipeline"),
@@ -57,6 +59,16 @@ LOCAL = REPO / "scripts" / "polarsearch-local"
 
 def kind_of(path):
     return next((kind for kind, pattern in KINDS if re.search(pattern, path)), "other")
+
+
+def test_a_model_id_that_starts_with_an_underscore_is_a_model_get():
+    """A generated ID may start with ``_`` or ``-`` (URL-safe base64 of the generator's sequence byte): a GET of
+    such a model is a model read, not a search."""
+    assert kind_of("/_plugins/_ml/models/_QxpSqIBGiC-XVXcC5ru") == "model_get"
+    assert kind_of("/_plugins/_ml/models/-QxpSqIBGiC-XVXcC5ru") == "model_get"
+    assert kind_of("/_plugins/_ml/models/_QxpSqIBGiC-XVXcC5ru/_predict") == "predict"
+    assert kind_of("/_plugins/_ml/models/_search") == "models"
+    assert kind_of("/_plugins/_ml/models/_register") == "models"
 
 
 # -- the nodes --------------------------------------------------------------------------------------------------
