@@ -39,36 +39,15 @@ import requests
 from conftest import ML, REPO
 
 sys.path.insert(0, str(REPO / "tests" / "tools"))
-from fault_proxy import FaultProxy  # noqa: E402  pylint: disable=wrong-import-position
+from fault_proxy import FaultProxy, object_kind  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.plain_only("the fleet runs plain nodes (scripts/polarsearch-local up starts more of them)")
 
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 CLUSTERS = ("c1", "c2", "c3")
-# a model ID may start with "_" (see the test below): only the endpoints are told apart by name
-KINDS = (("predict", r"^/_plugins/_ml/models/[^/]+/_predict"),
-         ("model_get", r"^/_plugins/_ml/models/(?!_search$|_register$)[^/]+$"),
-         ("settings", r"^/_cluster/settings"), ("connectors", r"^/_plugins/_ml/connectors"),
-         ("model_groups", r"^/_plugins/_ml/model_groups"), ("models", r"^/_plugins/_ml/models"),
-         ("tasks", r"^/_plugins/_ml/tasks"), ("ingest_pipelines", r"^/_ingest/pipeline"),
-         ("search_pipelines", r"^/_search/pipeline"))
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 BENCH = REPO / "build" / "measured" / "fleet-bench.md"
 LOCAL = REPO / "scripts" / "polarsearch-local"
-
-
-def kind_of(path):
-    return next((kind for kind, pattern in KINDS if re.search(pattern, path)), "other")
-
-
-def test_a_model_id_that_starts_with_an_underscore_is_a_model_get():
-    """A generated ID may start with ``_`` or ``-`` (URL-safe base64 of the generator's sequence byte): a GET of
-    such a model is a model read, not a search."""
-    assert kind_of("/_plugins/_ml/models/_QxpSqIBGiC-XVXcC5ru") == "model_get"
-    assert kind_of("/_plugins/_ml/models/-QxpSqIBGiC-XVXcC5ru") == "model_get"
-    assert kind_of("/_plugins/_ml/models/_QxpSqIBGiC-XVXcC5ru/_predict") == "predict"
-    assert kind_of("/_plugins/_ml/models/_search") == "models"
-    assert kind_of("/_plugins/_ml/models/_register") == "models"
 
 
 # -- the nodes --------------------------------------------------------------------------------------------------
@@ -202,7 +181,7 @@ class Fleet:
         for name, mark in marks.items():
             per_kind = {}
             for record in self.proxies[name].records(since=mark):
-                kind = kind_of(record.path)
+                kind = object_kind(record.path)
                 per_kind[kind] = per_kind.get(kind, 0) + 1
             out[name] = per_kind
         return out

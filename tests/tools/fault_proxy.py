@@ -153,6 +153,27 @@ class Rule:
         return "Rule(%s, matched=%d, fired=%d)" % (self.name, self.matched, self.fired)
 
 
+# The kind of object a request reads or writes, by its path: how the tests count the requests of a run. A
+# generated ID may start with "_" or "-" (URL-safe base64 of the generator's sequence byte), so the endpoints
+# under models/ are told from a model's ID by their names.
+OBJECT_KINDS = (
+    ("predict", re.compile(r"^/_plugins/_ml/models/[^/]+/_predict")),
+    ("model_get", re.compile(r"^/_plugins/_ml/models/(?!_search$|_register$)[^/]+$")),
+    ("settings", re.compile(r"^/_cluster/settings")),
+    ("connectors", re.compile(r"^/_plugins/_ml/connectors")),
+    ("model_groups", re.compile(r"^/_plugins/_ml/model_groups")),
+    ("models", re.compile(r"^/_plugins/_ml/models")),
+    ("tasks", re.compile(r"^/_plugins/_ml/tasks")),
+    ("ingest_pipelines", re.compile(r"^/_ingest/pipeline")),
+    ("search_pipelines", re.compile(r"^/_search/pipeline")),
+)
+
+
+def object_kind(path):
+    """The first of :data:`OBJECT_KINDS` whose pattern matches ``path``, else ``other``."""
+    return next((kind for kind, pattern in OBJECT_KINDS if pattern.search(path)), "other")
+
+
 class Record:
     """What happened to one request."""
 

@@ -19,7 +19,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
-from fault_proxy import FaultProxy, Rule  # noqa: E402 pylint: disable=wrong-import-position
+from fault_proxy import FaultProxy, Rule, object_kind  # noqa: E402 pylint: disable=wrong-import-position
 
 
 class Upstream:
@@ -488,3 +488,19 @@ def test_without_search_lag_answers_pass_unchanged(ml_proxy, session):
     made = session.post(base + "models/_register", json={}, timeout=5).json()["model_id"]
     assert _search_ids(session, ml_proxy.url, "models") == [made]
     assert ml_proxy.hidden_hits == 0
+
+
+@pytest.mark.parametrize("path, kind", [
+    ("/_plugins/_ml/models/aQxpSqIBGiC-XVXcC5ru", "model_get"),
+    # generated IDs that start with "_" or "-": model reads all the same
+    ("/_plugins/_ml/models/_QxpSqIBGiC-XVXcC5ru", "model_get"),
+    ("/_plugins/_ml/models/-QxpSqIBGiC-XVXcC5ru", "model_get"),
+    ("/_plugins/_ml/models/_QxpSqIBGiC-XVXcC5ru/_predict", "predict"),
+    ("/_plugins/_ml/models/_search", "models"),
+    ("/_plugins/_ml/models/_register", "models"),
+    ("/_plugins/_ml/connectors/_search", "connectors"),
+    ("/_cluster/settings?include_defaults=true", "settings"),
+    ("/_cat/health", "other"),
+])
+def test_the_kind_of_object_a_request_reads_or_writes(path, kind):
+    assert object_kind(path) == kind
