@@ -44,19 +44,10 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
-from fault_proxy import FaultProxy  # noqa: E402  pylint: disable=wrong-import-position
+from fault_proxy import FaultProxy, object_kind  # noqa: E402  pylint: disable=wrong-import-position
 
 ML = "_plugins/_ml"
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
-KINDS = (
-    ("settings", r"^/_cluster/settings"),
-    ("connectors", r"^/_plugins/_ml/connectors"),
-    ("model_groups", r"^/_plugins/_ml/model_groups"),
-    ("models", r"^/_plugins/_ml/models"),
-    ("tasks", r"^/_plugins/_ml/tasks"),
-    ("ingest_pipelines", r"^/_ingest/pipeline"),
-    ("search_pipelines", r"^/_search/pipeline"),
-)
 ONE_CALL = """\
 - name: One bare module call
   hosts: localhost
@@ -70,13 +61,6 @@ ONE_CALL = """\
 """
 
 
-def kind_of(path):
-    for kind, pattern in KINDS:
-        if re.search(pattern, path):
-            return kind
-    return "other"
-
-
 class Measure:
     """One playbook run: wall time, the requests the proxy saw and the time the server took."""
 
@@ -87,7 +71,7 @@ class Measure:
         self.server_seconds = sum(r.seconds or 0.0 for r in records)
         self.per_kind = {}
         for record in records:
-            kind = kind_of(record.path)
+            kind = object_kind(record.path)
             self.per_kind[kind] = self.per_kind.get(kind, 0) + 1
 
     @property
