@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import itertools
 import json
 import random
 import re
@@ -173,7 +174,7 @@ class FakeServer:
         self.plugins_readable = plugins_readable
         self.root_readable = root_readable
         self.next_ids = []                 # IDs the next creates get, in order, before random ones
-        self._generator = None             # [clock, its time then, ms then, node part, next sequence]: see
+        self._generator = None             # (clock, its time then, ms then, node part, sequence numbers): see
         #                                    ``generate_ids``
         self._clock = 1760000000000
         self.connectors = {}
@@ -345,15 +346,14 @@ class FakeServer:
     def generate_ids(self, clock, ms, node, sequence=1022654):
         """From now on, make IDs as OpenSearch does (``generated_id``), with the time moving as ``clock``
         (the tests' FakeClock) moves, from ``ms``."""
-        self._generator = [clock, clock.now, ms, node, sequence]
+        self._generator = (clock, clock.now, ms, node, itertools.count(sequence))
 
     def new_id(self):
         if self.next_ids:
             return self.next_ids.pop(0)
         if self._generator is not None:
-            clock, then, ms, node, sequence = self._generator
-            self._generator[4] += 1
-            return self.generated_id(ms + int((clock.now - then) * 1000), sequence, node)
+            clock, then, ms, node, sequences = self._generator
+            return self.generated_id(ms + int((clock.now - then) * 1000), next(sequences), node)
         alphabet = string.ascii_letters + string.digits
         return "".join(self._random.choice(alphabet) for dummy in range(20))
 
