@@ -52,6 +52,7 @@ import base64
 import glob
 import hashlib
 import http.client
+import importlib.util
 import ipaddress
 import json
 import os
@@ -72,11 +73,17 @@ import zipfile
 from urllib.parse import urlsplit
 
 SCRIPT_DIR = os.path.dirname(os.path.realpath(__file__))
+# the collection's reading of the IDs OpenSearch makes (standard library only)
+GENERATED_IDS = os.path.join(SCRIPT_DIR, "..", "..", "plugins", "module_utils", "core", "generated_ids.py")
 MODEL_SERVICE_SCRIPT = os.path.join(SCRIPT_DIR, "model_service.py")
 
 DEFAULT_API_KEY = "local-dev-key-0001"
 DEFAULT_TIMEOUT = 180
 HEAP_OPTIONS = ["-Xms512m", "-Xmx1g"]
+# the scratch index of the ID probe (``look_alike_terms``), made and deleted at once
+ID_PROBE_INDEX = "polarsearch-local-id-probe"
+# node starts to draw a part of the IDs without a term of its own (each draw: about 1 in 200 has one)
+NODE_DRAWS = 3
 
 CLUSTER_NAME = "polarsearch-local"
 NODE_NAME = "polarsearch-local-0"
@@ -1095,6 +1102,46 @@ def wait_ready(cfg, started):
         time.sleep(1)
 
 
+def node_terms(generated_id):
+    """``generated_ids.node_terms`` of the collection: the terms every ID of the node shares."""
+    spec = importlib.util.spec_from_file_location("generated_ids", GENERATED_IDS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.node_terms(generated_id)
+
+
+def look_alike_terms(cfg):
+    """The terms every ID the node makes shares (none on most nodes), from the ID of a document indexed
+    without one into a scratch index (deleted again). OpenSearch draws the node's part of its IDs at
+    random when it starts; when that part holds two '-' with characters between them, ML Commons, which
+    matches connector IDs as analyzed text, counts every model as a user of every connector the node made
+    (docs/local-cluster.md, "Connector IDs that share a term")."""
+    node = cfg.admin()
+    status, body = node.try_call("POST", "/%s/_doc" % ID_PROBE_INDEX, {"probe": True})
+    node.try_call("DELETE", "/" + ID_PROBE_INDEX)
+    if status not in (200, 201) or not isinstance(body, dict) or "_id" not in body:
+        raise Failure("could not index the ID probe into %s: %s %s" % (ID_PROBE_INDEX, status, body))
+    return node_terms(body["_id"])
+
+
+def draw_node_part(cfg, java_home, launched, health):
+    """Restart OpenSearch (at most ``NODE_DRAWS`` starts in all) while every ID it makes shares a term;
+    the cluster health once it makes IDs that do not."""
+    for draw in range(1, NODE_DRAWS + 1):
+        own = look_alike_terms(cfg)
+        if not own:
+            return health
+        if draw == NODE_DRAWS:
+            break
+        say("every ID this node makes holds the term(s) %s (its part of the IDs, drawn at start, holds two '-'): "
+            "restarting it to draw another part" % ", ".join(sorted(own)))
+        stop_process(os_pid(cfg), "OpenSearch", 60)
+        launched[:] = [entry for entry in launched if entry[0] != "OpenSearch"]
+        launched.append(("OpenSearch", start_opensearch(cfg, java_home), 60))
+        health = wait_ready(cfg, time.time())
+    raise Failure("every ID the node makes holds the term(s) %s after %d starts" % (", ".join(sorted(own)), draw))
+
+
 def check_ml_settings(cfg):
     wanted = {
         "plugins.ml_commons.only_run_on_ml_node": "false",
@@ -1269,6 +1316,8 @@ def cmd_up(cfg):
         say("waiting up to %ds for the cluster, ML Commons and the model service"
             % cfg.timeout)
         health = wait_ready(cfg, launch)
+        if not running_os:
+            health = draw_node_part(cfg, java_home, launched, health)
         check_ml_settings(cfg)
         if cfg.profile.secure:
             ensure_ml_users(cfg)

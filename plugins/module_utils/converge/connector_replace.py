@@ -101,8 +101,9 @@ def distinct_replacement(context, name, avoid, create, known):
     only one whose ID the server tells apart is renamed to ``name``; the others stay set aside, are
     deleted after the old connector, and another is created later (the terms of an ID depend on the
     time it was made): a second later, or, when the ID split at a character of the time, once the node
-    makes IDs that do not (``retry_pause``). ``known`` collects the set-aside IDs, so a retried
-    create never takes one of them for its own.
+    makes IDs that do not (``retry_pause``). When the shared term is the node's own (``node_terms``), no
+    later ID differs and the run fails at once, saying so. ``known`` collects the set-aside IDs, so a
+    retried create never takes one of them for its own.
     """
     avoid = set(avoid)
     discarded = []
@@ -116,6 +117,19 @@ def distinct_replacement(context, name, avoid, create, known):
         known.append(new.connector_id)
         discarded.append(new)
         avoid |= id_terms(new.connector_id)
+        own = shared & generated_ids.node_terms(new.connector_id)
+        if own:
+            # the node's own part of the ID holds the term: every other ID it makes would share it too
+            raise ModuleFailure(
+                "connector %s could not be replaced: every connector ID the node makes holds the term %s (in "
+                "the node's own part of the ID, drawn when the node started; the new ID %s holds it too), which "
+                "the old ID or a deployed model's connector ID holds, and the server refuses to update or delete "
+                "a connector whose ID shares a term with one its models use. No later ID of that node differs: "
+                "restart the node (it draws another part), or set on_deployed_models=redeploy to update the "
+                "connector in place. The models still use the old connector. The unused connector %s, named %r, "
+                "is deleted with it, or by the next replace" % (
+                    name, ", ".join(repr(t) for t in sorted(own)), new.connector_id,
+                    ", ".join(c.connector_id for c in discarded), SET_ASIDE_NAME % name))
     raise ModuleFailure(
         "connector %s could not be replaced: each of the %d connector IDs the server gave shares a term "
         "(%s) with the old ID, an earlier one or a deployed model's connector ID, and the server refuses to "

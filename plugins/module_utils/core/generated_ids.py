@@ -25,6 +25,8 @@ import base64
 import binascii
 
 ID_LENGTH = 20
+# the characters of the node's part (bytes 6-11)
+NODE_CHARACTERS = range(8, 16)
 # the characters that hold only bits of the time: {position: the lowest bit of the time it holds}
 TIME_CHARACTERS = {3: 16, 16: 10}
 
@@ -56,3 +58,14 @@ def split_stretch_left(generated_id):
             # the character changes when the bits from ``low_bit`` up count one further
             left = max(left, (((made >> low_bit) + 1) << low_bit) - made)
     return left / 1000.0
+
+
+def node_terms(generated_id):
+    """The terms of ``generated_id`` made only of characters of the node's part and split off at both
+    ends by a ``-`` of the node's part: every ID the node makes shares them, whatever the time (an empty
+    set for an ID of another shape)."""
+    if created_ms(generated_id) is None:
+        return set()
+    dashes = [position for position in NODE_CHARACTERS if generated_id[position] == "-"]
+    return {generated_id[start + 1:end].lower() for start, end in zip(dashes, dashes[1:])
+            if end > start + 1 and generated_id[start + 1:end].strip("_")}

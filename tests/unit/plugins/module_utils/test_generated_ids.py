@@ -9,6 +9,7 @@ import pytest
 
 from ansible_collections.polardb.polarsearch.plugins.module_utils.core.generated_ids import (
     created_ms,
+    node_terms,
     split_stretch_left,
 )
 from ansible_collections.polardb.polarsearch.plugins.module_utils.converge.in_use import id_terms
@@ -63,3 +64,18 @@ def test_the_fake_server_makes_ids_as_the_node_did():
         raw = base64.urlsafe_b64decode(real + "=")
         sequence = raw[0] | (raw[13] << 8) | (raw[1] << 16)
         assert FakeServer.generated_id(created_ms(real), sequence, raw[6:12].hex()) == real
+
+
+def test_a_term_between_two_dashes_of_the_node_part_is_the_nodes_own():
+    # connector IDs a 3.6.0 node (its part "Hoe-cd6-") gave seconds apart: all share "cd6", at any time
+    made = ["QE7DS6IBHoe-cd6-6H-v", "N07DS6IBHoe-cd6-1H9X", "SE7ES6IBHoe-cd6-BX9u"]
+    assert set.intersection(*[id_terms(i) for i in made]) == {"cd6"}
+    assert [node_terms(i) for i in made] == [{"cd6"}] * 3
+    later = FakeServer.generated_id(created_ms(made[0]) + 3 * 3600 * 1000, 4242, "1e87be71debe")
+    assert node_terms(later) == {"cd6"} and "cd6" in id_terms(later)
+
+
+@pytest.mark.parametrize("value", STRETCH + ["Hed-SqIBviZJ-haTJGBq", "e9GwSaIBXZM_9YTAuTN2", "A0zKG6IBdy9ujDy4-aMO",
+                                             "my-own-id", None])
+def test_a_node_part_with_one_dash_or_none_has_no_term_of_its_own(value):
+    assert node_terms(value) == set()

@@ -674,6 +674,27 @@ def test_replace_waits_out_the_stretch_in_which_every_new_id_shares_a_term(run, 
     assert server.connectors[aside[0]]["parameters"][REPLACES] == old
 
 
+# A node whose own part of the IDs holds a term between two '-' (real: "Hoe-cd6-", a 3.6.0 node started on
+# 2026-12-06): every ID it makes shares "cd6", whenever it is made, until the node restarts.
+LOOK_ALIKE_NODE = "1e87be71debe"
+
+
+def test_replace_on_a_node_whose_every_id_shares_a_term_stops_at_the_first_and_says_why(run, server, clock):
+    server.next_ids = [server.generated_id(STRETCH_STARTS - 70000, 1022000, LOOK_ALIKE_NODE)]
+    old = create(run, server)
+    mid = deployed_model(server, old)
+    server.generate_ids(clock, STRETCH_STARTS + 70000, LOOK_ALIKE_NODE)
+    result = run(module, spec(description="changed"))
+    assert result["failed"] is True and result["changed"] is True
+    # no second try and no wait: any other ID of the node shares the term too
+    assert len(server.calls("POST", r"connectors/_create$")) == 1
+    assert [s for s in clock.sleeps if s >= 1] == []
+    assert "'cd6'" in result["msg"] and "every connector ID the node makes" in result["msg"], result["msg"]
+    assert "restart" in result["msg"] and "on_deployed_models=redeploy" in result["msg"], result["msg"]
+    assert server.calls("DELETE") == [] and server.calls("PUT", r"models/") == []
+    assert server.models[mid]["connector_id"] == old
+
+
 def test_replace_gives_up_when_every_new_id_shares_a_term_and_the_models_stay(run, server):
     server.next_ids = [OLD_ID]
     old = create(run, server)
